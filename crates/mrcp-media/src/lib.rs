@@ -1,0 +1,1 @@
+//! Media pipeline (placeholder, filled by its issue).

@@ -1,0 +1,1 @@
+//! SIP endpoint (placeholder, filled by its issue).
