@@ -1,0 +1,19 @@
+//! # asr-adapters
+//!
+//! Speech recognition engines for open-mrcp, behind one interface, [`Recognizer`]: the server starts a
+//! [`RecognitionStream`] per RECOGNIZE, pushes PCM at the engine's rate and reads [`RecognizerEvent`]s. The
+//! server owns MRCP timers, grammars and NLSML; engines only hear audio and report text.
+//!
+//! | engine | module | what it needs |
+//! |---|---|---|
+//! | PocketSphinx (offline, grammar and dictation) | [`pocketsphinx`] | Debian `libpocketsphinx3`, `pocketsphinx-en-us`, loaded at run time |
+#![deny(missing_docs)]
+
+pub mod pocketsphinx;
+mod recognizer;
+
+pub use recognizer::{
+    Alternative, CompiledGrammars, Constraint, EngineError, EngineErrorKind, EngineSide,
+    GrammarSupport, PushError, RecognitionRequest, RecognitionStream, Recognizer,
+    RecognizerCapabilities, RecognizerEvent, STREAM_CAPACITY, recognition_channel,
+};
