@@ -1,0 +1,12 @@
+//! # mrcp-server
+//!
+//! The MRCPv2 (RFC 6787) speech server. This crate is being built; what is here now:
+//!
+//! - [`config`]: the TOML configuration with UniMRCP's defaults, command-line overrides and validation that
+//!   names the key at fault;
+//! - [`routing`]: the rules that choose an engine per request.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod routing;
