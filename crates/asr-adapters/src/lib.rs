@@ -12,8 +12,9 @@
 pub mod pocketsphinx;
 mod recognizer;
 
+pub use mrcp_proto::engine::{EngineError, EngineErrorKind};
 pub use recognizer::{
-    Alternative, CompiledGrammars, Constraint, EngineError, EngineErrorKind, EngineSide,
-    GrammarSupport, PushError, RecognitionRequest, RecognitionStream, Recognizer,
-    RecognizerCapabilities, RecognizerEvent, STREAM_CAPACITY, recognition_channel,
+    Alternative, CompiledGrammars, Constraint, EngineSide, GrammarSupport, PushError,
+    RecognitionRequest, RecognitionStream, Recognizer, RecognizerCapabilities, RecognizerEvent,
+    STREAM_CAPACITY, recognition_channel,
 };

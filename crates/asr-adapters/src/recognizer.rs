@@ -6,8 +6,7 @@
 //! work (STOP, BYE, barge-in). MRCP timers and NLSML stay in the server: an engine only hears audio and says
 //! what it heard.
 
-use std::fmt;
-
+use mrcp_proto::engine::EngineError;
 use tokio::sync::mpsc;
 
 /// Audio frames and events are bounded so a slow engine pushes back on the server instead of growing memory:
@@ -93,67 +92,6 @@ pub enum RecognizerEvent {
     },
     /// The final result, best first; empty when nothing was recognized. The engine stops after it.
     Final(Vec<Alternative>),
-}
-
-/// The broad kind of an engine failure, which the server maps to a completion cause and a metric label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EngineErrorKind {
-    /// The engine is not installed, not reachable, or out of capacity.
-    Unavailable,
-    /// The engine refused our credentials.
-    Auth,
-    /// The engine refused the request (bad grammar, unknown word, unsupported language…).
-    BadRequest,
-    /// The engine did not answer in time.
-    Timeout,
-    /// Anything else that went wrong inside the engine.
-    Internal,
-}
-
-impl EngineErrorKind {
-    /// The label used in logs and metrics.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            EngineErrorKind::Unavailable => "unavailable",
-            EngineErrorKind::Auth => "auth",
-            EngineErrorKind::BadRequest => "bad_request",
-            EngineErrorKind::Timeout => "timeout",
-            EngineErrorKind::Internal => "internal",
-        }
-    }
-}
-
-impl fmt::Display for EngineErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// An engine failure: which engine, what kind, and a message for the operator (never a credential).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("engine {engine}: {kind}: {message}")]
-pub struct EngineError {
-    /// The engine's configured name.
-    pub engine: String,
-    /// The kind, for mapping and metrics.
-    pub kind: EngineErrorKind,
-    /// What happened, for the log.
-    pub message: String,
-}
-
-impl EngineError {
-    /// Builds an error for the named engine.
-    pub fn new(
-        engine: impl Into<String>,
-        kind: EngineErrorKind,
-        message: impl Into<String>,
-    ) -> Self {
-        Self {
-            engine: engine.into(),
-            kind,
-            message: message.into(),
-        }
-    }
 }
 
 /// The server's end of one running recognition.

@@ -10,10 +10,12 @@
 //! | [`nlsml`] | recognition results | RFC 6787 §9.6 |
 //! | [`grammar`] | SRGS XML and ABNF, JSGF, builtin grammars, semantic tags, matching | W3C SRGS 1.0, SISR 1.0 |
 //! | [`sip`] | SIP helpers over rsip: compact header forms, stream framing | RFC 3261 §7.3.3, §18.3 |
+//! | [`engine`] | the failure vocabulary engines and the server share | — |
 //! | [`rtp`] | RTP/RTCP packets, G.711 tables, telephone-event payloads | RFC 3550, ITU-T G.711, RFC 4733 |
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod engine;
 pub mod grammar;
 pub mod mrcp;
 pub mod nlsml;

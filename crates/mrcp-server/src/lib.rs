@@ -4,9 +4,13 @@
 //!
 //! - [`config`]: the TOML configuration with UniMRCP's defaults, command-line overrides and validation that
 //!   names the key at fault;
-//! - [`routing`]: the rules that choose an engine per request.
+//! - [`routing`]: the rules that choose an engine per request;
+//! - [`recognizer`]: the speechrecog resource (RFC 6787 §9) as a sans-IO state machine with every timer;
+//! - [`synthesizer`]: the speechsynth resource (RFC 6787 §8) as a sans-IO state machine.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod recognizer;
 pub mod routing;
+pub mod synthesizer;

@@ -24,7 +24,7 @@ use tokio::sync::Semaphore;
 pub use dictionary::{Dictionary, DictionaryError};
 pub use ffi::LoadError;
 
-use crate::recognizer::{
+use crate::{
     Alternative, Constraint, EngineError, EngineErrorKind, EngineSide, GrammarSupport,
     RecognitionRequest, RecognitionStream, Recognizer, RecognizerCapabilities, RecognizerEvent,
     recognition_channel,

@@ -1,0 +1,334 @@
+//! The header section of an MRCPv2 message (RFC 6787 §5.1, §6): an ordered collection with case-insensitive
+//! names, raw values parsed lazily by the typed headers of [`crate::mrcp::header`].
+
+use std::borrow::Cow;
+use std::fmt;
+
+use bytes::Bytes;
+
+use super::header::{Header, ValueError};
+use super::method::is_token;
+use super::status::StatusCode;
+
+/// UTF-8 text held in [`Bytes`], so decoded names and values are slices of the received buffer, not copies.
+#[derive(Clone)]
+pub(crate) struct Text(Bytes);
+
+impl Text {
+    pub(crate) const fn from_static(s: &'static str) -> Text {
+        Text(Bytes::from_static(s.as_bytes()))
+    }
+
+    pub(crate) fn copy(s: &str) -> Text {
+        Text(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    pub(crate) fn from_string(s: String) -> Text {
+        Text(Bytes::from(s.into_bytes()))
+    }
+
+    /// A slice of `buf`; `part` must lie inside `buf` (the decoder takes it from `buf` itself).
+    pub(crate) fn slice_of(buf: &Bytes, part: &str) -> Text {
+        Text(buf.slice_ref(part.as_bytes()))
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        // Every constructor takes a `&str` or `String`, so the bytes are UTF-8 and this never falls back.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+#[derive(Clone)]
+struct Field {
+    name: Text,
+    value: Text,
+}
+
+/// A header value that the typed header refused, naming the header so a server can answer with
+/// [`InvalidHeader::status_code`] (RFC 6787 §5.4).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {name} value {value:?}: {reason}")]
+pub struct InvalidHeader {
+    /// The header name.
+    pub name: Cow<'static, str>,
+    /// The raw value (or the printed value for a refused `set`).
+    pub value: String,
+    /// What is wrong with it.
+    pub reason: ValueError,
+}
+
+impl InvalidHeader {
+    /// The response status for a request carrying this header: `404 Illegal value for header field` for a
+    /// syntax error, `409 Unsupported header field value` for a legal but out-of-range value (RFC 6787 §5.4).
+    pub fn status_code(&self) -> StatusCode {
+        match self.reason {
+            ValueError::OutOfRange { .. } => StatusCode::UNSUPPORTED_HEADER_VALUE,
+            ValueError::Syntax { .. } | ValueError::LineBreak => StatusCode::ILLEGAL_HEADER_VALUE,
+        }
+    }
+}
+
+/// Ordered header fields. Names compare case-insensitively; a header the crate does not know is kept, in its
+/// place, and written back byte for byte. Typed access goes through [`Header`] types:
+///
+/// ```
+/// use std::time::Duration;
+/// use mrcp_proto::mrcp::{Headers, header::NoInputTimeout};
+///
+/// let mut h = Headers::new();
+/// h.set(&NoInputTimeout(Duration::from_millis(5000))).unwrap();
+/// assert_eq!(h.get_raw("no-input-timeout"), Some("5000"));
+/// assert_eq!(h.get::<NoInputTimeout>().unwrap(), Some(NoInputTimeout(Duration::from_millis(5000))));
+/// ```
+#[derive(Clone, Default)]
+pub struct Headers {
+    fields: Vec<Field>,
+}
+
+impl Headers {
+    /// An empty collection.
+    pub fn new() -> Headers {
+        Headers::default()
+    }
+
+    pub(crate) fn with_capacity(n: usize) -> Headers {
+        Headers {
+            fields: Vec::with_capacity(n),
+        }
+    }
+
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// True when there is no field.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// `(name, value)` of every field in order, names as written.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.fields
+            .iter()
+            .map(|f| (f.name.as_str(), f.value.as_str()))
+    }
+
+    pub(crate) fn iter_bytes(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        self.fields
+            .iter()
+            .map(|f| (f.name.as_bytes(), f.value.as_bytes()))
+    }
+
+    fn position(&self, name: &str) -> Option<usize> {
+        self.fields
+            .iter()
+            .position(|f| f.name.as_bytes().eq_ignore_ascii_case(name.as_bytes()))
+    }
+
+    /// The raw value of the first field with this name.
+    pub fn get_raw(&self, name: &str) -> Option<&str> {
+        self.position(name).map(|i| self.fields[i].value.as_str())
+    }
+
+    /// Every raw value with this name, in order (e.g. several `Set-Cookie`).
+    pub fn get_all_raw<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// True if a field with this name is present.
+    pub fn contains(&self, name: &str) -> bool {
+        self.position(name).is_some()
+    }
+
+    /// The first field of type `H`, parsed; `Ok(None)` when absent, `Err` naming the header when its value does
+    /// not parse.
+    pub fn get<H: Header>(&self) -> Result<Option<H>, InvalidHeader> {
+        let Some(raw) = self.get_raw(H::NAME) else {
+            return Ok(None);
+        };
+        H::parse(raw).map(Some).map_err(|reason| InvalidHeader {
+            name: Cow::Borrowed(H::NAME),
+            value: raw.to_owned(),
+            reason,
+        })
+    }
+
+    /// Sets header `H`: replaces the first field of that name in place (dropping later duplicates) or appends.
+    /// Refuses a printed value with a line break, which would corrupt the framing.
+    pub fn set<H: Header>(&mut self, header: &H) -> Result<(), InvalidHeader> {
+        let mut value = String::new();
+        header.write(&mut value);
+        if value.contains(['\r', '\n']) {
+            return Err(InvalidHeader {
+                name: Cow::Borrowed(H::NAME),
+                value,
+                reason: ValueError::LineBreak,
+            });
+        }
+        self.replace(Text::from_static(H::NAME), Text::from_string(value));
+        Ok(())
+    }
+
+    /// Removes every field of type `H`; returns whether one was there.
+    pub fn remove<H: Header>(&mut self) -> bool {
+        self.remove_raw(H::NAME)
+    }
+
+    /// Removes every field with this name; returns whether one was there.
+    pub fn remove_raw(&mut self, name: &str) -> bool {
+        let before = self.fields.len();
+        self.fields
+            .retain(|f| !f.name.as_bytes().eq_ignore_ascii_case(name.as_bytes()));
+        before != self.fields.len()
+    }
+
+    /// Appends a field as text (for headers the crate does not type, such as vendor headers). The name must be a
+    /// token and the value must not contain a line break.
+    pub fn append_raw(&mut self, name: &str, value: &str) -> Result<(), InvalidHeader> {
+        check_raw(name, value)?;
+        self.fields.push(Field {
+            name: Text::copy(name),
+            value: Text::copy(value.trim()),
+        });
+        Ok(())
+    }
+
+    /// Sets a field as text: replaces the first field of that name in place or appends.
+    pub fn set_raw(&mut self, name: &str, value: &str) -> Result<(), InvalidHeader> {
+        check_raw(name, value)?;
+        self.replace(Text::copy(name), Text::copy(value.trim()));
+        Ok(())
+    }
+
+    fn replace(&mut self, name: Text, value: Text) {
+        match self.position(name.as_str()) {
+            Some(i) => {
+                let n = name.as_str().to_owned();
+                self.fields[i] = Field { name, value };
+                let mut seen = 0usize;
+                self.fields.retain(|f| {
+                    if f.name.as_bytes().eq_ignore_ascii_case(n.as_bytes()) {
+                        seen += 1;
+                        seen == 1
+                    } else {
+                        true
+                    }
+                });
+            }
+            None => self.fields.push(Field { name, value }),
+        }
+    }
+
+    /// Joins a folded continuation line to the last value with one space (RFC 6787 §5.1 LWS); false if there is
+    /// no field yet.
+    pub(crate) fn extend_last(&mut self, more: &str) -> bool {
+        let Some(last) = self.fields.last_mut() else {
+            return false;
+        };
+        let mut v = String::with_capacity(last.value.as_bytes().len() + 1 + more.len());
+        v.push_str(last.value.as_str());
+        if !more.is_empty() {
+            v.push(' ');
+            v.push_str(more);
+        }
+        last.value = Text::from_string(v);
+        true
+    }
+
+    /// Appends a field the decoder already checked.
+    pub(crate) fn push_checked(&mut self, name: Text, value: Text) {
+        self.fields.push(Field { name, value });
+    }
+}
+
+fn check_raw(name: &str, value: &str) -> Result<(), InvalidHeader> {
+    let reason = if !is_token(name) {
+        ValueError::Syntax {
+            expected: "a token header name",
+        }
+    } else if value.contains(['\r', '\n']) {
+        ValueError::LineBreak
+    } else {
+        return Ok(());
+    };
+    Err(InvalidHeader {
+        name: Cow::Owned(name.to_owned()),
+        value: value.to_owned(),
+        reason,
+    })
+}
+
+impl PartialEq for Headers {
+    /// Same fields in the same order; names case-insensitively, values exactly.
+    fn eq(&self, other: &Headers) -> bool {
+        self.fields.len() == other.fields.len()
+            && self.fields.iter().zip(&other.fields).all(|(a, b)| {
+                a.name.as_bytes().eq_ignore_ascii_case(b.name.as_bytes())
+                    && a.value.as_bytes() == b.value.as_bytes()
+            })
+    }
+}
+
+impl Eq for Headers {}
+
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(|(n, v)| format!("{n}: {v}")))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mrcp::header::{ConfidenceThreshold, NoInputTimeout, Score, VoiceName};
+    use std::time::Duration;
+
+    #[test]
+    fn typed_get_set_and_unknown_headers_keep_order() {
+        let mut h = Headers::new();
+        h.append_raw("X-Vendor", "keep me").unwrap();
+        h.set(&NoInputTimeout(Duration::from_millis(5000))).unwrap();
+        h.append_raw("no-input-timeout", "7000").unwrap();
+        h.set(&NoInputTimeout(Duration::from_millis(6000))).unwrap();
+        assert_eq!(
+            h.iter().collect::<Vec<_>>(),
+            [("X-Vendor", "keep me"), ("No-Input-Timeout", "6000")]
+        );
+        assert!(h.remove::<NoInputTimeout>());
+        assert!(!h.contains("No-Input-Timeout"));
+    }
+
+    #[test]
+    fn bad_values_name_the_header() {
+        let mut h = Headers::new();
+        h.append_raw("confidence-threshold", "1.5").unwrap();
+        let e = h.get::<ConfidenceThreshold>().unwrap_err();
+        assert_eq!(e.name, "Confidence-Threshold");
+        assert_eq!(e.status_code(), StatusCode::UNSUPPORTED_HEADER_VALUE);
+        h.set_raw("Confidence-Threshold", "high").unwrap();
+        let e = h.get::<ConfidenceThreshold>().unwrap_err();
+        assert_eq!(e.status_code(), StatusCode::ILLEGAL_HEADER_VALUE);
+        assert!(e.to_string().contains("Confidence-Threshold"));
+        h.set(&ConfidenceThreshold(Score::new(0.5).unwrap()))
+            .unwrap();
+        assert_eq!(h.get_raw("CONFIDENCE-THRESHOLD"), Some("0.5"));
+    }
+
+    #[test]
+    fn line_breaks_and_bad_names_are_refused() {
+        let mut h = Headers::new();
+        assert!(h.set(&VoiceName("a\r\nX: y".into())).is_err());
+        assert!(h.append_raw("Bad Name", "v").is_err());
+        assert!(h.append_raw("Name", "v\n").is_err());
+        assert!(h.is_empty());
+    }
+}
