@@ -28,6 +28,8 @@ mod method;
 mod resource;
 mod status;
 
+/// The buffer types of the codec API, re-exported so callers need not pin `bytes` themselves.
+pub use bytes::{Bytes, BytesMut};
 pub use channel::{ChannelId, ChannelIdError};
 pub use headers::{Headers, InvalidHeader};
 pub use message::{Message, StartLine, VERSION};

@@ -88,6 +88,12 @@ pub enum DecodeError {
     /// The header section is not UTF-8 (RFC 6787 §5.1 requires it).
     #[error("header section is not utf-8")]
     NotUtf8,
+    /// A control character (other than HT, or CR before LF) inside the header section.
+    #[error("control character at offset {offset} of the header section")]
+    ControlCharacter {
+        /// Byte offset from the start line.
+        offset: usize,
+    },
     /// The start line does not begin with `MRCP/2.0`.
     #[error("unsupported protocol version {version:?}")]
     UnsupportedVersion {
@@ -421,6 +427,15 @@ fn parse_head(
     limits: &Limits,
 ) -> Result<(StartLine, u64, Headers, u64), DecodeError> {
     let text = std::str::from_utf8(head).map_err(|_| DecodeError::NotUtf8)?;
+    // RFC 6787 §5.1 allows only visible characters, spaces and tabs inside lines; a stray CR or other control
+    // character would be written back and could split a line for another parser.
+    if let Some(at) = text
+        .bytes()
+        .zip(text.bytes().skip(1).chain(std::iter::once(b'\n')))
+        .position(|(b, next)| (b < 0x20 && b != b'\t' && b != b'\n' && !(b == b'\r' && next == b'\n')) || b == 0x7f)
+    {
+        return Err(DecodeError::ControlCharacter { offset: at });
+    }
     let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
     let (start, declared) = parse_start_line(lines.next().unwrap_or_default())?;
     let mut headers = Headers::with_capacity(8);
@@ -567,6 +582,8 @@ mod tests {
             b"MRCP/2.0 10 SPEAK 1\r\n folded-first\r\n\r\n",
             b"MRCP/2.0 10 SPEAK 1\r\nX: \xff\r\n\r\n",
             b"MRCP/2.0 10 SPEAK 1 2 3\r\n\r\n",
+            b"MRCP/2.0 10 SPEAK 1\r\nX: a\rb\r\n\r\n",
+            b"MRCP/2.0 10 SPEAK 1\r\nX: a\x00b\r\n\r\n",
         ] {
             assert!(
                 decode_all(bad).is_err(),
