@@ -4,6 +4,7 @@
 //!
 //! - [`config`]: the TOML configuration with UniMRCP's defaults, command-line overrides and validation that
 //!   names the key at fault;
+//! - [`params`]: SET-PARAMS/GET-PARAMS and the request → channel → default layering of parameters;
 //! - [`routing`]: the rules that choose an engine per request;
 //! - [`recognizer`]: the speechrecog resource (RFC 6787 §9) as a sans-IO state machine with every timer;
 //! - [`synthesizer`]: the speechsynth resource (RFC 6787 §8) as a sans-IO state machine.
@@ -11,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod params;
 pub mod recognizer;
 pub mod routing;
 pub mod synthesizer;

@@ -26,6 +26,7 @@
 //! * START-OF-INPUT goes out at the first speech or DTMF, before the input timers start too, because clients
 //!   use it to stop the prompt (barge-in).
 
+mod params;
 #[cfg(test)]
 mod tests;
 mod timer;
@@ -36,6 +37,7 @@ use std::time::{Duration, Instant};
 use mrcp_proto::mrcp::header::RecognizerCause;
 use mrcp_proto::mrcp::{RequestId, RequestState, StatusCode};
 
+pub use params::{ActiveInputs, resolve};
 pub use timer::RecognizerTimer;
 use timer::Timers;
 

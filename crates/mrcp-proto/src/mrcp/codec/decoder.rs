@@ -432,7 +432,9 @@ fn parse_head(
     if let Some(at) = text
         .bytes()
         .zip(text.bytes().skip(1).chain(std::iter::once(b'\n')))
-        .position(|(b, next)| (b < 0x20 && b != b'\t' && b != b'\n' && !(b == b'\r' && next == b'\n')) || b == 0x7f)
+        .position(|(b, next)| {
+            (b < 0x20 && b != b'\t' && b != b'\n' && !(b == b'\r' && next == b'\n')) || b == 0x7f
+        })
     {
         return Err(DecodeError::ControlCharacter { offset: at });
     }
