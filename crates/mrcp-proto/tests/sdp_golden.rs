@@ -98,26 +98,24 @@ fn our_server_answer_equals_unimrcp_answer() {
         let mut config = AnswerConfig::new(answer.connection.unwrap(), answer.origin.session_id);
         config.origin_username = answer.origin.username.clone();
         config.session_version = answer.origin.session_version;
-        let builder = AnswerBuilder::new(&offer, config);
-        if offer.controls().all(|(_, c)| c.port == 0) {
-            // A re-INVITE removing the channel: no control line to serve. UniMRCP answers with ports 0.
-            assert!(builder.is_err(), "frame {frame}");
-            continue;
-        }
-        let mut builder = builder.unwrap_or_else(|e| panic!("frame {frame}: {e}"));
-        for (i, c) in answer.controls() {
+        let mut builder =
+            AnswerBuilder::new(&offer, config).unwrap_or_else(|e| panic!("frame {frame}: {e}"));
+        for (i, c) in answer.controls().filter(|(_, c)| c.port != 0) {
             let id: ChannelId = c.channel.clone().unwrap();
             builder.accept_control(i, id, c.connection_mode).unwrap();
         }
-        for (i, a) in answer.audios() {
+        for (i, a) in answer.audios().filter(|(_, a)| a.port != 0) {
             builder.accept_audio(i, a.port).unwrap();
         }
         let mut ours = builder.build();
         ours.origin.address = answer.origin.address; // UniMRCP's o= carries its SIP address
-        assert_eq!(ours.to_string(), answer.to_string(), "frame {frame}");
+        // A re-INVITE removing the channel is answered with port 0 lines; UniMRCP writes the control format as
+        // `19` (the audio line's), we keep the offered `1`.
+        let expected = answer.to_string().replace("TCP/MRCPv2 19", "TCP/MRCPv2 1");
+        assert_eq!(ours.to_string(), expected, "frame {frame}");
         checked += 1;
     }
-    assert_eq!(checked, 6);
+    assert_eq!(checked, 8);
 }
 
 #[test]

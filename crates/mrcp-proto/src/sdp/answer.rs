@@ -125,9 +125,9 @@ pub struct AnswerBuilder<'a> {
 impl<'a> AnswerBuilder<'a> {
     /// Checks that the offer can be served and plans every m-line.
     ///
-    /// Fails (SIP 488) when no active control line exists, a resource is missing or not served, a transport is
+    /// Fails (SIP 488) when the offer has no control line, a resource is missing or not served, a transport is
     /// not served, or an active audio line has no common codec or no address. Removed lines (port 0) and other
-    /// media are planned as rejected.
+    /// media are planned as rejected, so a re-offer removing every channel gets an all-port-0 answer.
     pub fn new(offer: &'a MrcpSdp, config: AnswerConfig) -> Result<Self, SdpError> {
         let mut lines = Vec::with_capacity(offer.media.len());
         for (index, media) in offer.media.iter().enumerate() {
@@ -138,7 +138,9 @@ impl<'a> AnswerBuilder<'a> {
             };
             lines.push(line);
         }
-        if !lines.iter().any(|l| matches!(l, Line::Control { .. })) {
+        // A re-offer whose control lines all have port 0 removes the channels (reference §5.5, captured
+        // re-INVITE): it is answered with every line rejected, not refused.
+        if !offer.media.iter().any(|m| matches!(m, Media::Control(_))) {
             // An MRCP-like line on a transport we do not know says more than "no control line".
             if let Some((index, o)) = offer.media.iter().enumerate().find_map(|(i, m)| match m {
                 Media::Other(o)
@@ -344,20 +346,19 @@ impl<'a> AnswerBuilder<'a> {
     }
 }
 
-/// A port-0 copy of an offered line without attributes (RFC 3264 §6: at least one format is still listed).
+/// A port-0 copy of an offered line without attributes, as UniMRCP writes them (RFC 3264 §6: at least one format
+/// is still listed).
 fn rejected(offered: &Media) -> Media {
     match offered {
         Media::Control(o) => {
             let mut c = ControlMedia::new(0, o.transport);
             c.fmt = o.fmt.clone();
-            c.cmid = o.cmid.clone();
             Media::Control(c)
         }
         Media::Audio(o) => {
             let first = o.codecs.first().cloned().into_iter().collect();
             let mut a = AudioMedia::new(0, first);
             a.proto = o.proto.clone();
-            a.mid = o.mid.clone();
             Media::Audio(a)
         }
         Media::Other(o) => Media::Other(OtherMedia {
