@@ -16,8 +16,8 @@ use crate::mrcp::{ChannelId, ResourceType};
 use super::codec::{Codec, CodecPreferences};
 use super::error::SdpError;
 use super::model::{
-    AudioMedia, ConnectionMode, ControlMedia, ControlTransport, Direction, Media, MrcpSdp, Origin,
-    OtherMedia, Setup,
+    Attribute, AudioMedia, ConnectionMode, ControlMedia, ControlTransport, Direction, Media,
+    MrcpSdp, Origin, OtherMedia, Setup,
 };
 
 /// What the server puts in every answer.
@@ -40,6 +40,9 @@ pub struct AnswerConfig {
     pub mrcp_port: u16,
     /// Whether `TCP/TLS/MRCPv2` offers can be served; TLS answers carry the same proto.
     pub tls: bool,
+    /// The `a=fingerprint` value of our TLS certificate (RFC 4572 §5, e.g. `SHA-256 4A:AD:…`), written on
+    /// accepted `TCP/TLS/MRCPv2` lines.
+    pub fingerprint: Option<String>,
     /// Resources this server runs; others are refused with [`SdpError::UnknownResource`].
     pub resources: Vec<ResourceType>,
     /// Codecs and telephone-event policy.
@@ -61,6 +64,7 @@ impl AnswerConfig {
             rtp_address: None,
             mrcp_port: 1544,
             tls: false,
+            fingerprint: None,
             resources: ResourceType::ALL.to_vec(),
             codecs: CodecPreferences::default(),
             ptime: Some(20),
@@ -310,6 +314,14 @@ impl<'a> AnswerBuilder<'a> {
                     c.channel = Some(channel.clone());
                     if let Media::Control(o) = offered {
                         c.cmid = o.cmid.clone();
+                    }
+                    if let (ControlTransport::Tls, Some(fp)) =
+                        (request.transport, &config.fingerprint)
+                    {
+                        c.attributes.push(Attribute {
+                            name: "fingerprint".to_owned(),
+                            value: Some(fp.clone()),
+                        });
                     }
                     Media::Control(c)
                 }

@@ -117,7 +117,13 @@ fn rejects_what_cannot_be_served() {
     ));
     let mut with_tls = cfg();
     with_tls.tls = true;
-    assert!(AnswerBuilder::new(&tls, with_tls).is_ok());
+    with_tls.fingerprint = Some("SHA-256 4A:AD:B9".into());
+    let mut b = AnswerBuilder::new(&tls, with_tls).unwrap();
+    b.accept_control(0, "ab12@speechrecog".parse().unwrap(), None)
+        .unwrap();
+    let text = b.build().to_string();
+    assert!(text.contains("m=application 1544 TCP/TLS/MRCPv2 1\r\n"));
+    assert!(text.contains("a=cmid:1\r\na=fingerprint:SHA-256 4A:AD:B9\r\n"));
 
     let udp = MrcpSdp::parse(&OFFER.replace("TCP/MRCPv2", "UDP/MRCPv2")).unwrap();
     assert!(matches!(
