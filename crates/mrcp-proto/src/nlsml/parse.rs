@@ -95,8 +95,7 @@ fn tree(text: &str) -> Result<Element, NlsmlError> {
             }
         };
         match event {
-            Event::Start(e) | Event::Empty(e) if root.is_some() => {
-                let _ = e;
+            Event::Start(_) | Event::Empty(_) if root.is_some() => {
                 return Err(xml_error(&reader, "content after the root element"));
             }
             Event::Start(e) => {

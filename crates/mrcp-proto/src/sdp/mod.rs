@@ -48,7 +48,7 @@ pub use codec::{Codec, CodecOrder, CodecPreferences, TELEPHONE_EVENT};
 pub use error::SdpError;
 pub use model::{
     Attribute, AudioMedia, ConnectionMode, ControlMedia, ControlTransport, Direction, Media,
-    MrcpSdp, Origin, OtherMedia, Setup,
+    MrcpSdp, Origin, OtherMedia, Setup, UnknownToken,
 };
 pub use wire::{MAX_MEDIA, MAX_SDP_LEN};
 

@@ -145,6 +145,16 @@ impl Direction {
     }
 }
 
+/// A value of `a=setup`, `a=connection` or a direction attribute that RFC 4145 / RFC 4566 do not define.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} value {token:?}")]
+pub struct UnknownToken {
+    /// `setup`, `connection` or `direction`.
+    pub kind: &'static str,
+    /// The value.
+    pub token: String,
+}
+
 macro_rules! token_enum {
     ($ty:ident, $what:literal, $($variant:ident => $token:literal),+) => {
         impl $ty {
@@ -159,11 +169,11 @@ macro_rules! token_enum {
             }
         }
         impl FromStr for $ty {
-            type Err = ();
+            type Err = UnknownToken;
             #[doc = concat!("Parses a ", $what, " token, case-insensitively.")]
-            fn from_str(s: &str) -> Result<Self, ()> {
+            fn from_str(s: &str) -> Result<Self, UnknownToken> {
                 $(if s.eq_ignore_ascii_case($token) { return Ok($ty::$variant); })+
-                Err(())
+                Err(UnknownToken { kind: $what, token: s.to_owned() })
             }
         }
     };

@@ -241,8 +241,8 @@ fn control_from(
     for a in attrs.iter().map(untyped) {
         let value = a.value.as_deref().unwrap_or_default().trim();
         match a.name.to_ascii_lowercase().as_str() {
-            "setup" => c.setup = Some(value.parse().map_err(|()| bad(index, &a))?),
-            "connection" => c.connection_mode = Some(value.parse().map_err(|()| bad(index, &a))?),
+            "setup" => c.setup = Some(value.parse().map_err(|_| bad(index, &a))?),
+            "connection" => c.connection_mode = Some(value.parse().map_err(|_| bad(index, &a))?),
             "resource" => {
                 c.resource =
                     Some(
