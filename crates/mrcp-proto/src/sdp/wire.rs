@@ -351,7 +351,7 @@ fn audio_from(
                 let value = a.value.as_deref().unwrap_or_default();
                 match a.name.as_str() {
                     "inactive" if a.value.is_none() => audio.direction = Some(Direction::Inactive),
-                    "mid" if !value.is_empty() => audio.mid = Some(value.trim().to_owned()),
+                    "mid" if !value.trim().is_empty() => audio.mid = Some(value.trim().to_owned()),
                     "fmtp" => {
                         let (pt, params) = value.split_once(' ').unwrap_or((value, ""));
                         let pt = payload_type(index, pt)?;
