@@ -409,6 +409,8 @@ struct Call {
     outgoing_reinvite: bool,
     /// `Session-Expires` agreed (RFC 4028), echoed in 2xx to refreshes.
     session_expires: Option<u32>,
+    /// UAS: a CANCEL arrived for the initial INVITE.
+    cancelled: bool,
 }
 
 /// The sans-IO SIP endpoint. See the module docs for the run loop.

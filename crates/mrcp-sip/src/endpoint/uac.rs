@@ -84,6 +84,7 @@ impl Endpoint {
                 incoming_reinvite: false,
                 outgoing_reinvite: false,
                 session_expires: None,
+                cancelled: false,
             },
         );
         self.start_client(now, key, msg, invite.peer, Some(handle), Purpose::Invite);

@@ -130,10 +130,10 @@ impl Endpoint {
         let _ = self.respond(now, id, Response::status(200));
         if proceeding {
             // §9.2: answer the INVITE with 487; the call ends.
-            let _ = self.respond(now, invite_id, Response::status(487));
-            if let Some(call) = call {
-                self.end_call(call, EndReason::Cancelled);
+            if let Some(c) = call.and_then(|c| self.calls.get_mut(&c)) {
+                c.cancelled = true;
             }
+            let _ = self.respond(now, invite_id, Response::status(487));
         }
     }
 
@@ -240,6 +240,7 @@ impl Endpoint {
             incoming_reinvite: false,
             outgoing_reinvite: false,
             session_expires,
+            cancelled: false,
         };
         self.calls.insert(handle, call);
         self.dialogs.insert((call_id, local_tag, from_tag), handle);
@@ -471,7 +472,12 @@ impl Endpoint {
             self.timers
                 .push(Reverse((now + t1, TimerRef::Call(handle))));
         } else if initial {
-            self.end_call(handle, EndReason::Rejected);
+            let reason = if call.cancelled {
+                EndReason::Cancelled
+            } else {
+                EndReason::Rejected
+            };
+            self.end_call(handle, reason);
         }
     }
 
