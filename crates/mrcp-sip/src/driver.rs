@@ -80,6 +80,7 @@ enum Inbound {
     Message(Bytes, Peer),
     Accepted(TcpStream, SocketAddr),
     Closed(ConnectionId),
+    ConnectFailed(SocketAddr),
 }
 
 /// A cheap, cloneable handle to a running driver.
@@ -312,6 +313,10 @@ impl Core {
                 }
                 self.endpoint.handle_connection_closed(id);
             }
+            Inbound::ConnectFailed(addr) => {
+                self.endpoint
+                    .handle_transport_error(now, Transport::Tcp, addr)
+            }
         }
     }
 
@@ -410,10 +415,14 @@ impl Core {
                     }
                 },
             };
+            let connected = stream.is_some();
             if let Some(stream) = stream {
                 run_connection(id, stream, addr, &inbound, rx, limits, idle, cancel).await;
             }
             let _ = inbound.send(Inbound::Closed(id)).await;
+            if !connected {
+                let _ = inbound.send(Inbound::ConnectFailed(addr)).await;
+            }
         });
         id
     }

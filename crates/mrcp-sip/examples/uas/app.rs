@@ -12,11 +12,16 @@ use mrcp_sip::{
 pub struct Behaviour {
     /// Final status for INVITEs (200 answers with SDP; anything else rejects).
     pub invite_status: u16,
+    /// When false, INVITEs are left unanswered (to test CANCEL).
+    pub answer: bool,
 }
 
 impl Default for Behaviour {
     fn default() -> Self {
-        Self { invite_status: 200 }
+        Self {
+            invite_status: 200,
+            answer: true,
+        }
     }
 }
 
@@ -63,6 +68,9 @@ pub async fn serve(mut driver: SipDriver, behaviour: Behaviour) -> Seen {
         match event {
             Event::IncomingInvite { call, tx, request } => {
                 seen.invites += 1;
+                if !behaviour.answer {
+                    continue;
+                }
                 let response = if behaviour.invite_status == 200 {
                     Response::ok_with_sdp(sdp_answer(&request.body, ip, call.0))
                 } else {

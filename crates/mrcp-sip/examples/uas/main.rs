@@ -30,7 +30,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("listening {} {}", local.transport, local.addr);
     }
     let handle = driver.handle.clone();
-    let serving = tokio::spawn(app::serve(driver, app::Behaviour { invite_status }));
+    let serving = tokio::spawn(app::serve(
+        driver,
+        app::Behaviour {
+            invite_status,
+            answer: true,
+        },
+    ));
     tokio::signal::ctrl_c().await?;
     handle.shutdown();
     let seen = serving.await?;

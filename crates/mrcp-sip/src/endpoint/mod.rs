@@ -510,6 +510,26 @@ impl Endpoint {
         }
     }
 
+    /// The transport could not reach `peer` (connection refused or reset before sending):
+    /// every client transaction towards it ends as if Timer B/F fired (§17.1.4), and the calls
+    /// they belong to end with [`EndReason::TransportError`].
+    pub fn handle_transport_error(&mut self, now: Instant, transport: Transport, addr: SocketAddr) {
+        let failed: Vec<ClientKey> = self
+            .client
+            .iter()
+            .filter(|(_, tx)| tx.peer.transport == transport && tx.peer.addr == addr)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in failed {
+            if let Some(tx) = self.client.remove(&key) {
+                match (tx.purpose, tx.call) {
+                    (Purpose::Invite, Some(call)) => self.end_call(call, EndReason::TransportError),
+                    (purpose, call) => self.client_timed_out(now, call, purpose),
+                }
+            }
+        }
+    }
+
     /// Fires every timer due at `now`; spurious calls do nothing.
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some(Reverse((at, _))) = self.timers.peek() {
