@@ -29,6 +29,8 @@
 pub mod driver;
 pub mod endpoint;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod header;
 pub mod proxy;
 pub mod transaction;
