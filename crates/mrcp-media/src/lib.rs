@@ -1,1 +1,18 @@
-//! Media pipeline (placeholder, filled by its issue).
+//! # mrcp-media
+//!
+//! Audio in motion for the MRCPv2 server and client: the path
+//! `RTP → jitter buffer → decode → (DTMF, VAD) → resample → engine` and back
+//! `engine PCM → resample → encode → paced sender → RTP` (see `design.md`, rule 4).
+//!
+//! Each step is a small sans-IO type driven with injected time; [`endpoint`] holds the one tokio
+//! driver that moves datagrams between sockets and these machines.
+//!
+//! | module | what | specification |
+//! |---|---|---|
+//! | [`codec`] | PCMU, PCMA, L16 | ITU-T G.711, RFC 3551 §4.5 |
+//! | [`jitter`] | adaptive jitter buffer | RFC 3550 §A.8 |
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod codec;
+pub mod jitter;
