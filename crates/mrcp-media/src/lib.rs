@@ -11,8 +11,10 @@
 //! |---|---|---|
 //! | [`codec`] | PCMU, PCMA, L16 | ITU-T G.711, RFC 3551 §4.5 |
 //! | [`jitter`] | adaptive jitter buffer | RFC 3550 §A.8 |
+//! | [`session`] | RTP/RTCP session: validation, latching, statistics, reports | RFC 3550, RFC 4961 |
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod codec;
 pub mod jitter;
+pub mod session;
