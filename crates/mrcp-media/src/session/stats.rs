@@ -174,11 +174,9 @@ impl SourceState {
         self.expected_prior = expected;
         self.received_prior = self.received;
         let lost_interval = expected_interval.saturating_sub(received_interval);
-        let fraction = if expected_interval == 0 {
-            0
-        } else {
-            u8::try_from((lost_interval << 8) / expected_interval).unwrap_or(255)
-        };
+        let fraction = (lost_interval << 8)
+            .checked_div(expected_interval)
+            .map_or(0, |f| u8::try_from(f).unwrap_or(255));
         let cumulative = i32::try_from(expected.saturating_sub(self.received)).unwrap_or(0x7f_ffff);
         (fraction, cumulative.min(0x7f_ffff))
     }
