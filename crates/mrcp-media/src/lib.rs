@@ -11,10 +11,12 @@
 //! |---|---|---|
 //! | [`codec`] | PCMU, PCMA, L16 | ITU-T G.711, RFC 3551 §4.5 |
 //! | [`jitter`] | adaptive jitter buffer | RFC 3550 §A.8 |
+//! | [`pacer`] | paced sender: one packet per ptime, markers, prompt ends, RFC 4733 sending | RFC 3550 §5.1, RFC 4733 §2.5 |
 //! | [`session`] | RTP/RTCP session: validation, latching, statistics, reports | RFC 3550, RFC 4961 |
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod codec;
 pub mod jitter;
+pub mod pacer;
 pub mod session;
