@@ -10,6 +10,7 @@
 //! | module | what | specification |
 //! |---|---|---|
 //! | [`codec`] | PCMU, PCMA, L16 | ITU-T G.711, RFC 3551 §4.5 |
+//! | [`dtmf`] | RFC 4733 receiver, in-band Goertzel detector | RFC 4733 §2.5, ITU-T Q.23/Q.24 |
 //! | [`jitter`] | adaptive jitter buffer | RFC 3550 §A.8 |
 //! | [`pacer`] | paced sender: one packet per ptime, markers, prompt ends, RFC 4733 sending | RFC 3550 §5.1, RFC 4733 §2.5 |
 //! | [`session`] | RTP/RTCP session: validation, latching, statistics, reports | RFC 3550, RFC 4961 |
@@ -17,6 +18,10 @@
 #![forbid(unsafe_code)]
 
 pub mod codec;
+pub mod dtmf;
 pub mod jitter;
 pub mod pacer;
 pub mod session;
+
+#[cfg(test)]
+mod test_audio;
