@@ -13,6 +13,7 @@
 //! | [`dtmf`] | RFC 4733 receiver, in-band Goertzel detector | RFC 4733 §2.5, ITU-T Q.23/Q.24 |
 //! | [`jitter`] | adaptive jitter buffer | RFC 3550 §A.8 |
 //! | [`pacer`] | paced sender: one packet per ptime, markers, prompt ends, RFC 4733 sending | RFC 3550 §5.1, RFC 4733 §2.5 |
+//! | [`vad`] | voice activity detection (earshot, energy) and endpointing | RFC 6787 §9.4.15–§9.4.16 inputs |
 //! | [`session`] | RTP/RTCP session: validation, latching, statistics, reports | RFC 3550, RFC 4961 |
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -22,6 +23,7 @@ pub mod dtmf;
 pub mod jitter;
 pub mod pacer;
 pub mod session;
+pub mod vad;
 
 #[cfg(test)]
 mod test_audio;
