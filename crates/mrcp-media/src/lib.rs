@@ -14,6 +14,8 @@
 //! | [`jitter`] | adaptive jitter buffer | RFC 3550 §A.8 |
 //! | [`pacer`] | paced sender: one packet per ptime, markers, prompt ends, RFC 4733 sending | RFC 3550 §5.1, RFC 4733 §2.5 |
 //! | [`vad`] | voice activity detection (earshot, energy) and endpointing | RFC 6787 §9.4.15–§9.4.16 inputs |
+//! | [`resample`] | streaming 8/16/24/48 kHz conversion (rubato FFT) | — |
+//! | [`wav`] | WAV read/write (hound) | — |
 //! | [`session`] | RTP/RTCP session: validation, latching, statistics, reports | RFC 3550, RFC 4961 |
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -22,8 +24,10 @@ pub mod codec;
 pub mod dtmf;
 pub mod jitter;
 pub mod pacer;
+pub mod resample;
 pub mod session;
 pub mod vad;
+pub mod wav;
 
 #[cfg(test)]
 mod test_audio;
