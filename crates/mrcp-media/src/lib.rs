@@ -16,12 +16,14 @@
 //! | [`vad`] | voice activity detection (earshot, energy) and endpointing | RFC 6787 §9.4.15–§9.4.16 inputs |
 //! | [`resample`] | streaming 8/16/24/48 kHz conversion (rubato FFT) | — |
 //! | [`wav`] | WAV read/write (hound) | — |
+//! | [`endpoint`] | tokio driver: port pairs, one task per stream composing the machines above | RFC 3550 §11 |
 //! | [`session`] | RTP/RTCP session: validation, latching, statistics, reports | RFC 3550, RFC 4961 |
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod codec;
 pub mod dtmf;
+pub mod endpoint;
 pub mod jitter;
 pub mod pacer;
 pub mod resample;
