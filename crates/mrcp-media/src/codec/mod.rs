@@ -1,12 +1,16 @@
 //! Audio codecs of the MRCP media path (RFC 3551 §4.5): PCMU and PCMA (ITU-T G.711), L16 at 8 and
-//! 16 kHz in network byte order (§4.5.11). Telephone-event
+//! 16 kHz in network byte order (§4.5.11), and G.722 (ITU-T G.722, §4.5.2). Telephone-event
 //! (RFC 4733) is not audio and lives in [`crate::dtmf`].
 //!
 //! [`Codec`] names a negotiated codec (from an SDP `a=rtpmap` via [`Codec::from_rtpmap`]);
-//! [`AudioDecoder`] and [`AudioEncoder`] turn RTP payloads into 16-bit linear samples and back.
+//! [`AudioDecoder`] and [`AudioEncoder`] turn RTP payloads into 16-bit linear samples and back,
+//! keeping the per-stream state G.722 needs.
+
+mod g722;
 
 use std::fmt;
 
+pub use g722::{G722Decoder, G722Encoder};
 use mrcp_proto::rtp::{PayloadType, g711, l16};
 
 /// A sampling rate in hertz.
@@ -44,6 +48,8 @@ pub enum Codec {
     Pcma,
     /// 16-bit linear, big-endian, mono, at the given rate (8000 or 16000).
     L16(SampleRate),
+    /// G.722 64 kbit/s: 16 kHz audio, RTP clock 8 kHz (RFC 3551 §4.5.2).
+    G722,
 }
 
 impl Codec {
@@ -57,6 +63,7 @@ impl Codec {
             ("PCMA", 8000) => Some(Self::Pcma),
             ("L16", 8000) => Some(Self::L16(SampleRate::HZ_8000)),
             ("L16", 16000) => Some(Self::L16(SampleRate::HZ_16000)),
+            ("G722", 8000) => Some(Self::G722),
             _ => None,
         }
     }
@@ -66,6 +73,7 @@ impl Codec {
         match pt.get() {
             0 => Some(Self::Pcmu),
             8 => Some(Self::Pcma),
+            9 => Some(Self::G722),
             _ => None,
         }
     }
@@ -76,6 +84,7 @@ impl Codec {
             Self::Pcmu => "PCMU",
             Self::Pcma => "PCMA",
             Self::L16(_) => "L16",
+            Self::G722 => "G722",
         }
     }
 
@@ -84,12 +93,16 @@ impl Codec {
         match self {
             Self::Pcmu | Self::Pcma => SampleRate::HZ_8000,
             Self::L16(r) => r,
+            Self::G722 => SampleRate::HZ_16000,
         }
     }
 
-    /// The RTP timestamp clock rate.
+    /// The RTP timestamp clock rate (8000 for G.722, for historical reasons).
     pub fn clock_rate(self) -> u32 {
-        self.sample_rate().0
+        match self {
+            Self::G722 => 8000,
+            other => other.sample_rate().0,
+        }
     }
 
     /// Payload bytes for `samples` decoded samples.
@@ -97,6 +110,7 @@ impl Codec {
         match self {
             Self::Pcmu | Self::Pcma => samples,
             Self::L16(_) => samples * 2,
+            Self::G722 => samples / 2,
         }
     }
 
@@ -105,13 +119,14 @@ impl Codec {
         match self {
             Self::Pcmu | Self::Pcma => len,
             Self::L16(_) => len / 2,
+            Self::G722 => len * 2,
         }
     }
 
     /// RTP timestamp units covered by a payload of `len` bytes.
     pub fn timestamp_units(self, len: usize) -> u32 {
         let units = match self {
-            Self::Pcmu | Self::Pcma => len,
+            Self::Pcmu | Self::Pcma | Self::G722 => len,
             Self::L16(_) => len / 2,
         };
         u32::try_from(units).unwrap_or(u32::MAX)
@@ -128,12 +143,14 @@ impl fmt::Display for Codec {
 #[derive(Debug, Clone)]
 pub struct AudioDecoder {
     codec: Codec,
+    g722: Option<Box<G722Decoder>>,
 }
 
 impl AudioDecoder {
     /// A decoder for `codec`.
     pub fn new(codec: Codec) -> Self {
-        Self { codec }
+        let g722 = matches!(codec, Codec::G722).then(|| Box::new(G722Decoder::new()));
+        Self { codec, g722 }
     }
 
     /// The codec decoded.
@@ -149,6 +166,11 @@ impl AudioDecoder {
             Codec::L16(_) => {
                 l16::decode(payload, out);
             }
+            Codec::G722 => {
+                if let Some(d) = self.g722.as_mut() {
+                    d.decode(payload, out);
+                }
+            }
         }
     }
 
@@ -163,12 +185,14 @@ impl AudioDecoder {
 #[derive(Debug, Clone)]
 pub struct AudioEncoder {
     codec: Codec,
+    g722: Option<Box<G722Encoder>>,
 }
 
 impl AudioEncoder {
     /// An encoder for `codec`.
     pub fn new(codec: Codec) -> Self {
-        Self { codec }
+        let g722 = matches!(codec, Codec::G722).then(|| Box::new(G722Encoder::new()));
+        Self { codec, g722 }
     }
 
     /// The codec encoded.
@@ -176,12 +200,18 @@ impl AudioEncoder {
         self.codec
     }
 
-    /// Appends the encoding of `samples` to `out`.
+    /// Appends the encoding of `samples` to `out` (G.722 carries an odd last sample over to the
+    /// next call).
     pub fn encode(&mut self, samples: &[i16], out: &mut Vec<u8>) {
         match self.codec {
             Codec::Pcmu => g711::encode_ulaw(samples, out),
             Codec::Pcma => g711::encode_alaw(samples, out),
             Codec::L16(_) => l16::encode(samples, out),
+            Codec::G722 => {
+                if let Some(e) = self.g722.as_mut() {
+                    e.encode(samples, out);
+                }
+            }
         }
     }
 
@@ -204,6 +234,12 @@ mod tests {
             Some(Codec::L16(SampleRate::HZ_16000))
         );
         assert_eq!(Codec::from_rtpmap("L16", 16000, Some(2)), None);
+        assert_eq!(
+            Codec::from_rtpmap("G722", 8000, None).map(Codec::sample_rate),
+            Some(SampleRate::HZ_16000)
+        );
+        assert_eq!(Codec::G722.timestamp_units(160), 160);
+        assert_eq!(Codec::G722.samples_in(160), 320);
         assert_eq!(Codec::from_rtpmap("opus", 48000, Some(2)), None);
         assert_eq!(Codec::L16(SampleRate::HZ_16000).timestamp_units(640), 320);
     }
