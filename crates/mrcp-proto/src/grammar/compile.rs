@@ -46,7 +46,6 @@ pub(crate) struct AltNode {
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledRule {
     pub name: String,
-    pub scope: Scope,
     pub body: NodeId,
 }
 
@@ -136,7 +135,7 @@ impl CompiledGrammar {
             mode: Mode::Voice,
             language: grammar.language.clone(),
             nodes: vec![Node::Garbage],
-            rules: vec![CompiledRule { name: "transcribe".to_owned(), scope: Scope::Public, body: 0 }],
+            rules: vec![CompiledRule { name: "transcribe".to_owned(), body: 0 }],
             root: 0,
             tags: Vec::new(),
             vocab: HashMap::new(),
@@ -336,10 +335,9 @@ impl Builder<'_> {
         if grammar != 0 && rule.scope != Scope::Public && g.root.as_deref() != Some(name) {
             return Err(self.err(GrammarErrorKind::UndefinedRule { name: format!("{name} (private in external grammar)") }));
         }
-        let scope = rule.scope;
         self.limit("rule count", self.rules.len() + 1, self.limits.max_rules)?;
         let idx = u32::try_from(self.rules.len()).unwrap_or(u32::MAX);
-        self.rules.push(CompiledRule { name: name.to_owned(), scope, body: 0 });
+        self.rules.push(CompiledRule { name: name.to_owned(), body: 0 });
         self.imported.insert((grammar, name.to_owned()), idx);
         self.pending.push((grammar, name.to_owned(), idx));
         Ok(idx)
