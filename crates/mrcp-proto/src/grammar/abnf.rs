@@ -4,6 +4,15 @@ use super::limits::GrammarLimits;
 use super::model::Grammar;
 
 /// Parse an ABNF grammar with explicit limits.
-pub fn parse_abnf_with(_text: &str, source: &str, _limits: &GrammarLimits) -> Result<Grammar, GrammarError> {
-    Err(GrammarError::whole(source, super::error::GrammarErrorKind::UnsupportedContentType { content_type: "application/srgs".into() }))
+pub fn parse_abnf_with(
+    _text: &str,
+    source: &str,
+    _limits: &GrammarLimits,
+) -> Result<Grammar, GrammarError> {
+    Err(GrammarError::whole(
+        source,
+        super::error::GrammarErrorKind::UnsupportedContentType {
+            content_type: "application/srgs".into(),
+        },
+    ))
 }

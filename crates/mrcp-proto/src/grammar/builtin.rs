@@ -23,7 +23,9 @@ use super::srgs_xml::parse_srgs_xml;
 
 /// Whether a grammar URI is a `builtin:` URI.
 pub fn is_builtin(uri: &str) -> bool {
-    uri.trim().get(..8).is_some_and(|p| p.eq_ignore_ascii_case("builtin:"))
+    uri.trim()
+        .get(..8)
+        .is_some_and(|p| p.eq_ignore_ascii_case("builtin:"))
 }
 
 /// What a builtin URI designates.
@@ -46,7 +48,14 @@ pub enum BuiltinKind {
 }
 
 fn parse_uri(uri: &str) -> Result<(BuiltinKind, Vec<(String, String)>), GrammarError> {
-    let unknown = || GrammarError::whole(uri, GrammarErrorKind::UnknownBuiltin { uri: uri.to_owned() });
+    let unknown = || {
+        GrammarError::whole(
+            uri,
+            GrammarErrorKind::UnknownBuiltin {
+                uri: uri.to_owned(),
+            },
+        )
+    };
     let trimmed = uri.trim();
     if !is_builtin(trimmed) {
         return Err(unknown());
@@ -81,19 +90,35 @@ fn parse_uri(uri: &str) -> Result<(BuiltinKind, Vec<(String, String)>), GrammarE
     Ok((kind, params))
 }
 
-fn length_range(uri: &str, params: &[(String, String)], limits: &GrammarLimits) -> Result<(u32, Option<u32>), GrammarError> {
+fn length_range(
+    uri: &str,
+    params: &[(String, String)],
+    limits: &GrammarLimits,
+) -> Result<(u32, Option<u32>), GrammarError> {
     let num = |name: &str| -> Result<Option<u32>, GrammarError> {
         match params.iter().rev().find(|(k, _)| k == name) {
             None => Ok(None),
             Some((_, v)) => match v.parse::<u32>() {
                 Ok(n) if n <= limits.max_repeat => Ok(Some(n)),
-                _ => Err(GrammarError::whole(uri, GrammarErrorKind::BuiltinParameter { name: name.to_owned(), value: v.clone() })),
+                _ => Err(GrammarError::whole(
+                    uri,
+                    GrammarErrorKind::BuiltinParameter {
+                        name: name.to_owned(),
+                        value: v.clone(),
+                    },
+                )),
             },
         }
     };
     if let Some(len) = num("length")? {
         if len == 0 {
-            return Err(GrammarError::whole(uri, GrammarErrorKind::BuiltinParameter { name: "length".into(), value: "0".into() }));
+            return Err(GrammarError::whole(
+                uri,
+                GrammarErrorKind::BuiltinParameter {
+                    name: "length".into(),
+                    value: "0".into(),
+                },
+            ));
         }
         return Ok((len, Some(len)));
     }
@@ -102,7 +127,13 @@ fn length_range(uri: &str, params: &[(String, String)], limits: &GrammarLimits) 
     if let Some(m) = max
         && m < min
     {
-        return Err(GrammarError::whole(uri, GrammarErrorKind::BuiltinParameter { name: "maxlength".into(), value: m.to_string() }));
+        return Err(GrammarError::whole(
+            uri,
+            GrammarErrorKind::BuiltinParameter {
+                name: "maxlength".into(),
+                value: m.to_string(),
+            },
+        ));
     }
     Ok((min, max))
 }
@@ -111,11 +142,24 @@ fn range(min: u32, max: Option<u32>) -> String {
     super::model::format_repeat(min, max)
 }
 
-fn key_param(uri: &str, params: &[(String, String)], name: &str, default: &str) -> Result<String, GrammarError> {
+fn key_param(
+    uri: &str,
+    params: &[(String, String)],
+    name: &str,
+    default: &str,
+) -> Result<String, GrammarError> {
     match params.iter().rev().find(|(k, _)| k == name) {
         None => Ok(default.to_owned()),
-        Some((_, v)) if v.chars().count() == 1 && v.chars().all(super::normalize::is_dtmf_key) => Ok(v.to_ascii_uppercase()),
-        Some((_, v)) => Err(GrammarError::whole(uri, GrammarErrorKind::BuiltinParameter { name: name.to_owned(), value: v.clone() })),
+        Some((_, v)) if v.chars().count() == 1 && v.chars().all(super::normalize::is_dtmf_key) => {
+            Ok(v.to_ascii_uppercase())
+        }
+        Some((_, v)) => Err(GrammarError::whole(
+            uri,
+            GrammarErrorKind::BuiltinParameter {
+                name: name.to_owned(),
+                value: v.clone(),
+            },
+        )),
     }
 }
 
@@ -173,7 +217,13 @@ fn builtin_grammar_with(uri: &str, limits: &GrammarLimits) -> Result<Grammar, Gr
             let y = key_param(uri, &params, "y", "1")?;
             let n = key_param(uri, &params, "n", "2")?;
             if y == n {
-                return Err(GrammarError::whole(uri, GrammarErrorKind::BuiltinParameter { name: "n".into(), value: n }));
+                return Err(GrammarError::whole(
+                    uri,
+                    GrammarErrorKind::BuiltinParameter {
+                        name: "n".into(),
+                        value: n,
+                    },
+                ));
             }
             format!(
                 r##"{HEAD_DTMF} root="boolean"><rule id="boolean" scope="public"><one-of><item>{}<tag>out=true</tag></item><item>{}<tag>out=false</tag></item></one-of></rule></grammar>"##,
@@ -228,5 +278,5 @@ pub fn compile_builtin(uri: &str, limits: &GrammarLimits) -> Result<CompiledGram
     if builtin_kind(uri)? == BuiltinKind::Transcribe {
         return Ok(CompiledGrammar::dictation(uri.trim(), g));
     }
-    CompiledGrammar::compile_with(&g, uri.trim(), limits, &|_| None)
+    CompiledGrammar::compile_with(&g, uri.trim(), limits, &|_, _| None)
 }

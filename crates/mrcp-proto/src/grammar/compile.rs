@@ -15,6 +15,9 @@ pub type Sym = u32;
 /// Index of a node in a compiled grammar.
 pub(crate) type NodeId = u32;
 
+/// Resolves an external reference: `(base of the referencing grammar, reference)` → `(absolute URI, grammar)`.
+pub type ExternalResolver<'r> = dyn Fn(Option<&str>, &str) -> Option<(String, Grammar)> + 'r;
+
 /// Upper bound of a first set before it is treated as "any word".
 const MAX_FIRST: usize = 256;
 
@@ -23,7 +26,11 @@ pub(crate) enum Node {
     Words(Vec<Sym>),
     Seq(Vec<NodeId>),
     Alt(AltNode),
-    Repeat { body: NodeId, min: u32, max: Option<u32> },
+    Repeat {
+        body: NodeId,
+        min: u32,
+        max: Option<u32>,
+    },
     Rule(u32),
     Null,
     Void,
@@ -69,17 +76,18 @@ pub struct CompiledGrammar {
 impl CompiledGrammar {
     /// Compile a grammar that references no external grammar, with the default limits.
     pub fn compile(grammar: &Grammar, source: &str) -> Result<CompiledGrammar, GrammarError> {
-        Self::compile_with(grammar, source, &GrammarLimits::default(), &|_| None)
+        Self::compile_with(grammar, source, &GrammarLimits::default(), &|_, _| None)
     }
 
-    /// Compile a grammar; `resolve` returns the grammar behind an external URI (already resolved against the
-    /// base by the caller) or `None`, which makes the compilation fail with
-    /// [`GrammarErrorKind::UnresolvedExternal`].
+    /// Compile a grammar; `resolve(base, uri)` returns the absolute URI and the grammar behind an external
+    /// reference `uri` made by a grammar whose base (its `xml:base`, or the URI it was fetched from) is `base`
+    /// (`None` for the grammar being compiled, unless it declares `xml:base`), or `None`, which makes the
+    /// compilation fail with [`GrammarErrorKind::UnresolvedExternal`].
     pub fn compile_with(
         grammar: &Grammar,
         source: &str,
         limits: &GrammarLimits,
-        resolve: &dyn Fn(&str) -> Option<Grammar>,
+        resolve: &ExternalResolver<'_>,
     ) -> Result<CompiledGrammar, GrammarError> {
         let format = TagFormat::from_declared(grammar.tag_format.as_deref());
         let mut b = Builder {
@@ -98,7 +106,9 @@ impl CompiledGrammar {
             formats: vec![format],
             uris: vec![String::new()],
         };
-        let root_name = grammar.effective_root().ok_or_else(|| GrammarError::whole(source, GrammarErrorKind::NoRoot))?;
+        let root_name = grammar
+            .effective_root()
+            .ok_or_else(|| GrammarError::whole(source, GrammarErrorKind::NoRoot))?;
         if !grammar.header_tags.iter().all(|t| t.trim().is_empty()) {
             return Err(GrammarError::whole(
                 source,
@@ -108,7 +118,7 @@ impl CompiledGrammar {
                 },
             ));
         }
-        let root = b.rule_index(0, root_name)?;
+        let root = b.rule_index(0, root_name, false)?;
         b.drain()?;
         let mut g = CompiledGrammar {
             source: source.to_owned(),
@@ -135,7 +145,10 @@ impl CompiledGrammar {
             mode: Mode::Voice,
             language: grammar.language.clone(),
             nodes: vec![Node::Garbage],
-            rules: vec![CompiledRule { name: "transcribe".to_owned(), body: 0 }],
+            rules: vec![CompiledRule {
+                name: "transcribe".to_owned(),
+                body: 0,
+            }],
             root: 0,
             tags: Vec::new(),
             vocab: HashMap::new(),
@@ -218,7 +231,10 @@ impl CompiledGrammar {
         for _ in 0..12 {
             for i in 0..n {
                 let (f, nl) = match &self.nodes[i] {
-                    Node::Words(w) => (First::Set(w.first().copied().into_iter().collect()), w.is_empty()),
+                    Node::Words(w) => (
+                        First::Set(w.first().copied().into_iter().collect()),
+                        w.is_empty(),
+                    ),
                     Node::Seq(items) => {
                         let mut f = First::Set(Vec::new());
                         let mut nl = true;
@@ -241,7 +257,10 @@ impl CompiledGrammar {
                         }
                         (f, nl)
                     }
-                    Node::Repeat { body, min, .. } => (first[*body as usize].clone(), *min == 0 || nullable[*body as usize]),
+                    Node::Repeat { body, min, .. } => (
+                        first[*body as usize].clone(),
+                        *min == 0 || nullable[*body as usize],
+                    ),
                     Node::Rule(r) => (rule_first[*r as usize].clone(), rule_nullable[*r as usize]),
                     Node::Null | Node::Tag(_) => (First::Set(Vec::new()), true),
                     Node::Void => (First::Set(Vec::new()), false),
@@ -265,7 +284,9 @@ impl CompiledGrammar {
             }
         }
         for i in 0..n {
-            let Node::Alt(a) = &mut self.nodes[i] else { continue };
+            let Node::Alt(a) = &mut self.nodes[i] else {
+                continue;
+            };
             a.index.clear();
             a.always.clear();
             a.consumes = false;
@@ -296,7 +317,7 @@ impl CompiledGrammar {
 struct Builder<'a> {
     source: &'a str,
     limits: &'a GrammarLimits,
-    resolve: &'a dyn Fn(&str) -> Option<Grammar>,
+    resolve: &'a ExternalResolver<'a>,
     nodes: Vec<Node>,
     rules: Vec<CompiledRule>,
     tags: Vec<Tag>,
@@ -320,24 +341,45 @@ impl Builder<'_> {
 
     fn limit(&self, what: &'static str, value: usize, limit: usize) -> Result<(), GrammarError> {
         if value > limit {
-            Err(self.err(GrammarErrorKind::Limit { what, value: value as u64, limit: limit as u64 }))
+            Err(self.err(GrammarErrorKind::Limit {
+                what,
+                value: value as u64,
+                limit: limit as u64,
+            }))
         } else {
             Ok(())
         }
     }
 
-    fn rule_index(&mut self, grammar: usize, name: &str) -> Result<u32, GrammarError> {
+    fn rule_index(
+        &mut self,
+        grammar: usize,
+        name: &str,
+        from_outside: bool,
+    ) -> Result<u32, GrammarError> {
         if let Some(&r) = self.imported.get(&(grammar, name.to_owned())) {
             return Ok(r);
         }
-        let g = self.grammars.get(grammar).ok_or_else(|| self.err(GrammarErrorKind::NoRoot))?;
-        let rule = g.rule(name).ok_or_else(|| self.err(GrammarErrorKind::UndefinedRule { name: name.to_owned() }))?;
-        if grammar != 0 && rule.scope != Scope::Public && g.root.as_deref() != Some(name) {
-            return Err(self.err(GrammarErrorKind::UndefinedRule { name: format!("{name} (private in external grammar)") }));
+        let g = self
+            .grammars
+            .get(grammar)
+            .ok_or_else(|| self.err(GrammarErrorKind::NoRoot))?;
+        let rule = g.rule(name).ok_or_else(|| {
+            self.err(GrammarErrorKind::UndefinedRule {
+                name: name.to_owned(),
+            })
+        })?;
+        if from_outside && rule.scope != Scope::Public && g.root.as_deref() != Some(name) {
+            return Err(self.err(GrammarErrorKind::UndefinedRule {
+                name: format!("{name} (private in external grammar)"),
+            }));
         }
         self.limit("rule count", self.rules.len() + 1, self.limits.max_rules)?;
         let idx = u32::try_from(self.rules.len()).unwrap_or(u32::MAX);
-        self.rules.push(CompiledRule { name: name.to_owned(), body: 0 });
+        self.rules.push(CompiledRule {
+            name: name.to_owned(),
+            body: 0,
+        });
         self.imported.insert((grammar, name.to_owned()), idx);
         self.pending.push((grammar, name.to_owned(), idx));
         Ok(idx)
@@ -345,8 +387,14 @@ impl Builder<'_> {
 
     fn drain(&mut self) -> Result<(), GrammarError> {
         while let Some((grammar, name, idx)) = self.pending.pop() {
-            let body = self.grammars.get(grammar).and_then(|g| g.rule(&name)).map(|r| r.body.clone());
-            let Some(body) = body else { return Err(self.err(GrammarErrorKind::UndefinedRule { name })) };
+            let body = self
+                .grammars
+                .get(grammar)
+                .and_then(|g| g.rule(&name))
+                .map(|r| r.body.clone());
+            let Some(body) = body else {
+                return Err(self.err(GrammarErrorKind::UndefinedRule { name }));
+            };
             let node = self.expansion(grammar, &body, 0)?;
             if let Some(r) = self.rules.get_mut(idx as usize) {
                 r.body = node;
@@ -356,7 +404,11 @@ impl Builder<'_> {
     }
 
     fn push(&mut self, node: Node) -> Result<NodeId, GrammarError> {
-        self.limit("expansion node count", self.nodes.len() + 1, self.limits.max_nodes)?;
+        self.limit(
+            "expansion node count",
+            self.nodes.len() + 1,
+            self.limits.max_nodes,
+        )?;
         self.nodes.push(node);
         Ok(u32::try_from(self.nodes.len() - 1).unwrap_or(u32::MAX))
     }
@@ -371,7 +423,12 @@ impl Builder<'_> {
         s
     }
 
-    fn expansion(&mut self, grammar: usize, e: &Expansion, depth: usize) -> Result<NodeId, GrammarError> {
+    fn expansion(
+        &mut self,
+        grammar: usize,
+        e: &Expansion,
+        depth: usize,
+    ) -> Result<NodeId, GrammarError> {
         self.limit("expansion nesting", depth, self.limits.max_nesting)?;
         match e {
             Expansion::Token(t) => {
@@ -380,9 +437,14 @@ impl Builder<'_> {
                     Mode::Dtmf => normalize::dtmf_keys(t),
                 };
                 if self.mode == Mode::Dtmf
-                    && let Some(bad) = words.iter().find(|k| !k.chars().all(normalize::is_dtmf_key))
+                    && let Some(bad) = words
+                        .iter()
+                        .find(|k| !k.chars().all(normalize::is_dtmf_key))
                 {
-                    return Err(self.err(GrammarErrorKind::Syntax { expected: "a DTMF key (0-9, *, #, A-D)", found: bad.clone() }));
+                    return Err(self.err(GrammarErrorKind::Syntax {
+                        expected: "a DTMF key (0-9, *, #, A-D)",
+                        found: bad.clone(),
+                    }));
                 }
                 let syms = words.into_iter().map(|w| self.intern(w)).collect();
                 self.push(Node::Words(syms))
@@ -392,17 +454,30 @@ impl Builder<'_> {
                 for item in items {
                     ids.push(self.expansion(grammar, item, depth + 1)?);
                 }
-                if ids.is_empty() { self.push(Node::Null) } else { self.push(Node::Seq(ids)) }
+                if ids.is_empty() {
+                    self.push(Node::Null)
+                } else {
+                    self.push(Node::Seq(ids))
+                }
             }
             Expansion::OneOf(alts) => {
                 let total: f32 = alts.iter().map(|a| a.weight.max(0.0)).sum();
                 let mut out = Vec::with_capacity(alts.len());
                 for a in alts {
                     let id = self.expansion(grammar, &a.body, depth + 1)?;
-                    let p = if total > 0.0 { a.weight.max(0.0) / total } else { 1.0 / alts.len().max(1) as f32 };
+                    let p = if total > 0.0 {
+                        a.weight.max(0.0) / total
+                    } else {
+                        1.0 / alts.len().max(1) as f32
+                    };
                     out.push((id, if p > 0.0 { p.ln() } else { -30.0 }));
                 }
-                self.push(Node::Alt(AltNode { alts: out, index: HashMap::new(), always: Vec::new(), consumes: true }))
+                self.push(Node::Alt(AltNode {
+                    alts: out,
+                    index: HashMap::new(),
+                    always: Vec::new(),
+                    consumes: true,
+                }))
             }
             Expansion::Repeat { body, min, max } => {
                 let bound = max.unwrap_or(*min).max(*min);
@@ -417,7 +492,11 @@ impl Builder<'_> {
                 if *max == Some(0) {
                     return self.push(Node::Null);
                 }
-                self.push(Node::Repeat { body: b, min: *min, max: *max })
+                self.push(Node::Repeat {
+                    body: b,
+                    min: *min,
+                    max: *max,
+                })
             }
             Expansion::RuleRef(RuleRef::Special(s)) => self.push(match s {
                 SpecialRule::Null => Node::Null,
@@ -425,11 +504,11 @@ impl Builder<'_> {
                 SpecialRule::Garbage => Node::Garbage,
             }),
             Expansion::RuleRef(RuleRef::Local(name)) => {
-                let r = self.rule_index(grammar, name)?;
+                let r = self.rule_index(grammar, name, false)?;
                 self.push(Node::Rule(r))
             }
             Expansion::RuleRef(RuleRef::External { uri, rule }) => {
-                let g = self.external(uri)?;
+                let g = self.external(grammar, uri)?;
                 let name = match rule {
                     Some(r) => r.clone(),
                     None => self
@@ -438,16 +517,28 @@ impl Builder<'_> {
                         .and_then(|x| x.effective_root().map(str::to_owned))
                         .ok_or_else(|| self.err(GrammarErrorKind::NoRoot))?,
                 };
-                let r = self.rule_index(g, &name)?;
+                let r = self.rule_index(g, &name, true)?;
                 self.push(Node::Rule(r))
             }
             Expansion::Tag(text) => {
-                let format = self.formats.get(grammar).copied().flatten().ok_or_else(|| {
-                    let declared = self.grammars.get(grammar).and_then(|g| g.tag_format.clone()).unwrap_or_default();
-                    self.err(GrammarErrorKind::UnsupportedTagFormat { format: declared })
-                })?;
+                let format = self
+                    .formats
+                    .get(grammar)
+                    .copied()
+                    .flatten()
+                    .ok_or_else(|| {
+                        let declared = self
+                            .grammars
+                            .get(grammar)
+                            .and_then(|g| g.tag_format.clone())
+                            .unwrap_or_default();
+                        self.err(GrammarErrorKind::UnsupportedTagFormat { format: declared })
+                    })?;
                 let tag = semantics::compile_tag(text, format).map_err(|message| {
-                    self.err(GrammarErrorKind::Semantics { tag: excerpt(text.trim(), 80), message })
+                    self.err(GrammarErrorKind::Semantics {
+                        tag: excerpt(text.trim(), 80),
+                        message,
+                    })
                 })?;
                 for name in semantics::referenced_rules(&tag) {
                     let known = self.grammars.get(grammar).is_some_and(|g| {
@@ -467,18 +558,38 @@ impl Builder<'_> {
         }
     }
 
-    fn external(&mut self, uri: &str) -> Result<usize, GrammarError> {
-        if let Some(i) = self.uris.iter().skip(1).position(|u| u == uri).map(|i| i + 1) {
+    fn external(&mut self, from: usize, uri: &str) -> Result<usize, GrammarError> {
+        let base = self
+            .grammars
+            .get(from)
+            .and_then(|g| g.base.clone())
+            .or_else(|| self.uris.get(from).filter(|u| !u.is_empty()).cloned());
+        let (abs, g) = (self.resolve)(base.as_deref(), uri).ok_or_else(|| {
+            self.err(GrammarErrorKind::UnresolvedExternal {
+                uri: uri.to_owned(),
+            })
+        })?;
+        if let Some(i) = self
+            .uris
+            .iter()
+            .skip(1)
+            .position(|u| *u == abs)
+            .map(|i| i + 1)
+        {
             return Ok(i);
         }
         self.limit("external grammar count", self.grammars.len(), 64)?;
-        let g = (self.resolve)(uri).ok_or_else(|| self.err(GrammarErrorKind::UnresolvedExternal { uri: uri.to_owned() }))?;
         if g.mode != self.mode {
-            return Err(self.err(GrammarErrorKind::InvalidAttribute { element: "grammar", attribute: "mode", value: format!("{} in {uri}", g.mode.as_str()) }));
+            return Err(self.err(GrammarErrorKind::InvalidAttribute {
+                element: "grammar",
+                attribute: "mode",
+                value: format!("{} in {abs}", g.mode.as_str()),
+            }));
         }
-        self.formats.push(TagFormat::from_declared(g.tag_format.as_deref()));
+        self.formats
+            .push(TagFormat::from_declared(g.tag_format.as_deref()));
         self.grammars.push(g);
-        self.uris.push(uri.to_owned());
+        self.uris.push(abs);
         Ok(self.grammars.len() - 1)
     }
 }
@@ -503,10 +614,8 @@ fn references_external_rule(g: &Grammar, name: &str) -> bool {
 pub fn external_uris(g: &Grammar) -> Vec<String> {
     fn walk(e: &Expansion, out: &mut Vec<String>) {
         match e {
-            Expansion::RuleRef(RuleRef::External { uri, .. }) => {
-                if !out.contains(uri) {
-                    out.push(uri.clone());
-                }
+            Expansion::RuleRef(RuleRef::External { uri, .. }) if !out.contains(uri) => {
+                out.push(uri.clone())
             }
             Expansion::Sequence(items) => items.iter().for_each(|i| walk(i, out)),
             Expansion::OneOf(alts) => alts.iter().for_each(|a| walk(&a.body, out)),

@@ -35,9 +35,20 @@ pub enum DtmfOutcome {
 /// Match keys (`0`–`9`, `*`, `#`, `A`–`D`; anything else makes the input a no-match) against the DTMF grammars
 /// of the active list. Voice grammars are ignored. The first grammar (in list order, weight breaking ties) with
 /// a complete parse wins.
-pub fn match_dtmf(grammars: &[ActiveGrammar<'_>], keys: &str, limits: &GrammarLimits) -> DtmfOutcome {
-    let keys: Vec<String> = keys.chars().filter(|c| !c.is_whitespace()).map(|c| c.to_ascii_uppercase().to_string()).collect();
-    if keys.is_empty() || keys.len() > limits.max_input_tokens || !keys.iter().all(|k| k.chars().all(is_dtmf_key)) {
+pub fn match_dtmf(
+    grammars: &[ActiveGrammar<'_>],
+    keys: &str,
+    limits: &GrammarLimits,
+) -> DtmfOutcome {
+    let keys: Vec<String> = keys
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| c.to_ascii_uppercase().to_string())
+        .collect();
+    if keys.is_empty()
+        || keys.len() > limits.max_input_tokens
+        || !keys.iter().all(|k| k.chars().all(is_dtmf_key))
+    {
         return if keys.is_empty() && grammars.iter().any(|g| g.grammar.mode() == Mode::Dtmf) {
             DtmfOutcome::Incomplete
         } else {
@@ -74,7 +85,10 @@ pub fn match_dtmf(grammars: &[ActiveGrammar<'_>], keys: &str, limits: &GrammarLi
                     transcript_index: 0,
                 };
                 let key = (fit * active.weight.max(0.0), p.logp);
-                if best.as_ref().is_none_or(|(a, b, _)| key.0 > *a || key.0 == *a && key.1 > *b) {
+                if best
+                    .as_ref()
+                    .is_none_or(|(a, b, _)| key.0 > *a || key.0 == *a && key.1 > *b)
+                {
                     best = Some((key.0, key.1, m));
                 }
             }
@@ -82,7 +96,10 @@ pub fn match_dtmf(grammars: &[ActiveGrammar<'_>], keys: &str, limits: &GrammarLi
         }
     }
     match best {
-        Some((_, _, matched)) => DtmfOutcome::Complete { matched, can_extend },
+        Some((_, _, matched)) => DtmfOutcome::Complete {
+            matched,
+            can_extend,
+        },
         None if incomplete => DtmfOutcome::Incomplete,
         None => DtmfOutcome::NoMatch,
     }

@@ -157,7 +157,13 @@ pub struct GrammarError {
 impl GrammarError {
     /// An error at a line of a source.
     pub fn at(source: &str, line: u32, kind: GrammarErrorKind) -> Self {
-        GrammarError { location: Location { source: source.to_owned(), line }, kind }
+        GrammarError {
+            location: Location {
+                source: source.to_owned(),
+                line,
+            },
+            kind,
+        }
     }
 
     /// An error about a grammar as a whole.
@@ -178,6 +184,9 @@ pub(crate) fn excerpt(text: &str, max: usize) -> String {
 /// 1-based line number of a byte offset in a text.
 pub(crate) fn line_of(text: &str, offset: usize) -> u32 {
     let end = offset.min(text.len());
-    let count = text.as_bytes().get(..end).map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count());
+    let count = text
+        .as_bytes()
+        .get(..end)
+        .map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count());
     u32::try_from(count).unwrap_or(u32::MAX).saturating_add(1)
 }

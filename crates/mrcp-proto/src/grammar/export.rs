@@ -19,13 +19,30 @@ fn rule_name(g: &CompiledGrammar, idx: usize) -> String {
     let base: String = g
         .rules
         .get(idx)
-        .map(|r| r.name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect())
+        .map(|r| {
+            r.name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '_' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect()
+        })
         .unwrap_or_default();
-    if idx == 0 { base } else { format!("{base}_{idx}") }
+    if idx == 0 {
+        base
+    } else {
+        format!("{base}_{idx}")
+    }
 }
 
 fn quote_word(w: &str) -> String {
-    if w.chars().all(|c| c.is_alphanumeric() || c == '\'' || c == '_' || c == '-' || c == '.') {
+    if w.chars()
+        .all(|c| c.is_alphanumeric() || c == '\'' || c == '_' || c == '-' || c == '.')
+    {
         w.to_owned()
     } else {
         format!("\"{}\"", w.replace('\\', "\\\\").replace('"', "\\\""))
@@ -34,9 +51,22 @@ fn quote_word(w: &str) -> String {
 
 /// Export as a JSGF 1.0 grammar named `name`; the root rule is the only public rule.
 pub fn to_jsgf(g: &CompiledGrammar, name: &str) -> String {
-    let gname: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' { c } else { '_' }).collect();
+    let gname: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     let mut s = String::from("#JSGF V1.0 UTF-8;\n");
-    let _ = writeln!(s, "grammar {};\n", if gname.is_empty() { "grammar" } else { &gname });
+    let _ = writeln!(
+        s,
+        "grammar {};\n",
+        if gname.is_empty() { "grammar" } else { &gname }
+    );
     if g.dictation {
         let _ = writeln!(s, "public <{}> = <NULL>;", rule_name(g, 0));
         return s;
@@ -51,14 +81,19 @@ pub fn to_jsgf(g: &CompiledGrammar, name: &str) -> String {
 }
 
 fn jsgf_node(g: &CompiledGrammar, id: NodeId, s: &mut String) {
-    let Some(node) = g.nodes.get(id as usize) else { return };
+    let Some(node) = g.nodes.get(id as usize) else {
+        return;
+    };
     match node {
         Node::Words(syms) => {
             if syms.is_empty() {
                 s.push_str("<NULL>");
             }
-            let words: Vec<String> =
-                syms.iter().filter_map(|&x| g.words.get(x as usize)).map(|w| quote_word(w)).collect();
+            let words: Vec<String> = syms
+                .iter()
+                .filter_map(|&x| g.words.get(x as usize))
+                .map(|w| quote_word(w))
+                .collect();
             s.push_str(&words.join(" "));
         }
         Node::Seq(items) => {
@@ -152,7 +187,12 @@ pub fn phrase_list(g: &CompiledGrammar, max: usize) -> Vec<String> {
     let sep = if g.mode == Mode::Dtmf { "" } else { " " };
     let mut out: Vec<String> = Vec::new();
     for s in sentences {
-        let text = s.iter().filter_map(|&x| g.words.get(x as usize)).cloned().collect::<Vec<_>>().join(sep);
+        let text = s
+            .iter()
+            .filter_map(|&x| g.words.get(x as usize))
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(sep);
         if !text.is_empty() && !out.contains(&text) {
             out.push(text);
         }
@@ -160,12 +200,20 @@ pub fn phrase_list(g: &CompiledGrammar, max: usize) -> Vec<String> {
     out
 }
 
-fn enumerate(g: &CompiledGrammar, id: NodeId, max: usize, depth: usize, budget: &mut u64) -> Vec<Vec<u32>> {
+fn enumerate(
+    g: &CompiledGrammar,
+    id: NodeId,
+    max: usize,
+    depth: usize,
+    budget: &mut u64,
+) -> Vec<Vec<u32>> {
     *budget = budget.saturating_sub(1);
     if *budget == 0 || depth > 24 {
         return Vec::new();
     }
-    let Some(node) = g.nodes.get(id as usize) else { return Vec::new() };
+    let Some(node) = g.nodes.get(id as usize) else {
+        return Vec::new();
+    };
     match node {
         Node::Words(syms) => vec![syms.clone()],
         Node::Seq(items) => {
@@ -190,7 +238,11 @@ fn enumerate(g: &CompiledGrammar, id: NodeId, max: usize, depth: usize, budget: 
             out.truncate(max);
             out
         }
-        Node::Repeat { body, min, max: rmax } => {
+        Node::Repeat {
+            body,
+            min,
+            max: rmax,
+        } => {
             let one = enumerate(g, *body, max, depth + 1, budget);
             let mut out = Vec::new();
             let hi = rmax.unwrap_or(min + 1).min(min + 1);
@@ -207,7 +259,9 @@ fn enumerate(g: &CompiledGrammar, id: NodeId, max: usize, depth: usize, budget: 
             out.truncate(max);
             out
         }
-        Node::Rule(r) => g.rules.get(*r as usize).map_or(Vec::new(), |rule| enumerate(g, rule.body, max, depth + 1, budget)),
+        Node::Rule(r) => g.rules.get(*r as usize).map_or(Vec::new(), |rule| {
+            enumerate(g, rule.body, max, depth + 1, budget)
+        }),
         Node::Null | Node::Tag(_) | Node::Garbage => vec![Vec::new()],
         Node::Void => Vec::new(),
     }
@@ -232,17 +286,32 @@ fn product(a: &[Vec<u32>], b: &[Vec<u32>], max: usize, budget: &mut u64) -> Vec<
 /// A random sentence of the grammar: `choose(n)` picks one of `n` options (it must return a value below `n`);
 /// repeats take between their minimum and minimum + 3 occurrences. `None` when the chosen path hits VOID, runs
 /// deeper than 64 rule references, or exceeds `max_words`. GARBAGE produces no words.
-pub fn sample_sentence(g: &CompiledGrammar, choose: &mut dyn FnMut(usize) -> usize, max_words: usize) -> Option<Vec<String>> {
+pub fn sample_sentence(
+    g: &CompiledGrammar,
+    choose: &mut dyn FnMut(usize) -> usize,
+    max_words: usize,
+) -> Option<Vec<String>> {
     if g.dictation {
         return None;
     }
     let root = g.rules.get(g.root as usize)?.body;
     let mut out = Vec::new();
     sample(g, root, choose, &mut out, 0, max_words)?;
-    Some(out.into_iter().filter_map(|x| g.words.get(x as usize).cloned()).collect())
+    Some(
+        out.into_iter()
+            .filter_map(|x| g.words.get(x as usize).cloned())
+            .collect(),
+    )
 }
 
-fn sample(g: &CompiledGrammar, id: NodeId, choose: &mut dyn FnMut(usize) -> usize, out: &mut Vec<u32>, depth: usize, max_words: usize) -> Option<()> {
+fn sample(
+    g: &CompiledGrammar,
+    id: NodeId,
+    choose: &mut dyn FnMut(usize) -> usize,
+    out: &mut Vec<u32>,
+    depth: usize,
+    max_words: usize,
+) -> Option<()> {
     if depth > 64 || out.len() > max_words {
         return None;
     }
@@ -260,12 +329,22 @@ fn sample(g: &CompiledGrammar, id: NodeId, choose: &mut dyn FnMut(usize) -> usiz
         }
         Node::Repeat { body, min, max } => {
             let extra = max.map_or(3, |m| m.saturating_sub(*min).min(3));
-            let n = min + u32::try_from(choose(extra as usize + 1)).unwrap_or(0).min(extra);
+            let n = min
+                + u32::try_from(choose(extra as usize + 1))
+                    .unwrap_or(0)
+                    .min(extra);
             for _ in 0..n {
                 sample(g, *body, choose, out, depth + 1, max_words)?;
             }
         }
-        Node::Rule(r) => sample(g, g.rules.get(*r as usize)?.body, choose, out, depth + 1, max_words)?,
+        Node::Rule(r) => sample(
+            g,
+            g.rules.get(*r as usize)?.body,
+            choose,
+            out,
+            depth + 1,
+            max_words,
+        )?,
         Node::Null | Node::Tag(_) | Node::Garbage => {}
         Node::Void => return None,
     }

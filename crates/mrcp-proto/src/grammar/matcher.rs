@@ -81,7 +81,12 @@ pub struct MatchOptions {
 
 impl Default for MatchOptions {
     fn default() -> Self {
-        MatchOptions { allow_surrounding_garbage: true, drop_fillers: true, max_results: 5, limits: GrammarLimits::default() }
+        MatchOptions {
+            allow_surrounding_garbage: true,
+            drop_fillers: true,
+            max_results: 5,
+            limits: GrammarLimits::default(),
+        }
     }
 }
 
@@ -108,18 +113,30 @@ impl MatchOutcome {
 }
 
 /// Match an n-best list against the active voice grammars.
-pub fn match_transcripts(grammars: &[ActiveGrammar<'_>], transcripts: &[Transcript], opts: &MatchOptions) -> MatchOutcome {
+pub fn match_transcripts(
+    grammars: &[ActiveGrammar<'_>],
+    transcripts: &[Transcript],
+    opts: &MatchOptions,
+) -> MatchOutcome {
     let max_weight = grammars.iter().map(|g| g.weight).fold(0.0_f32, f32::max);
     let mut found: Vec<(f32, f32, GrammarMatch)> = Vec::new();
     let mut exhausted = false;
     for (ti, t) in transcripts.iter().enumerate() {
-        let conf = if t.confidence.is_finite() { t.confidence.clamp(0.0, 1.0) } else { 0.0 };
+        let conf = if t.confidence.is_finite() {
+            t.confidence.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
         for (gi, active) in grammars.iter().enumerate() {
             let g = active.grammar;
             if g.mode != Mode::Voice {
                 continue;
             }
-            let wfactor = if max_weight > 0.0 && active.weight.is_finite() { (active.weight / max_weight).clamp(0.0, 1.0) } else { 1.0 };
+            let wfactor = if max_weight > 0.0 && active.weight.is_finite() {
+                (active.weight / max_weight).clamp(0.0, 1.0)
+            } else {
+                1.0
+            };
             if g.dictation {
                 let text = t.text.split_whitespace().collect::<Vec<_>>().join(" ");
                 if !text.is_empty() {
@@ -165,7 +182,9 @@ pub fn match_transcripts(grammars: &[ActiveGrammar<'_>], transcripts: &[Transcri
         }
     }
     if found.is_empty() {
-        return MatchOutcome::NoMatch { budget_exhausted: exhausted };
+        return MatchOutcome::NoMatch {
+            budget_exhausted: exhausted,
+        };
     }
     found.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.total_cmp(&a.1)));
     let mut out: Vec<GrammarMatch> = Vec::new();
@@ -173,7 +192,10 @@ pub fn match_transcripts(grammars: &[ActiveGrammar<'_>], transcripts: &[Transcri
         if out.len() >= opts.max_results.max(1) {
             break;
         }
-        if !out.iter().any(|o| o.grammar_index == m.grammar_index && o.instance == m.instance) {
+        if !out
+            .iter()
+            .any(|o| o.grammar_index == m.grammar_index && o.instance == m.instance)
+        {
             out.push(m);
         }
     }
@@ -185,8 +207,16 @@ fn prepare_words(g: &CompiledGrammar, words: Vec<String>, drop_fillers: bool) ->
     let zero_alias = g.sym("zero").is_some() && g.sym("oh").is_none();
     words
         .into_iter()
-        .filter(|w| !(drop_fillers && normalize::FILLERS.contains(&w.as_str()) && g.sym(w).is_none()))
-        .map(|w| if zero_alias && w == "oh" { "zero".to_owned() } else { w })
+        .filter(|w| {
+            !(drop_fillers && normalize::FILLERS.contains(&w.as_str()) && g.sym(w).is_none())
+        })
+        .map(|w| {
+            if zero_alias && w == "oh" {
+                "zero".to_owned()
+            } else {
+                w
+            }
+        })
         .collect()
 }
 
@@ -263,7 +293,13 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    pub(crate) fn new(g: &'a CompiledGrammar, input: &'a [Sym], words: &'a [String], limits: &'a GrammarLimits, track_end: bool) -> Self {
+    pub(crate) fn new(
+        g: &'a CompiledGrammar,
+        input: &'a [Sym],
+        words: &'a [String],
+        limits: &'a GrammarLimits,
+        track_end: bool,
+    ) -> Self {
         Ctx {
             g,
             input,
@@ -284,7 +320,10 @@ impl<'a> Ctx<'a> {
 
     fn text(&self, start: u32, end: u32) -> String {
         let sep = if self.g.mode == Mode::Dtmf { "" } else { " " };
-        self.words.get(start as usize..end as usize).map(|w| w.join(sep)).unwrap_or_default()
+        self.words
+            .get(start as usize..end as usize)
+            .map(|w| w.join(sep))
+            .unwrap_or_default()
     }
 
     fn tick(&mut self, n: usize) -> bool {
@@ -310,7 +349,11 @@ impl<'a> Ctx<'a> {
                 if !garbage_around && e.end != n || e.end == start {
                     continue;
                 }
-                let value = if self.g.uses_semantics { e.value.clone() } else { Value::String(self.text(start, e.end)) };
+                let value = if self.g.uses_semantics {
+                    e.value.clone()
+                } else {
+                    Value::String(self.text(start, e.end))
+                };
                 let cand = Parse {
                     start: start as usize,
                     end: e.end as usize,
@@ -337,13 +380,23 @@ impl<'a> Ctx<'a> {
         if let Some(r) = self.memo.get(&(rule, start)) {
             return Rc::clone(r);
         }
-        if self.in_progress.contains(&(rule, start)) || depth > self.limits.max_rule_depth || !self.tick(0) {
+        if self.in_progress.contains(&(rule, start))
+            || depth > self.limits.max_rule_depth
+            || !self.tick(0)
+        {
             // Left recursion (or runaway nesting): this path contributes nothing.
             return Rc::new(Vec::new());
         }
         self.in_progress.push((rule, start));
-        let Some(body) = self.g.rules.get(rule as usize).map(|r| r.body) else { return Rc::new(Vec::new()) };
-        let init = State { pos: start, garbage: 0, logp: 0.0, env: Env::default() };
+        let Some(body) = self.g.rules.get(rule as usize).map(|r| r.body) else {
+            return Rc::new(Vec::new());
+        };
+        let init = State {
+            pos: start,
+            garbage: 0,
+            logp: 0.0,
+            env: Env::default(),
+        };
         let states = self.walk(body, vec![init], start, depth);
         self.in_progress.retain(|&k| k != (rule, start));
         let ends: Vec<RuleEnd> = states
@@ -358,7 +411,12 @@ impl<'a> Ctx<'a> {
                 } else {
                     Value::String(self.text(start, s.pos))
                 };
-                RuleEnd { end: s.pos, garbage: s.garbage, logp: s.logp, value }
+                RuleEnd {
+                    end: s.pos,
+                    garbage: s.garbage,
+                    logp: s.logp,
+                    value,
+                }
             })
             .collect();
         let ends = Rc::new(ends);
@@ -378,13 +436,21 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn walk(&mut self, node: NodeId, states: Vec<State>, rule_start: u32, depth: usize) -> Vec<State> {
+    fn walk(
+        &mut self,
+        node: NodeId,
+        states: Vec<State>,
+        rule_start: u32,
+        depth: usize,
+    ) -> Vec<State> {
         if states.is_empty() || !self.tick(states.len()) {
             return Vec::new();
         }
         let g = self.g;
         let n = self.n();
-        let Some(node_ref) = g.nodes.get(node as usize) else { return Vec::new() };
+        let Some(node_ref) = g.nodes.get(node as usize) else {
+            return Vec::new();
+        };
         match node_ref {
             Node::Words(syms) => {
                 let mut out = Vec::new();
@@ -425,8 +491,11 @@ impl<'a> Ctx<'a> {
                     if self.track_end && next.is_none() && alt.consumes {
                         self.wants_more = true;
                     }
-                    let indexed = next.and_then(|sym| alt.index.get(&sym)).map_or(&[][..], Vec::as_slice);
-                    let mut candidates: Vec<u32> = Vec::with_capacity(indexed.len() + alt.always.len());
+                    let indexed = next
+                        .and_then(|sym| alt.index.get(&sym))
+                        .map_or(&[][..], Vec::as_slice);
+                    let mut candidates: Vec<u32> =
+                        Vec::with_capacity(indexed.len() + alt.always.len());
                     candidates.extend_from_slice(indexed);
                     candidates.extend_from_slice(&alt.always);
                     if !alt.always.is_empty() && !indexed.is_empty() {
@@ -434,7 +503,9 @@ impl<'a> Ctx<'a> {
                         candidates.sort_unstable();
                     }
                     for k in candidates {
-                        let Some(&(child, logw)) = alt.alts.get(k as usize) else { continue };
+                        let Some(&(child, logw)) = alt.alts.get(k as usize) else {
+                            continue;
+                        };
                         let mut start = s.clone();
                         start.logp += logw;
                         for r in self.walk(child, vec![start], rule_start, depth) {
@@ -444,7 +515,9 @@ impl<'a> Ctx<'a> {
                 }
                 out
             }
-            Node::Repeat { body, min, max } => self.repeat(*body, *min, *max, states, rule_start, depth),
+            Node::Repeat { body, min, max } => {
+                self.repeat(*body, *min, *max, states, rule_start, depth)
+            }
             Node::Rule(r) => {
                 let r = *r;
                 let mut out = Vec::new();
@@ -479,11 +552,22 @@ impl<'a> Ctx<'a> {
                 out
             }
             Node::Tag(t) => {
-                let Some(tag) = g.tags.get(*t as usize) else { return states };
+                let Some(tag) = g.tags.get(*t as usize) else {
+                    return states;
+                };
                 let mut out = states;
                 for s in &mut out {
-                    let mut value = s.env.out.take().unwrap_or_else(|| Value::Object(Map::new()));
-                    let scope = TagScope { ctx: self, env: &s.env, rule_start, pos: s.pos };
+                    let mut value = s
+                        .env
+                        .out
+                        .take()
+                        .unwrap_or_else(|| Value::Object(Map::new()));
+                    let scope = TagScope {
+                        ctx: self,
+                        env: &s.env,
+                        rule_start,
+                        pos: s.pos,
+                    };
                     semantics::execute(tag, &mut value, &scope);
                     s.env.out = Some(value);
                 }
@@ -492,7 +576,15 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn repeat(&mut self, body: NodeId, min: u32, max: Option<u32>, states: Vec<State>, rule_start: u32, depth: usize) -> Vec<State> {
+    fn repeat(
+        &mut self,
+        body: NodeId,
+        min: u32,
+        max: Option<u32>,
+        states: Vec<State>,
+        rule_start: u32,
+        depth: usize,
+    ) -> Vec<State> {
         let mut acc: Vec<State> = Vec::new();
         if min == 0 {
             acc.extend(states.iter().cloned());
@@ -505,7 +597,10 @@ impl<'a> Ctx<'a> {
             k += 1;
             if k < min {
                 let positions: Vec<u32> = next.iter().map(|s| s.pos).collect();
-                if positions.len() == before.len() && positions.iter().all(|p| before.contains(p)) && !next.is_empty() {
+                if positions.len() == before.len()
+                    && positions.iter().all(|p| before.contains(p))
+                    && !next.is_empty()
+                {
                     // A nullable body that no longer advances: the remaining required iterations match empty.
                     k = min;
                     for s in next.iter().cloned() {
@@ -540,7 +635,13 @@ struct TagScope<'c, 'a> {
 
 impl TagScope<'_, '_> {
     fn find(&self, name: &str) -> Option<&(u32, Value, u32, u32)> {
-        self.env.refs.iter().rev().find(|(r, ..)| self.ctx.g.rules.get(*r as usize).is_some_and(|x| x.name == name))
+        self.env.refs.iter().rev().find(|(r, ..)| {
+            self.ctx
+                .g
+                .rules
+                .get(*r as usize)
+                .is_some_and(|x| x.name == name)
+        })
     }
 }
 
@@ -555,7 +656,10 @@ impl Scope for TagScope<'_, '_> {
         self.find(name).map(|&(_, _, s, e)| self.ctx.text(s, e))
     }
     fn latest_text(&self) -> Option<String> {
-        self.env.refs.last().map(|&(_, _, s, e)| self.ctx.text(s, e))
+        self.env
+            .refs
+            .last()
+            .map(|&(_, _, s, e)| self.ctx.text(s, e))
     }
     fn current_text(&self) -> String {
         self.ctx.text(self.rule_start, self.pos)

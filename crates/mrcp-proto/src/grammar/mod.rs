@@ -39,16 +39,32 @@ pub use model::{Alternative, Expansion, Grammar, Mode, Rule, RuleRef, Scope, Spe
 /// `application/grammar+xml`), `application/srgs` (ABNF), `application/x-jsgf` / `application/jsgf`. For a
 /// missing or generic type (`text/plain`, `application/octet-stream`) the format is sniffed as FreeSWITCH does:
 /// `<` means XML, `#ABNF` ABNF, `#JSGF` JSGF. `source` names the grammar in errors.
-pub fn parse_grammar(content_type: Option<&str>, body: &[u8], source: &str, limits: &GrammarLimits) -> Result<Grammar, GrammarError> {
+pub fn parse_grammar(
+    content_type: Option<&str>,
+    body: &[u8],
+    source: &str,
+    limits: &GrammarLimits,
+) -> Result<Grammar, GrammarError> {
     if body.len() > limits.max_bytes {
         return Err(GrammarError::whole(
             source,
-            GrammarErrorKind::Limit { what: "grammar size", value: body.len() as u64, limit: limits.max_bytes as u64 },
+            GrammarErrorKind::Limit {
+                what: "grammar size",
+                value: body.len() as u64,
+                limit: limits.max_bytes as u64,
+            },
         ));
     }
-    let text = std::str::from_utf8(body).map_err(|_| GrammarError::whole(source, GrammarErrorKind::NotUtf8))?;
+    let text = std::str::from_utf8(body)
+        .map_err(|_| GrammarError::whole(source, GrammarErrorKind::NotUtf8))?;
     let text = text.trim_start_matches('\u{feff}');
-    let media = content_type.map(|c| c.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+    let media = content_type.map(|c| {
+        c.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    });
     let sniffed = || {
         let t = text.trim_start();
         if t.starts_with('<') {
@@ -62,14 +78,30 @@ pub fn parse_grammar(content_type: Option<&str>, body: &[u8], source: &str, limi
         }
     };
     let kind = match media.as_deref() {
-        Some("application/srgs+xml" | "application/grammar+xml" | "application/xml" | "text/xml") => "application/srgs+xml",
-        Some("application/srgs" | "application/x-srgs" | "application/grammar") => "application/srgs",
+        Some(
+            "application/srgs+xml" | "application/grammar+xml" | "application/xml" | "text/xml",
+        ) => "application/srgs+xml",
+        Some("application/srgs" | "application/x-srgs" | "application/grammar") => {
+            "application/srgs"
+        }
         Some("application/x-jsgf" | "application/jsgf" | "text/jsgf") => "application/x-jsgf",
-        None | Some("text/plain" | "application/octet-stream" | "") => sniffed().ok_or_else(|| {
-            GrammarError::whole(source, GrammarErrorKind::UnsupportedContentType { content_type: media.clone().unwrap_or_default() })
-        })?,
+        None | Some("text/plain" | "application/octet-stream" | "") => {
+            sniffed().ok_or_else(|| {
+                GrammarError::whole(
+                    source,
+                    GrammarErrorKind::UnsupportedContentType {
+                        content_type: media.clone().unwrap_or_default(),
+                    },
+                )
+            })?
+        }
         Some(other) => {
-            return Err(GrammarError::whole(source, GrammarErrorKind::UnsupportedContentType { content_type: other.to_owned() }));
+            return Err(GrammarError::whole(
+                source,
+                GrammarErrorKind::UnsupportedContentType {
+                    content_type: other.to_owned(),
+                },
+            ));
         }
     };
     match kind {

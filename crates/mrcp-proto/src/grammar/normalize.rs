@@ -13,13 +13,35 @@
 //! `dtmf-1`, `dtmf-star`, `dtmf-pound` are accepted.
 
 /// Words dropped from transcripts when the grammar does not use them.
-pub const FILLERS: &[&str] = &["uh", "um", "uhm", "umm", "er", "erm", "ah", "hmm", "mm", "mhm", "please", "like", "well"];
+pub const FILLERS: &[&str] = &[
+    "uh", "um", "uhm", "umm", "er", "erm", "ah", "hmm", "mm", "mhm", "please", "like", "well",
+];
 
 const ONES: [&str; 20] = [
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
-    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
 ];
-const TENS: [&str; 10] = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
+const TENS: [&str; 10] = [
+    "", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
+];
 
 /// Split a text into lowercase words without punctuation (numerals kept as they are).
 pub fn words(text: &str) -> Vec<String> {
@@ -48,7 +70,11 @@ fn is_numeral(w: &str) -> bool {
 
 /// Digits read one by one: `"105"` → `["one", "zero", "five"]`.
 pub fn digit_words(numeral: &str) -> Vec<String> {
-    numeral.bytes().filter(u8::is_ascii_digit).map(|b| ONES[usize::from(b - b'0')].to_owned()).collect()
+    numeral
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .map(|b| ONES[usize::from(b - b'0')].to_owned())
+        .collect()
 }
 
 /// Cardinal words of a numeral up to 999 999 999 999 (`"21"` → `["twenty", "one"]`); digit by digit beyond,
@@ -59,13 +85,20 @@ pub fn cardinal_words(numeral: &str) -> Vec<String> {
     } else {
         None
     };
-    let Some(n) = parsed else { return digit_words(numeral) };
+    let Some(n) = parsed else {
+        return digit_words(numeral);
+    };
     let mut out = Vec::new();
     if n == 0 {
         out.push("zero".to_owned());
         return out;
     }
-    let groups = [(1_000_000_000, "billion"), (1_000_000, "million"), (1_000, "thousand"), (1, "")];
+    let groups = [
+        (1_000_000_000, "billion"),
+        (1_000_000, "million"),
+        (1_000, "thousand"),
+        (1, ""),
+    ];
     let mut rest = n;
     for (scale, name) in groups {
         let chunk = rest / scale;
@@ -91,7 +124,7 @@ fn below_thousand(n: u64, out: &mut Vec<String>) {
     }
     if rest >= 20 {
         out.push(TENS[idx(rest / 10)].to_owned());
-        if rest % 10 > 0 {
+        if !rest.is_multiple_of(10) {
             out.push(ONES[idx(rest % 10)].to_owned());
         }
     } else if rest > 0 {
@@ -103,7 +136,11 @@ fn below_thousand(n: u64, out: &mut Vec<String>) {
 pub fn grammar_words(token: &str) -> Vec<String> {
     let mut out = Vec::new();
     for w in words(token) {
-        if is_numeral(&w) { out.extend(cardinal_words(&w)) } else { out.push(w) }
+        if is_numeral(&w) {
+            out.extend(cardinal_words(&w))
+        } else {
+            out.push(w)
+        }
     }
     out
 }
@@ -146,7 +183,11 @@ pub fn transcript_variants(text: &str) -> Vec<Vec<String>> {
             cardinal.push(w);
         }
     }
-    if digitwise == cardinal { vec![digitwise] } else { vec![digitwise, cardinal] }
+    if digitwise == cardinal {
+        vec![digitwise]
+    } else {
+        vec![digitwise, cardinal]
+    }
 }
 
 #[cfg(test)]
@@ -156,9 +197,15 @@ mod tests {
     #[test]
     fn words_and_numbers() {
         assert_eq!(words("Yes, please!"), ["yes", "please"]);
-        assert_eq!(words("I don't know... twenty-one"), ["i", "don't", "know", "twenty", "one"]);
+        assert_eq!(
+            words("I don't know... twenty-one"),
+            ["i", "don't", "know", "twenty", "one"]
+        );
         assert_eq!(cardinal_words("21"), ["twenty", "one"]);
-        assert_eq!(cardinal_words("1234"), ["one", "thousand", "two", "hundred", "thirty", "four"]);
+        assert_eq!(
+            cardinal_words("1234"),
+            ["one", "thousand", "two", "hundred", "thirty", "four"]
+        );
         assert_eq!(cardinal_words("0"), ["zero"]);
         assert_eq!(cardinal_words("007"), ["zero", "zero", "seven"]);
         assert_eq!(cardinal_words("1000000"), ["one", "million"]);
@@ -166,7 +213,12 @@ mod tests {
         assert_eq!(dtmf_keys("dtmf-1 dtmf-star 2#"), ["1", "*", "2", "#"]);
         let v = transcript_variants("My PIN is 1,234.");
         assert_eq!(v[0], ["my", "pin", "is", "one", "two", "three", "four"]);
-        assert_eq!(v[1], ["my", "pin", "is", "one", "thousand", "two", "hundred", "thirty", "four"]);
+        assert_eq!(
+            v[1],
+            [
+                "my", "pin", "is", "one", "thousand", "two", "hundred", "thirty", "four"
+            ]
+        );
         assert_eq!(transcript_variants("7").len(), 1);
     }
 }

@@ -107,8 +107,12 @@ impl TagFormat {
     pub fn from_declared(declared: Option<&str>) -> Option<TagFormat> {
         match declared.map(str::trim) {
             None | Some("") => Some(TagFormat::Guess),
-            Some("semantics/1.0" | "semantics/1.0.2006" | "semantics/1.0-script") => Some(TagFormat::Script),
-            Some("semantics/1.0-literals" | "semantics/1.0.2006-literals") => Some(TagFormat::Literals),
+            Some("semantics/1.0" | "semantics/1.0.2006" | "semantics/1.0-script") => {
+                Some(TagFormat::Script)
+            }
+            Some("semantics/1.0-literals" | "semantics/1.0.2006-literals") => {
+                Some(TagFormat::Literals)
+            }
             Some(_) => None,
         }
     }
@@ -204,14 +208,21 @@ fn eval(expr: &Expr, out: &Value, scope: &dyn Scope) -> Value {
     match expr {
         Expr::Lit(v) => v.clone(),
         Expr::Out(path) => get_path(out, path),
-        Expr::Rule(RuleSel::Named(n), path) => scope.rule_value(n).map_or(Value::Null, |v| get_path(v, path)),
-        Expr::Rule(RuleSel::Latest, path) => scope.latest_value().map_or(Value::Null, |v| get_path(v, path)),
+        Expr::Rule(RuleSel::Named(n), path) => scope
+            .rule_value(n)
+            .map_or(Value::Null, |v| get_path(v, path)),
+        Expr::Rule(RuleSel::Latest, path) => scope
+            .latest_value()
+            .map_or(Value::Null, |v| get_path(v, path)),
         Expr::CurrentText => Value::String(scope.current_text()),
         Expr::RuleText(RuleSel::Named(n)) => scope.rule_text(n).map_or(Value::Null, Value::String),
         Expr::RuleText(RuleSel::Latest) => scope.latest_text().map_or(Value::Null, Value::String),
-        Expr::Object(fields) => {
-            Value::Object(fields.iter().map(|(k, e)| (k.clone(), eval(e, out, scope))).collect())
-        }
+        Expr::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(k, e)| (k.clone(), eval(e, out, scope)))
+                .collect(),
+        ),
         Expr::Array(items) => Value::Array(items.iter().map(|e| eval(e, out, scope)).collect()),
         Expr::Neg(e) => number(-to_number(&eval(e, out, scope))),
         Expr::Bin(op, a, b) => {
@@ -248,7 +259,13 @@ fn get_path(v: &Value, path: &[String]) -> Value {
 
 /// ECMAScript `+`: string concatenation when either operand is a string, numeric addition otherwise.
 fn add(a: &Value, b: &Value) -> Value {
-    if a.is_string() || b.is_string() || a.is_object() || b.is_object() || a.is_array() || b.is_array() {
+    if a.is_string()
+        || b.is_string()
+        || a.is_object()
+        || b.is_object()
+        || a.is_array()
+        || b.is_array()
+    {
         let mut s = to_js_string(a);
         s.push_str(&to_js_string(b));
         if s.len() > MAX_STRING_LEN {
@@ -283,7 +300,11 @@ fn to_number(v: &Value) -> f64 {
         Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
         Value::String(s) => {
             let t = s.trim();
-            if t.is_empty() { 0.0 } else { t.parse().unwrap_or(f64::NAN) }
+            if t.is_empty() {
+                0.0
+            } else {
+                t.parse().unwrap_or(f64::NAN)
+            }
         }
         Value::Array(_) | Value::Object(_) => f64::NAN,
     }
@@ -339,7 +360,9 @@ fn lex(text: &str) -> Result<Vec<Tok>, String> {
                     break;
                 }
             }
-            toks.push(Tok::Num(s.parse().map_err(|_| format!("invalid number {s}"))?));
+            toks.push(Tok::Num(
+                s.parse().map_err(|_| format!("invalid number {s}"))?,
+            ));
         } else if c == '"' || c == '\'' {
             chars.next();
             let mut s = String::new();
@@ -390,7 +413,11 @@ struct Parser {
 
 /// Parse a `semantics/1.0` script of the supported subset.
 pub fn parse_script(text: &str) -> Result<Vec<Assign>, String> {
-    let mut p = Parser { toks: lex(text)?, pos: 0, depth: 0 };
+    let mut p = Parser {
+        toks: lex(text)?,
+        pos: 0,
+        depth: 0,
+    };
     let mut stmts = Vec::new();
     loop {
         while p.eat_punct(';') {}
@@ -399,7 +426,10 @@ pub fn parse_script(text: &str) -> Result<Vec<Assign>, String> {
         }
         stmts.push(p.statement()?);
         if p.pos < p.toks.len() && !p.eat_punct(';') {
-            return Err(format!("expected ';' after a statement, found {}", p.describe()));
+            return Err(format!(
+                "expected ';' after a statement, found {}",
+                p.describe()
+            ));
         }
     }
     Ok(stmts)
@@ -431,7 +461,11 @@ impl Parser {
     }
 
     fn expect_punct(&mut self, c: char) -> Result<(), String> {
-        if self.eat_punct(c) { Ok(()) } else { Err(format!("expected '{c}', found {}", self.describe())) }
+        if self.eat_punct(c) {
+            Ok(())
+        } else {
+            Err(format!("expected '{c}', found {}", self.describe()))
+        }
     }
 
     fn ident(&mut self) -> Result<String, String> {
@@ -450,16 +484,25 @@ impl Parser {
         if head != "out" {
             return Err(match head.as_str() {
                 "var" | "if" | "for" | "while" | "function" | "return" => {
-                    format!("'{head}' statements are outside the supported SISR subset (assignments to out only)")
+                    format!(
+                        "'{head}' statements are outside the supported SISR subset (assignments to out only)"
+                    )
                 }
-                _ => format!("assignment to '{head}' is not supported (only out and its properties)"),
+                _ => {
+                    format!("assignment to '{head}' is not supported (only out and its properties)")
+                }
             });
         }
         let path = self.properties()?;
         let append = match self.peek() {
             Some(Tok::Punct('=')) => false,
             Some(Tok::PlusEq) => true,
-            _ => return Err(format!("expected '=' or '+=' after out, found {}", self.describe())),
+            _ => {
+                return Err(format!(
+                    "expected '=' or '+=' after out, found {}",
+                    self.describe()
+                ));
+            }
         };
         self.pos += 1;
         let expr = self.expr()?;
@@ -475,7 +518,12 @@ impl Parser {
                 match self.peek().cloned() {
                     Some(Tok::Str(s)) => path.push(s),
                     Some(Tok::Num(n)) if n >= 0.0 && n.fract() == 0.0 => path.push(format!("{n}")),
-                    _ => return Err(format!("expected a literal property name, found {}", self.describe())),
+                    _ => {
+                        return Err(format!(
+                            "expected a literal property name, found {}",
+                            self.describe()
+                        ));
+                    }
                 }
                 self.pos += 1;
                 self.expect_punct(']')?;
@@ -559,7 +607,12 @@ impl Parser {
                     loop {
                         let key = match self.peek().cloned() {
                             Some(Tok::Ident(s) | Tok::Str(s)) => s,
-                            _ => return Err(format!("expected a property name, found {}", self.describe())),
+                            _ => {
+                                return Err(format!(
+                                    "expected a property name, found {}",
+                                    self.describe()
+                                ));
+                            }
                         };
                         self.pos += 1;
                         self.expect_punct(':')?;
@@ -599,7 +652,8 @@ impl Parser {
                     }
                     "meta" => {
                         if self.peek() == Some(&Tok::Punct('.'))
-                            && self.toks.get(self.pos + 1) == Some(&Tok::Ident("current".to_owned()))
+                            && self.toks.get(self.pos + 1)
+                                == Some(&Tok::Ident("current".to_owned()))
                         {
                             self.pos += 2;
                             self.expect_punct('(')?;
@@ -624,7 +678,12 @@ impl Parser {
         if self.eat_punct('[') {
             let name = match self.peek().cloned() {
                 Some(Tok::Str(s)) => s,
-                _ => return Err(format!("expected a rule name string, found {}", self.describe())),
+                _ => {
+                    return Err(format!(
+                        "expected a rule name string, found {}",
+                        self.describe()
+                    ));
+                }
             };
             self.pos += 1;
             self.expect_punct(']')?;
@@ -637,7 +696,9 @@ impl Parser {
             return Ok(RuleSel::Latest);
         }
         if self.peek() == Some(&Tok::Punct('(')) {
-            return Err(format!("function {name}() is outside the supported SISR subset"));
+            return Err(format!(
+                "function {name}() is outside the supported SISR subset"
+            ));
         }
         Ok(RuleSel::Named(name))
     }
@@ -648,7 +709,9 @@ impl Parser {
         if prop == "text" {
             Ok(())
         } else {
-            Err(format!("meta property '{prop}' is not supported (only text)"))
+            Err(format!(
+                "meta property '{prop}' is not supported (only text)"
+            ))
         }
     }
 }
@@ -687,26 +750,55 @@ mod tests {
     #[test]
     fn assignments() {
         assert_eq!(run("out = 'yes'"), Value::from("yes"));
-        assert_eq!(run("out.action = \"balance\"; out.n = 3"), serde_json::json!({"action":"balance","n":3}));
-        assert_eq!(run("out.a.b = rules.digit + '0'"), serde_json::json!({"a":{"b":"70"}}));
+        assert_eq!(
+            run("out.action = \"balance\"; out.n = 3"),
+            serde_json::json!({"action":"balance","n":3})
+        );
+        assert_eq!(
+            run("out.a.b = rules.digit + '0'"),
+            serde_json::json!({"a":{"b":"70"}})
+        );
         assert_eq!(run("out = 2 * 10 + 1"), Value::from(21));
-        assert_eq!(run("out = ''; out += rules.latest(); out += rules['digit']"), Value::from("77"));
+        assert_eq!(
+            run("out = ''; out += rules.latest(); out += rules['digit']"),
+            Value::from("77")
+        );
         assert_eq!(run("out = meta.current().text"), Value::from("press seven"));
-        assert_eq!(run("out = {x: meta.digit.text, y: [1, 'a']}"), serde_json::json!({"x":"seven","y":[1,"a"]}));
+        assert_eq!(
+            run("out = {x: meta.digit.text, y: [1, 'a']}"),
+            serde_json::json!({"x":"seven","y":[1,"a"]})
+        );
         assert_eq!(run("out = 1 / 4"), serde_json::json!(0.25));
     }
 
     #[test]
     fn rejects_outside_subset() {
-        for bad in ["var x = 1", "out = f(1)", "out = a", "if (x) out = 1", "out == 1", "out = rules.x.y(", "x = 1"] {
+        for bad in [
+            "var x = 1",
+            "out = f(1)",
+            "out = a",
+            "if (x) out = 1",
+            "out == 1",
+            "out = rules.x.y(",
+            "x = 1",
+        ] {
             assert!(compile_tag(bad, TagFormat::Script).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn literal_and_guess() {
-        assert_eq!(compile_tag(" yes ", TagFormat::Literals), Ok(Tag::Literal("yes".into())));
-        assert_eq!(compile_tag("yes", TagFormat::Guess), Ok(Tag::Literal("yes".into())));
-        assert!(matches!(compile_tag("out='yes'", TagFormat::Guess), Ok(Tag::Script(_))));
+        assert_eq!(
+            compile_tag(" yes ", TagFormat::Literals),
+            Ok(Tag::Literal("yes".into()))
+        );
+        assert_eq!(
+            compile_tag("yes", TagFormat::Guess),
+            Ok(Tag::Literal("yes".into()))
+        );
+        assert!(matches!(
+            compile_tag("out='yes'", TagFormat::Guess),
+            Ok(Tag::Script(_))
+        ));
     }
 }

@@ -7,20 +7,37 @@
 //! text is one token). `<meta>`, `<metadata>`, `<lexicon>` and `<example>` are skipped. Everything else is an
 //! error naming the source, the line and the problem.
 
-use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
+use quick_xml::events::{BytesStart, Event};
 
 use super::error::{GrammarError, GrammarErrorKind, line_of};
 use super::limits::GrammarLimits;
-use super::model::{Alternative, Expansion, Grammar, Mode, Rule, RuleRef, Scope, SpecialRule, format_repeat, parse_repeat};
+use super::model::{
+    Alternative, Expansion, Grammar, Mode, Rule, RuleRef, Scope, SpecialRule, format_repeat,
+    parse_repeat,
+};
 
 enum Frame {
     Grammar,
-    Rule { name: String, scope: Scope, items: Vec<Expansion> },
-    OneOf { alts: Vec<Alternative> },
-    Item { weight: f32, repeat: Option<(u32, Option<u32>)>, items: Vec<Expansion> },
-    Token { text: String },
-    Tag { text: String },
+    Rule {
+        name: String,
+        scope: Scope,
+        items: Vec<Expansion>,
+    },
+    OneOf {
+        alts: Vec<Alternative>,
+    },
+    Item {
+        weight: f32,
+        repeat: Option<(u32, Option<u32>)>,
+        items: Vec<Expansion>,
+    },
+    Token {
+        text: String,
+    },
+    Tag {
+        text: String,
+    },
     Skip,
 }
 
@@ -44,20 +61,39 @@ pub fn parse_srgs_xml(text: &str, source: &str) -> Result<Grammar, GrammarError>
 }
 
 /// Parse an SRGS XML grammar with explicit limits.
-pub fn parse_srgs_xml_with(text: &str, source: &str, limits: &GrammarLimits) -> Result<Grammar, GrammarError> {
+pub fn parse_srgs_xml_with(
+    text: &str,
+    source: &str,
+    limits: &GrammarLimits,
+) -> Result<Grammar, GrammarError> {
     if text.len() > limits.max_bytes {
         return Err(GrammarError::whole(
             source,
-            GrammarErrorKind::Limit { what: "grammar size", value: text.len() as u64, limit: limits.max_bytes as u64 },
+            GrammarErrorKind::Limit {
+                what: "grammar size",
+                value: text.len() as u64,
+                limit: limits.max_bytes as u64,
+            },
         ));
     }
-    let mut p = XmlParser { text, source, grammar: Grammar::default(), stack: Vec::new(), seen_grammar: false };
+    let mut p = XmlParser {
+        text,
+        source,
+        grammar: Grammar::default(),
+        stack: Vec::new(),
+        seen_grammar: false,
+    };
     let mut reader = Reader::from_str(text);
     loop {
         let at = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
         let event = reader.read_event().map_err(|e| {
             let pos = usize::try_from(reader.error_position()).unwrap_or(at);
-            p.err(pos, GrammarErrorKind::Xml { message: e.to_string() })
+            p.err(
+                pos,
+                GrammarErrorKind::Xml {
+                    message: e.to_string(),
+                },
+            )
         })?;
         match event {
             Event::Start(e) => {
@@ -80,7 +116,12 @@ pub fn parse_srgs_xml_with(text: &str, source: &str, limits: &GrammarLimits) -> 
             }
             Event::End(_) => {
                 let frame = p.stack.pop().ok_or_else(|| {
-                    p.err(at, GrammarErrorKind::Xml { message: "unbalanced end tag".to_owned() })
+                    p.err(
+                        at,
+                        GrammarErrorKind::Xml {
+                            message: "unbalanced end tag".to_owned(),
+                        },
+                    )
                 })?;
                 p.close(frame, at)?;
             }
@@ -104,11 +145,20 @@ pub fn parse_srgs_xml_with(text: &str, source: &str, limits: &GrammarLimits) -> 
                         other => {
                             return Err(p.err(
                                 at,
-                                GrammarErrorKind::Xml { message: format!("unknown entity &{other};") },
+                                GrammarErrorKind::Xml {
+                                    message: format!("unknown entity &{other};"),
+                                },
                             ));
                         }
                     },
-                    Err(e) => return Err(p.err(at, GrammarErrorKind::Xml { message: e.to_string() })),
+                    Err(e) => {
+                        return Err(p.err(
+                            at,
+                            GrammarErrorKind::Xml {
+                                message: e.to_string(),
+                            },
+                        ));
+                    }
                 };
                 p.text(&resolved, at)?;
             }
@@ -117,15 +167,28 @@ pub fn parse_srgs_xml_with(text: &str, source: &str, limits: &GrammarLimits) -> 
         }
     }
     if !p.stack.is_empty() {
-        return Err(p.err(text.len(), GrammarErrorKind::Xml { message: "unexpected end of document".to_owned() }));
+        return Err(p.err(
+            text.len(),
+            GrammarErrorKind::Xml {
+                message: "unexpected end of document".to_owned(),
+            },
+        ));
     }
     if !p.seen_grammar {
-        return Err(p.err(0, GrammarErrorKind::NotAGrammar { found: "nothing".to_owned() }));
+        return Err(p.err(
+            0,
+            GrammarErrorKind::NotAGrammar {
+                found: "nothing".to_owned(),
+            },
+        ));
     }
     if let Some(root) = &p.grammar.root
         && p.grammar.rule(root).is_none()
     {
-        return Err(GrammarError::whole(source, GrammarErrorKind::UndefinedRule { name: root.clone() }));
+        return Err(GrammarError::whole(
+            source,
+            GrammarErrorKind::UndefinedRule { name: root.clone() },
+        ));
     }
     Ok(p.grammar)
 }
@@ -150,11 +213,25 @@ impl XmlParser<'_> {
     fn attrs(&self, e: &BytesStart<'_>, at: usize) -> Result<Vec<(String, String)>, GrammarError> {
         let mut out = Vec::new();
         for a in e.attributes() {
-            let a = a.map_err(|err| self.err(at, GrammarErrorKind::Xml { message: err.to_string() }))?;
+            let a = a.map_err(|err| {
+                self.err(
+                    at,
+                    GrammarErrorKind::Xml {
+                        message: err.to_string(),
+                    },
+                )
+            })?;
             let key = a.key.as_ref().to_owned();
             let value = a
                 .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                .map_err(|err| self.err(at, GrammarErrorKind::Xml { message: err.to_string() }))?
+                .map_err(|err| {
+                    self.err(
+                        at,
+                        GrammarErrorKind::Xml {
+                            message: err.to_string(),
+                        },
+                    )
+                })?
                 .into_owned();
             out.push((key, value));
         }
@@ -168,11 +245,19 @@ impl XmlParser<'_> {
             return Ok(Frame::Skip);
         }
         let attrs = self.attrs(e, at)?;
-        let get = |k: &str| attrs.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+        let get = |k: &str| {
+            attrs
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
         let unexpected = |this: &Self| {
             this.err(
                 at,
-                GrammarErrorKind::UnexpectedElement { element: name.clone(), parent: parent.unwrap_or("document").to_owned() },
+                GrammarErrorKind::UnexpectedElement {
+                    element: name.clone(),
+                    parent: parent.unwrap_or("document").to_owned(),
+                },
             )
         };
         match (name.as_str(), parent) {
@@ -188,7 +273,11 @@ impl XmlParser<'_> {
                     Some(other) => {
                         return Err(self.err(
                             at,
-                            GrammarErrorKind::InvalidAttribute { element: "grammar", attribute: "mode", value: other.to_owned() },
+                            GrammarErrorKind::InvalidAttribute {
+                                element: "grammar",
+                                attribute: "mode",
+                                value: other.to_owned(),
+                            },
                         ));
                     }
                 };
@@ -202,19 +291,41 @@ impl XmlParser<'_> {
             (_, None) => Err(self.err(at, GrammarErrorKind::NotAGrammar { found: name })),
             ("meta" | "metadata" | "lexicon", Some("grammar")) => Ok(Frame::Skip),
             ("example", Some("rule")) => Ok(Frame::Skip),
-            ("tag", Some("grammar")) => Ok(Frame::Tag { text: String::new() }),
+            ("tag", Some("grammar")) => Ok(Frame::Tag {
+                text: String::new(),
+            }),
             ("rule", Some("grammar")) => {
                 let Some(id) = get("id") else {
-                    return Err(self.err(at, GrammarErrorKind::MissingAttribute { element: "rule", attribute: "id" }));
+                    return Err(self.err(
+                        at,
+                        GrammarErrorKind::MissingAttribute {
+                            element: "rule",
+                            attribute: "id",
+                        },
+                    ));
                 };
                 if !valid_rule_name(id) {
                     return Err(self.err(
                         at,
-                        GrammarErrorKind::InvalidAttribute { element: "rule", attribute: "id", value: id.to_owned() },
+                        GrammarErrorKind::InvalidAttribute {
+                            element: "rule",
+                            attribute: "id",
+                            value: id.to_owned(),
+                        },
                     ));
                 }
-                if self.grammar.rule(id).is_some() || self.stack.iter().any(|f| matches!(f, Frame::Rule { name, .. } if name == id)) {
-                    return Err(self.err(at, GrammarErrorKind::DuplicateRule { name: id.to_owned() }));
+                if self.grammar.rule(id).is_some()
+                    || self
+                        .stack
+                        .iter()
+                        .any(|f| matches!(f, Frame::Rule { name, .. } if name == id))
+                {
+                    return Err(self.err(
+                        at,
+                        GrammarErrorKind::DuplicateRule {
+                            name: id.to_owned(),
+                        },
+                    ));
                 }
                 let scope = match get("scope") {
                     None | Some("private") => Scope::Private,
@@ -222,14 +333,24 @@ impl XmlParser<'_> {
                     Some(other) => {
                         return Err(self.err(
                             at,
-                            GrammarErrorKind::InvalidAttribute { element: "rule", attribute: "scope", value: other.to_owned() },
+                            GrammarErrorKind::InvalidAttribute {
+                                element: "rule",
+                                attribute: "scope",
+                                value: other.to_owned(),
+                            },
                         ));
                     }
                 };
-                Ok(Frame::Rule { name: id.to_owned(), scope, items: Vec::new() })
+                Ok(Frame::Rule {
+                    name: id.to_owned(),
+                    scope,
+                    items: Vec::new(),
+                })
             }
             (_, Some("grammar" | "token" | "tag")) => Err(unexpected(self)),
-            ("one-of", Some(_)) if parent != Some("one-of") => Ok(Frame::OneOf { alts: Vec::new() }),
+            ("one-of", Some(_)) if parent != Some("one-of") => {
+                Ok(Frame::OneOf { alts: Vec::new() })
+            }
             ("item", Some(_)) => {
                 let weight = match get("weight") {
                     None => 1.0,
@@ -238,7 +359,11 @@ impl XmlParser<'_> {
                         _ => {
                             return Err(self.err(
                                 at,
-                                GrammarErrorKind::InvalidAttribute { element: "item", attribute: "weight", value: w.to_owned() },
+                                GrammarErrorKind::InvalidAttribute {
+                                    element: "item",
+                                    attribute: "weight",
+                                    value: w.to_owned(),
+                                },
                             ));
                         }
                     },
@@ -246,18 +371,36 @@ impl XmlParser<'_> {
                 let repeat = match get("repeat") {
                     None => None,
                     Some(r) => Some(parse_repeat(r).ok_or_else(|| {
-                        self.err(at, GrammarErrorKind::InvalidAttribute { element: "item", attribute: "repeat", value: r.to_owned() })
+                        self.err(
+                            at,
+                            GrammarErrorKind::InvalidAttribute {
+                                element: "item",
+                                attribute: "repeat",
+                                value: r.to_owned(),
+                            },
+                        )
                     })?),
                 };
                 if let Some(p) = get("repeat-prob")
-                    && !p.trim().parse::<f32>().is_ok_and(|x| (0.0..=1.0).contains(&x))
+                    && !p
+                        .trim()
+                        .parse::<f32>()
+                        .is_ok_and(|x| (0.0..=1.0).contains(&x))
                 {
                     return Err(self.err(
                         at,
-                        GrammarErrorKind::InvalidAttribute { element: "item", attribute: "repeat-prob", value: p.to_owned() },
+                        GrammarErrorKind::InvalidAttribute {
+                            element: "item",
+                            attribute: "repeat-prob",
+                            value: p.to_owned(),
+                        },
                     ));
                 }
-                Ok(Frame::Item { weight, repeat, items: Vec::new() })
+                Ok(Frame::Item {
+                    weight,
+                    repeat,
+                    items: Vec::new(),
+                })
             }
             (_, Some("one-of")) => Err(unexpected(self)),
             ("ruleref", Some(_)) => {
@@ -265,7 +408,11 @@ impl XmlParser<'_> {
                     (Some(_), Some(_)) => {
                         return Err(self.err(
                             at,
-                            GrammarErrorKind::InvalidAttribute { element: "ruleref", attribute: "special", value: "(with uri)".into() },
+                            GrammarErrorKind::InvalidAttribute {
+                                element: "ruleref",
+                                attribute: "special",
+                                value: "(with uri)".into(),
+                            },
                         ));
                     }
                     (None, Some(s)) => RuleRef::Special(match s.trim() {
@@ -275,23 +422,44 @@ impl XmlParser<'_> {
                         other => {
                             return Err(self.err(
                                 at,
-                                GrammarErrorKind::InvalidAttribute { element: "ruleref", attribute: "special", value: other.to_owned() },
+                                GrammarErrorKind::InvalidAttribute {
+                                    element: "ruleref",
+                                    attribute: "special",
+                                    value: other.to_owned(),
+                                },
                             ));
                         }
                     }),
                     (Some(uri), None) => parse_rule_uri(uri).ok_or_else(|| {
-                        self.err(at, GrammarErrorKind::InvalidAttribute { element: "ruleref", attribute: "uri", value: uri.to_owned() })
+                        self.err(
+                            at,
+                            GrammarErrorKind::InvalidAttribute {
+                                element: "ruleref",
+                                attribute: "uri",
+                                value: uri.to_owned(),
+                            },
+                        )
                     })?,
                     (None, None) => {
-                        return Err(self.err(at, GrammarErrorKind::MissingAttribute { element: "ruleref", attribute: "uri" }));
+                        return Err(self.err(
+                            at,
+                            GrammarErrorKind::MissingAttribute {
+                                element: "ruleref",
+                                attribute: "uri",
+                            },
+                        ));
                     }
                 };
                 self.push_expansion(Expansion::RuleRef(reference), at)?;
                 // The reference is recorded on open; as a frame, <ruleref> only swallows content.
                 Ok(Frame::Skip)
             }
-            ("token", Some(_)) => Ok(Frame::Token { text: String::new() }),
-            ("tag", Some(_)) => Ok(Frame::Tag { text: String::new() }),
+            ("token", Some(_)) => Ok(Frame::Token {
+                text: String::new(),
+            }),
+            ("tag", Some(_)) => Ok(Frame::Tag {
+                text: String::new(),
+            }),
             _ => Err(unexpected(self)),
         }
     }
@@ -300,19 +468,37 @@ impl XmlParser<'_> {
         match frame {
             Frame::Grammar | Frame::Skip => Ok(()),
             Frame::Rule { name, scope, items } => {
-                self.grammar.rules.push(Rule { name, scope, body: seq(items) });
+                self.grammar.rules.push(Rule {
+                    name,
+                    scope,
+                    body: seq(items),
+                });
                 Ok(())
             }
             Frame::OneOf { alts } => {
                 if alts.is_empty() {
-                    return Err(self.err(at, GrammarErrorKind::Syntax { expected: "at least one <item> in <one-of>", found: "none".into() }));
+                    return Err(self.err(
+                        at,
+                        GrammarErrorKind::Syntax {
+                            expected: "at least one <item> in <one-of>",
+                            found: "none".into(),
+                        },
+                    ));
                 }
                 self.push_expansion(Expansion::OneOf(alts), at)
             }
-            Frame::Item { weight, repeat, items } => {
+            Frame::Item {
+                weight,
+                repeat,
+                items,
+            } => {
                 let mut body = seq(items);
                 if let Some((min, max)) = repeat {
-                    body = Expansion::Repeat { body: Box::new(body), min, max };
+                    body = Expansion::Repeat {
+                        body: Box::new(body),
+                        min,
+                        max,
+                    };
                 }
                 if let Some(Frame::OneOf { alts }) = self.stack.last_mut() {
                     alts.push(Alternative { weight, body });
@@ -324,7 +510,13 @@ impl XmlParser<'_> {
             Frame::Token { text } => {
                 let t = text.split_whitespace().collect::<Vec<_>>().join(" ");
                 if t.is_empty() {
-                    return Err(self.err(at, GrammarErrorKind::Syntax { expected: "text in <token>", found: "nothing".into() }));
+                    return Err(self.err(
+                        at,
+                        GrammarErrorKind::Syntax {
+                            expected: "text in <token>",
+                            found: "nothing".into(),
+                        },
+                    ));
                 }
                 self.push_expansion(Expansion::Token(t), at)
             }
@@ -347,7 +539,13 @@ impl XmlParser<'_> {
             }
             other => {
                 let parent = other.map_or("document", |f| f.name()).to_owned();
-                Err(self.err(at, GrammarErrorKind::UnexpectedElement { element: "content".into(), parent }))
+                Err(self.err(
+                    at,
+                    GrammarErrorKind::UnexpectedElement {
+                        element: "content".into(),
+                        parent,
+                    },
+                ))
             }
         }
     }
@@ -368,7 +566,13 @@ impl XmlParser<'_> {
             Some(Frame::Skip) => Ok(()),
             other => {
                 let parent = other.map_or("document", |f| f.name()).to_owned();
-                Err(self.err(at, GrammarErrorKind::UnexpectedElement { element: "text".into(), parent }))
+                Err(self.err(
+                    at,
+                    GrammarErrorKind::UnexpectedElement {
+                        element: "text".into(),
+                        parent,
+                    },
+                ))
             }
         }
     }
@@ -393,7 +597,12 @@ pub(crate) fn split_tokens(text: &str) -> Vec<String> {
         }
         if let Some(after) = rest.strip_prefix('"') {
             let end = after.find('"').unwrap_or(after.len());
-            let t = after.get(..end).unwrap_or("").split_whitespace().collect::<Vec<_>>().join(" ");
+            let t = after
+                .get(..end)
+                .unwrap_or("")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
             if !t.is_empty() {
                 out.push(t);
             }
@@ -410,7 +619,9 @@ pub(crate) fn split_tokens(text: &str) -> Vec<String> {
 pub(crate) fn valid_rule_name(name: &str) -> bool {
     !name.is_empty()
         && !matches!(name, "NULL" | "VOID" | "GARBAGE")
-        && name.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 /// Interpret a ruleref URI: `#rule` is local, `uri#rule` and `uri` are external.
@@ -423,9 +634,16 @@ pub(crate) fn parse_rule_uri(uri: &str) -> Option<RuleRef> {
         return None;
     }
     match uri.split_once('#') {
-        Some((base, rule)) => (!base.is_empty() && valid_rule_name(rule))
-            .then(|| RuleRef::External { uri: base.to_owned(), rule: Some(rule.to_owned()) }),
-        None => Some(RuleRef::External { uri: uri.to_owned(), rule: None }),
+        Some((base, rule)) => {
+            (!base.is_empty() && valid_rule_name(rule)).then(|| RuleRef::External {
+                uri: base.to_owned(),
+                rule: Some(rule.to_owned()),
+            })
+        }
+        None => Some(RuleRef::External {
+            uri: uri.to_owned(),
+            rule: None,
+        }),
     }
 }
 
@@ -454,7 +672,11 @@ pub fn to_srgs_xml(g: &Grammar) -> String {
         s.push_str(&format!("  <tag>{}</tag>\n", esc(t)));
     }
     for r in &g.rules {
-        let scope = if r.scope == Scope::Public { " scope=\"public\"" } else { "" };
+        let scope = if r.scope == Scope::Public {
+            " scope=\"public\""
+        } else {
+            ""
+        };
         s.push_str(&format!("  <rule id=\"{}\"{scope}>", esc(&r.name)));
         write_expansion(&mut s, &r.body);
         s.push_str("</rule>\n");
@@ -503,17 +725,25 @@ fn write_expansion(s: &mut String, e: &Expansion) {
         Expansion::RuleRef(r) => match r {
             RuleRef::Local(n) => s.push_str(&format!("<ruleref uri=\"#{}\"/>", esc(n))),
             RuleRef::Special(sp) => s.push_str(&format!("<ruleref special=\"{}\"/>", sp.as_str())),
-            RuleRef::External { uri, rule: Some(rule) } => {
+            RuleRef::External {
+                uri,
+                rule: Some(rule),
+            } => {
                 s.push_str(&format!("<ruleref uri=\"{}#{}\"/>", esc(uri), esc(rule)));
             }
-            RuleRef::External { uri, rule: None } => s.push_str(&format!("<ruleref uri=\"{}\"/>", esc(uri))),
+            RuleRef::External { uri, rule: None } => {
+                s.push_str(&format!("<ruleref uri=\"{}\"/>", esc(uri)))
+            }
         },
         Expansion::Tag(t) => s.push_str(&format!("<tag>{}</tag>", esc(t))),
     }
 }
 
 fn esc(t: &str) -> String {
-    t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    t.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 #[cfg(test)]
@@ -536,7 +766,9 @@ mod tests {
         let g = parse_srgs_xml(CAPTURE, "request1@form-level").expect("parses");
         assert_eq!(g.root.as_deref(), Some("digit"));
         assert_eq!(g.language.as_deref(), Some("en-US"));
-        let Expansion::OneOf(alts) = &g.rules[0].body else { panic!("one-of expected") };
+        let Expansion::OneOf(alts) = &g.rules[0].body else {
+            panic!("one-of expected")
+        };
         assert_eq!(alts.len(), 3);
         assert_eq!(alts[0].body, Expansion::Token("one".into()));
     }
@@ -550,14 +782,23 @@ mod tests {
 
     #[test]
     fn errors_name_line() {
-        let bad = "<grammar root=\"a\">\n<rule id=\"a\">\n<item repeat=\"x\">hi</item></rule></grammar>";
+        let bad =
+            "<grammar root=\"a\">\n<rule id=\"a\">\n<item repeat=\"x\">hi</item></rule></grammar>";
         let e = parse_srgs_xml(bad, "g1").expect_err("bad repeat");
         assert_eq!(e.location.line, 3);
         assert_eq!(e.to_string(), "g1:3: <item> has an invalid repeat=\"x\"");
-        let e = parse_srgs_xml("<grammar root=\"b\"><rule id=\"a\">x</rule></grammar>", "g2").expect_err("root");
+        let e = parse_srgs_xml(
+            "<grammar root=\"b\"><rule id=\"a\">x</rule></grammar>",
+            "g2",
+        )
+        .expect_err("root");
         assert!(e.to_string().contains("undefined rule b"));
-        let e = parse_srgs_xml("<grammar><rule id=\"a\"><foo/></rule></grammar>", "g3").expect_err("foo");
-        assert!(e.to_string().contains("<foo> is not allowed inside <rule>"), "{e}");
+        let e = parse_srgs_xml("<grammar><rule id=\"a\"><foo/></rule></grammar>", "g3")
+            .expect_err("foo");
+        assert!(
+            e.to_string().contains("<foo> is not allowed inside <rule>"),
+            "{e}"
+        );
         assert!(parse_srgs_xml("<grammar><rule id=\"a\">x</rule>", "g4").is_err());
     }
 
@@ -568,12 +809,20 @@ mod tests {
             "g",
         )
         .expect("parses");
-        let Expansion::Sequence(items) = &g.rules[0].body else { panic!() };
-        assert_eq!(items[0], Expansion::RuleRef(RuleRef::Special(SpecialRule::Garbage)));
+        let Expansion::Sequence(items) = &g.rules[0].body else {
+            panic!()
+        };
+        assert_eq!(
+            items[0],
+            Expansion::RuleRef(RuleRef::Special(SpecialRule::Garbage))
+        );
         assert_eq!(items[1], Expansion::Token("new york".into()));
         assert_eq!(
             items[2],
-            Expansion::RuleRef(RuleRef::External { uri: "http://x/g.grxml".into(), rule: Some("city".into()) })
+            Expansion::RuleRef(RuleRef::External {
+                uri: "http://x/g.grxml".into(),
+                rule: Some("city".into())
+            })
         );
     }
 }

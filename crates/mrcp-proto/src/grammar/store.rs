@@ -55,10 +55,16 @@ pub fn parse_uri_list(body: &str) -> Vec<GrammarRef> {
                     && weight.is_finite()
                     && weight >= 0.0
                 {
-                    return GrammarRef { uri: line.get(..idx).unwrap_or(line).to_owned(), weight };
+                    return GrammarRef {
+                        uri: line.get(..idx).unwrap_or(line).to_owned(),
+                        weight,
+                    };
                 }
             }
-            GrammarRef { uri: line.to_owned(), weight: 1.0 }
+            GrammarRef {
+                uri: line.to_owned(),
+                weight: 1.0,
+            }
         })
         .collect()
 }
@@ -140,7 +146,8 @@ impl StoreError {
         match self {
             StoreError::UnknownSession { .. } | StoreError::TooManyGrammars { .. } => 4,
             StoreError::Grammar(e) => match e.kind {
-                GrammarErrorKind::UnknownBuiltin { .. } | GrammarErrorKind::UnresolvedExternal { .. } => 4,
+                GrammarErrorKind::UnknownBuiltin { .. }
+                | GrammarErrorKind::UnresolvedExternal { .. } => 4,
                 _ => 5,
             },
             StoreError::FetchFailed { .. } | StoreError::UnsupportedUri { .. } => 9,
@@ -167,8 +174,15 @@ pub struct Fetched<'a> {
 
 #[derive(Debug, Clone)]
 enum Fetch {
-    Ok { grammar: Box<Grammar>, fresh_until: Instant, unused: bool },
-    Failed { reason: String, unused: bool },
+    Ok {
+        grammar: Box<Grammar>,
+        fresh_until: Instant,
+        unused: bool,
+    },
+    Failed {
+        reason: String,
+        unused: bool,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -193,7 +207,10 @@ fn strip_content_id(id: &str) -> &str {
 impl GrammarStore {
     /// A store with the given limits.
     pub fn new(limits: GrammarLimits) -> Self {
-        GrammarStore { limits, ..Default::default() }
+        GrammarStore {
+            limits,
+            ..Default::default()
+        }
     }
 
     /// The limits in force.
@@ -203,38 +220,68 @@ impl GrammarStore {
 
     /// DEFINE-GRAMMAR (RFC 6787 §9.8): parse and store a grammar under its Content-ID, replacing a previous one;
     /// an empty (or all-whitespace) body unloads it.
-    pub fn define(&mut self, content_id: &str, content_type: &str, body: &[u8], now: Instant) -> Result<DefineOutcome, StoreError> {
+    pub fn define(
+        &mut self,
+        content_id: &str,
+        content_type: &str,
+        body: &[u8],
+        now: Instant,
+    ) -> Result<DefineOutcome, StoreError> {
         let id = strip_content_id(content_id).to_owned();
         if body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(if self.session.remove(&id).is_some() { DefineOutcome::Unloaded } else { DefineOutcome::NotDefined });
+            return Ok(if self.session.remove(&id).is_some() {
+                DefineOutcome::Unloaded
+            } else {
+                DefineOutcome::NotDefined
+            });
         }
         if !self.session.contains_key(&id) && self.session.len() >= MAX_SESSION_GRAMMARS {
-            return Err(StoreError::TooManyGrammars { count: self.session.len() + 1, limit: MAX_SESSION_GRAMMARS });
+            return Err(StoreError::TooManyGrammars {
+                count: self.session.len() + 1,
+                limit: MAX_SESSION_GRAMMARS,
+            });
         }
         let grammar = if content_type.trim().eq_ignore_ascii_case("text/uri-list") {
             // FreeSWITCH `define-grammar=true`: the body names the grammar by URI.
             let refs = parse_uri_list(&String::from_utf8_lossy(body));
-            let Some(first) = refs.first() else { return Ok(DefineOutcome::NotDefined) };
+            let Some(first) = refs.first() else {
+                return Ok(DefineOutcome::NotDefined);
+            };
             Grammar {
                 root: Some("ref".to_owned()),
                 rules: vec![super::model::Rule {
                     name: "ref".to_owned(),
                     scope: super::model::Scope::Public,
-                    body: super::model::Expansion::RuleRef(super::model::RuleRef::External { uri: first.uri.clone(), rule: None }),
+                    body: super::model::Expansion::RuleRef(super::model::RuleRef::External {
+                        uri: first.uri.clone(),
+                        rule: None,
+                    }),
                 }],
                 ..Grammar::default()
             }
         } else {
             parse_grammar(Some(content_type), body, &id, &self.limits)?
         };
-        self.session.insert(id.clone(), SessionGrammar { grammar: Box::new(grammar), compiled: None });
+        self.session.insert(
+            id.clone(),
+            SessionGrammar {
+                grammar: Box::new(grammar),
+                compiled: None,
+            },
+        );
         self.retry_define(&id, now)
     }
 
     /// Try again to compile a session grammar whose external references have been fetched.
-    pub fn retry_define(&mut self, content_id: &str, now: Instant) -> Result<DefineOutcome, StoreError> {
+    pub fn retry_define(
+        &mut self,
+        content_id: &str,
+        now: Instant,
+    ) -> Result<DefineOutcome, StoreError> {
         let id = strip_content_id(content_id);
-        let Some(entry) = self.session.get(id) else { return Err(StoreError::UnknownSession { id: id.to_owned() }) };
+        let Some(entry) = self.session.get(id) else {
+            return Err(StoreError::UnknownSession { id: id.to_owned() });
+        };
         let grammar = entry.grammar.clone();
         match self.compile(&grammar, id, None, now)? {
             Ok(compiled) => {
@@ -265,7 +312,9 @@ impl GrammarStore {
             let uri = r.uri.trim();
             let compiled = if let Some(id) = uri.strip_prefix("session:") {
                 let id = strip_content_id(id);
-                let Some(entry) = self.session.get(id) else { return Err(StoreError::UnknownSession { id: id.to_owned() }) };
+                let Some(entry) = self.session.get(id) else {
+                    return Err(StoreError::UnknownSession { id: id.to_owned() });
+                };
                 match &entry.compiled {
                     Some(c) => Arc::clone(c),
                     None => {
@@ -279,7 +328,11 @@ impl GrammarStore {
                                 c
                             }
                             Err(uris) => {
-                                need.extend(uris.into_iter().filter(|u| !need.contains(u)).collect::<Vec<_>>());
+                                need.extend(
+                                    uris.into_iter()
+                                        .filter(|u| !need.contains(u))
+                                        .collect::<Vec<_>>(),
+                                );
                                 continue;
                             }
                         }
@@ -297,7 +350,9 @@ impl GrammarStore {
                 }
             } else {
                 if !is_fetchable(uri) {
-                    return Err(StoreError::UnsupportedUri { uri: uri.to_owned() });
+                    return Err(StoreError::UnsupportedUri {
+                        uri: uri.to_owned(),
+                    });
                 }
                 // A top-level URI grammar: a one-rule grammar referencing it, compiled like any other.
                 let wrapper = Grammar {
@@ -305,26 +360,48 @@ impl GrammarStore {
                     rules: vec![super::model::Rule {
                         name: "ref".to_owned(),
                         scope: super::model::Scope::Public,
-                        body: super::model::Expansion::RuleRef(super::model::RuleRef::External { uri: uri.to_owned(), rule: None }),
+                        body: super::model::Expansion::RuleRef(super::model::RuleRef::External {
+                            uri: uri.to_owned(),
+                            rule: None,
+                        }),
                     }],
-                    ..self.fetched_grammar(uri).map(|g| Grammar { mode: g.mode, language: g.language.clone(), ..Grammar::default() }).unwrap_or_default()
+                    ..self
+                        .fetched_grammar(uri)
+                        .map(|g| Grammar {
+                            mode: g.mode,
+                            language: g.language.clone(),
+                            ..Grammar::default()
+                        })
+                        .unwrap_or_default()
                 };
                 match self.compile(&wrapper, uri, None, now)? {
                     Ok(c) => Arc::new(c),
                     Err(uris) => {
-                        need.extend(uris.into_iter().filter(|u| !need.contains(u)).collect::<Vec<_>>());
+                        need.extend(
+                            uris.into_iter()
+                                .filter(|u| !need.contains(u))
+                                .collect::<Vec<_>>(),
+                        );
                         continue;
                     }
                 }
             };
-            ready.push(ResolvedGrammar { id: uri.to_owned(), weight: r.weight, grammar: compiled });
+            ready.push(ResolvedGrammar {
+                id: uri.to_owned(),
+                weight: r.weight,
+                grammar: compiled,
+            });
         }
         if !need.is_empty() {
             return Ok(Resolution::NeedFetch(need));
         }
         // Entries fetched for this resolution have now been used once; stale ones go.
         self.fetched.retain(|_, f| match f {
-            Fetch::Ok { fresh_until, unused, .. } => {
+            Fetch::Ok {
+                fresh_until,
+                unused,
+                ..
+            } => {
                 *unused = false;
                 *fresh_until > now
             }
@@ -341,7 +418,13 @@ impl GrammarStore {
     }
 
     /// Compile `g`; `Ok(Err(uris))` when external grammars must be fetched first.
-    fn compile(&self, g: &Grammar, source: &str, base: Option<&str>, now: Instant) -> Result<Result<CompiledGrammar, Vec<String>>, StoreError> {
+    fn compile(
+        &self,
+        g: &Grammar,
+        source: &str,
+        base: Option<&str>,
+        now: Instant,
+    ) -> Result<Result<CompiledGrammar, Vec<String>>, StoreError> {
         // Collect every external URI reachable, resolving relative references against the referencing grammar.
         let mut missing = Vec::new();
         let mut seen: Vec<String> = Vec::new();
@@ -355,19 +438,35 @@ impl GrammarStore {
                 if seen.len() >= 64 {
                     return Err(StoreError::Grammar(GrammarError::whole(
                         source,
-                        GrammarErrorKind::Limit { what: "external grammar count", value: 65, limit: 64 },
+                        GrammarErrorKind::Limit {
+                            what: "external grammar count",
+                            value: 65,
+                            limit: 64,
+                        },
                     )));
                 }
                 seen.push(abs.clone());
                 match self.fetched.get(&abs) {
-                    Some(Fetch::Ok { grammar, fresh_until, unused }) if *unused || *fresh_until > now => {
+                    Some(Fetch::Ok {
+                        grammar,
+                        fresh_until,
+                        unused,
+                    }) if *unused || *fresh_until > now => {
                         queue.push(((**grammar).clone(), Some(abs)));
                     }
-                    Some(Fetch::Failed { reason, unused: true }) => {
-                        return Err(StoreError::FetchFailed { uri: abs, reason: reason.clone() });
+                    Some(Fetch::Failed {
+                        reason,
+                        unused: true,
+                    }) => {
+                        return Err(StoreError::FetchFailed {
+                            uri: abs,
+                            reason: reason.clone(),
+                        });
                     }
                     _ if builtin::is_builtin(&abs) => {}
-                    _ if !is_fetchable(&abs) => return Err(StoreError::UnsupportedUri { uri: abs }),
+                    _ if !is_fetchable(&abs) => {
+                        return Err(StoreError::UnsupportedUri { uri: abs });
+                    }
                     _ => missing.push(abs),
                 }
             }
@@ -379,37 +478,68 @@ impl GrammarStore {
         let mut adopted;
         let mut g = g;
         if let [rule] = g.rules.as_slice()
-            && let super::model::Expansion::RuleRef(super::model::RuleRef::External { uri, .. }) = &rule.body
-            && let Some(target) = self.fetched_grammar(&join_uri(g.base.as_deref().or(base), uri))
+            && let super::model::Expansion::RuleRef(super::model::RuleRef::External { uri, .. }) =
+                &rule.body
+            && let Some(mode) = {
+                let abs = join_uri(g.base.as_deref().or(base), uri);
+                if builtin::is_builtin(&abs) {
+                    builtin::builtin_grammar(&abs).ok().map(|t| t.mode)
+                } else {
+                    self.fetched_grammar(&abs).map(|t| t.mode)
+                }
+            }
         {
             adopted = g.clone();
-            adopted.mode = target.mode;
+            adopted.mode = mode;
             g = &adopted;
         }
-        let base_owned = base.map(str::to_owned);
-        let resolver = |rel: &str| -> Option<Grammar> {
-            let abs = join_uri(g.base.as_deref().or(base_owned.as_deref()), rel);
+        let top_base = g.base.clone().or_else(|| base.map(str::to_owned));
+        let resolver = |from: Option<&str>, rel: &str| -> Option<(String, Grammar)> {
+            let abs = join_uri(from.or(top_base.as_deref()), rel);
             if builtin::is_builtin(&abs) {
-                return builtin::builtin_grammar(&abs).ok();
+                return builtin::builtin_grammar(&abs).ok().map(|g| (abs, g));
             }
-            self.fetched_grammar(&abs).or_else(|| self.fetched_grammar(rel)).cloned()
+            self.fetched_grammar(&abs).cloned().map(|g| (abs, g))
         };
-        Ok(Ok(CompiledGrammar::compile_with(g, source, &self.limits, &resolver)?))
+        Ok(Ok(CompiledGrammar::compile_with(
+            g,
+            source,
+            &self.limits,
+            &resolver,
+        )?))
     }
 
     /// Hand over a fetched grammar. Parse errors are returned (and the URI is remembered as failed for the
     /// next resolution).
-    pub fn handle_fetched(&mut self, fetched: &Fetched<'_>, now: Instant) -> Result<(), StoreError> {
+    pub fn handle_fetched(
+        &mut self,
+        fetched: &Fetched<'_>,
+        now: Instant,
+    ) -> Result<(), StoreError> {
         let uri = fetched.uri.trim().to_owned();
         match parse_grammar(fetched.content_type, fetched.body, &uri, &self.limits) {
             Ok(grammar) => {
-                let lifetime = freshness_lifetime(fetched.cache_control, fetched.expires, fetched.date);
+                let lifetime =
+                    freshness_lifetime(fetched.cache_control, fetched.expires, fetched.date);
                 let fresh_until = now.checked_add(lifetime).unwrap_or(now);
-                self.insert_fetch(uri, Fetch::Ok { grammar: Box::new(grammar), fresh_until, unused: true });
+                self.insert_fetch(
+                    uri,
+                    Fetch::Ok {
+                        grammar: Box::new(grammar),
+                        fresh_until,
+                        unused: true,
+                    },
+                );
                 Ok(())
             }
             Err(e) => {
-                self.insert_fetch(uri, Fetch::Failed { reason: e.to_string(), unused: true });
+                self.insert_fetch(
+                    uri,
+                    Fetch::Failed {
+                        reason: e.to_string(),
+                        unused: true,
+                    },
+                );
                 Err(StoreError::Grammar(e))
             }
         }
@@ -417,7 +547,13 @@ impl GrammarStore {
 
     /// Record that fetching a URI failed (status, timeout); the next resolution needing it fails with 009.
     pub fn handle_fetch_failed(&mut self, uri: &str, reason: &str) {
-        self.insert_fetch(uri.trim().to_owned(), Fetch::Failed { reason: reason.to_owned(), unused: true });
+        self.insert_fetch(
+            uri.trim().to_owned(),
+            Fetch::Failed {
+                reason: reason.to_owned(),
+                unused: true,
+            },
+        );
     }
 
     fn insert_fetch(&mut self, uri: String, f: Fetch) {
@@ -426,7 +562,12 @@ impl GrammarStore {
             let victim = self
                 .fetched
                 .iter()
-                .find(|(_, f)| !matches!(f, Fetch::Ok { unused: true, .. } | Fetch::Failed { unused: true, .. }))
+                .find(|(_, f)| {
+                    !matches!(
+                        f,
+                        Fetch::Ok { unused: true, .. } | Fetch::Failed { unused: true, .. }
+                    )
+                })
                 .map(|(k, _)| k.clone());
             match victim {
                 Some(k) => {
@@ -449,14 +590,24 @@ fn is_fetchable(uri: &str) -> bool {
 pub fn join_uri(base: Option<&str>, reference: &str) -> String {
     let reference = reference.trim();
     let has_scheme = reference.split_once(':').is_some_and(|(s, _)| {
-        !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
     });
-    let Some(base) = base.filter(|_| !has_scheme) else { return reference.to_owned() };
+    let Some(base) = base.filter(|_| !has_scheme) else {
+        return reference.to_owned();
+    };
     let (prefix, path) = match base.find("://") {
         Some(i) => {
             let after = i + 3;
-            let slash = base.get(after..).and_then(|r| r.find('/')).map_or(base.len(), |p| p + after);
-            (base.get(..slash).unwrap_or(base), base.get(slash..).unwrap_or(""))
+            let slash = base
+                .get(after..)
+                .and_then(|r| r.find('/'))
+                .map_or(base.len(), |p| p + after);
+            (
+                base.get(..slash).unwrap_or(base),
+                base.get(slash..).unwrap_or(""),
+            )
         }
         None => match base.split_once(':') {
             Some((scheme, rest)) => (base.get(..scheme.len() + 1).unwrap_or(""), rest),
@@ -485,7 +636,11 @@ pub fn join_uri(base: Option<&str>, reference: &str) -> String {
 
 /// Freshness lifetime of a response (RFC 9111 §4.2.1): `max-age`, else `Expires` − `Date`; `no-cache`,
 /// `no-store` or no information give zero (usable once, for the resolution that asked for it).
-pub fn freshness_lifetime(cache_control: Option<&str>, expires: Option<&str>, date: Option<&str>) -> Duration {
+pub fn freshness_lifetime(
+    cache_control: Option<&str>,
+    expires: Option<&str>,
+    date: Option<&str>,
+) -> Duration {
     if let Some(cc) = cache_control {
         let mut max_age = None;
         for directive in cc.split(',') {
@@ -501,7 +656,10 @@ pub fn freshness_lifetime(cache_control: Option<&str>, expires: Option<&str>, da
             return Duration::from_secs(secs.min(365 * 24 * 3600));
         }
     }
-    match (expires.and_then(parse_http_date), date.and_then(parse_http_date)) {
+    match (
+        expires.and_then(parse_http_date),
+        date.and_then(parse_http_date),
+    ) {
         (Some(e), Some(d)) if e > d => Duration::from_secs((e - d).min(365 * 24 * 3600)),
         _ => Duration::ZERO,
     }
@@ -510,20 +668,34 @@ pub fn freshness_lifetime(cache_control: Option<&str>, expires: Option<&str>, da
 /// Parse an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`, RFC 9110 §5.6.7) into seconds since 1970.
 pub fn parse_http_date(s: &str) -> Option<u64> {
     let parts: Vec<&str> = s.split_whitespace().collect();
-    let [_, day, month, year, time, "GMT"] = parts.as_slice() else { return None };
+    let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
+        return None;
+    };
     let day: u64 = day.parse().ok()?;
-    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        .iter()
-        .position(|m| m == month)? as u64
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| m == month)? as u64
         + 1;
     let year: u64 = year.parse().ok()?;
-    let t: Vec<u64> = time.split(':').map(|x| x.parse().ok()).collect::<Option<_>>()?;
-    let [h, m, sec] = t.as_slice() else { return None };
-    if !(1970..=9999).contains(&year) || !(1..=31).contains(&day) || *h > 23 || *m > 59 || *sec > 60 {
+    let t: Vec<u64> = time
+        .split(':')
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    let [h, m, sec] = t.as_slice() else {
+        return None;
+    };
+    if !(1970..=9999).contains(&year) || !(1..=31).contains(&day) || *h > 23 || *m > 59 || *sec > 60
+    {
         return None;
     }
     // Days from civil (Howard Hinnant's algorithm), shifted so the year starts in March.
-    let (y, mo) = if month <= 2 { (year - 1, month + 9) } else { (year, month - 3) };
+    let (y, mo) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
     let era = y / 400;
     let yoe = y - era * 400;
     let doy = (153 * mo + 2) / 5 + day - 1;
@@ -541,31 +713,67 @@ mod tests {
         let refs = parse_uri_list("session:g1\r\nsession:g2\r\n");
         assert_eq!(refs.len(), 2);
         assert_eq!(refs[1].uri, "session:g2");
-        let refs = parse_uri_list("builtin:dtmf/digits?minlength=3;maxlength=5\nhttp://x/a.grxml;weight=0.5");
+        let refs = parse_uri_list(
+            "builtin:dtmf/digits?minlength=3;maxlength=5\nhttp://x/a.grxml;weight=0.5",
+        );
         assert_eq!(refs[0].uri, "builtin:dtmf/digits?minlength=3;maxlength=5");
-        assert_eq!(refs[1], GrammarRef { uri: "http://x/a.grxml".into(), weight: 0.5 });
+        assert_eq!(
+            refs[1],
+            GrammarRef {
+                uri: "http://x/a.grxml".into(),
+                weight: 0.5
+            }
+        );
     }
 
     #[test]
     fn joins() {
-        assert_eq!(join_uri(Some("http://h/a/b/g.grxml"), "c.grxml"), "http://h/a/b/c.grxml");
-        assert_eq!(join_uri(Some("http://h/a/b/g.grxml"), "../c.grxml"), "http://h/a/c.grxml");
-        assert_eq!(join_uri(Some("http://h/a/b/g.grxml"), "/c.grxml"), "http://h/c.grxml");
-        assert_eq!(join_uri(Some("http://h/a/g.grxml"), "https://x/y"), "https://x/y");
+        assert_eq!(
+            join_uri(Some("http://h/a/b/g.grxml"), "c.grxml"),
+            "http://h/a/b/c.grxml"
+        );
+        assert_eq!(
+            join_uri(Some("http://h/a/b/g.grxml"), "../c.grxml"),
+            "http://h/a/c.grxml"
+        );
+        assert_eq!(
+            join_uri(Some("http://h/a/b/g.grxml"), "/c.grxml"),
+            "http://h/c.grxml"
+        );
+        assert_eq!(
+            join_uri(Some("http://h/a/g.grxml"), "https://x/y"),
+            "https://x/y"
+        );
         assert_eq!(join_uri(None, "c.grxml"), "c.grxml");
-        assert_eq!(join_uri(Some("file:///srv/g/main.grxml"), "sub.grxml"), "file:///srv/g/sub.grxml");
+        assert_eq!(
+            join_uri(Some("file:///srv/g/main.grxml"), "sub.grxml"),
+            "file:///srv/g/sub.grxml"
+        );
     }
 
     #[test]
     fn cache_lifetimes() {
-        assert_eq!(freshness_lifetime(Some("public, max-age=60"), None, None), Duration::from_secs(60));
-        assert_eq!(freshness_lifetime(Some("no-cache"), None, None), Duration::ZERO);
         assert_eq!(
-            freshness_lifetime(None, Some("Sun, 06 Nov 1994 08:50:37 GMT"), Some("Sun, 06 Nov 1994 08:49:37 GMT")),
+            freshness_lifetime(Some("public, max-age=60"), None, None),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            freshness_lifetime(Some("no-cache"), None, None),
+            Duration::ZERO
+        );
+        assert_eq!(
+            freshness_lifetime(
+                None,
+                Some("Sun, 06 Nov 1994 08:50:37 GMT"),
+                Some("Sun, 06 Nov 1994 08:49:37 GMT")
+            ),
             Duration::from_secs(60)
         );
         assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
-        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
         assert_eq!(parse_http_date("garbage"), None);
     }
 }
