@@ -36,7 +36,7 @@ impl Default for GrammarLimits {
             max_rules: 2_000,
             max_nodes: 200_000,
             max_repeat: 1_000,
-            max_rule_depth: 128,
+            max_rule_depth: 100,
             max_input_tokens: 64,
             max_match_steps: 500_000,
         }

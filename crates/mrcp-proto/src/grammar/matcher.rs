@@ -290,7 +290,13 @@ pub(crate) struct Ctx<'a> {
     track_end: bool,
     /// Some parse consumed the whole input and could take more.
     pub wants_more: bool,
+    /// Current nesting of `walk` calls.
+    frames: usize,
 }
+
+/// Maximum nesting of expansion walks (rule references times expansion nesting), which bounds stack use:
+/// about 6.5 KiB per level in debug builds, so 160 levels stay within a 2 MiB thread stack.
+const MAX_FRAMES: usize = 160;
 
 impl<'a> Ctx<'a> {
     pub(crate) fn new(
@@ -311,6 +317,7 @@ impl<'a> Ctx<'a> {
             exhausted: false,
             track_end,
             wants_more: false,
+            frames: 0,
         }
     }
 
@@ -446,6 +453,24 @@ impl<'a> Ctx<'a> {
         if states.is_empty() || !self.tick(states.len()) {
             return Vec::new();
         }
+        if self.frames >= MAX_FRAMES {
+            // Rules nested in nested expansions deeper than the stack allows: give up on this input.
+            self.exhausted = true;
+            return Vec::new();
+        }
+        self.frames += 1;
+        let out = self.walk_node(node, states, rule_start, depth);
+        self.frames -= 1;
+        out
+    }
+
+    fn walk_node(
+        &mut self,
+        node: NodeId,
+        states: Vec<State>,
+        rule_start: u32,
+        depth: usize,
+    ) -> Vec<State> {
         let g = self.g;
         let n = self.n();
         let Some(node_ref) = g.nodes.get(node as usize) else {
