@@ -14,7 +14,10 @@
 
 pub mod config;
 pub mod control;
+pub mod engines;
 pub mod params;
 pub mod recognizer;
 pub mod routing;
+pub mod server;
+mod session;
 pub mod synthesizer;

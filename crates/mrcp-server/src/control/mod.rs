@@ -32,6 +32,10 @@ pub use registry::{DuplicateSession, SessionRegistry};
 /// [`SendError::Full`] rather than growing memory.
 pub const OUTBOUND_CAPACITY: usize = 256;
 
+/// Control events queued for one session: requests arrive one by one from clients that wait for each response,
+/// so a few dozen cover any burst.
+pub const CONTROL_CAPACITY: usize = 64;
+
 /// Identifies one control connection for the life of the process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ConnectionId(pub u64);

@@ -111,7 +111,7 @@ pub fn resolve(
         confidence_threshold: channel
             .effective::<ConfidenceThreshold>(request)?
             .map_or(defaults.confidence_threshold, |h| h.0.get()),
-        // §9.4.26: the default is true.
+        // Cancel-If-Queue defaults to true (§9.4).
         cancel_if_queue: channel
             .effective::<CancelIfQueue>(request)?
             .is_none_or(|h| h.0),
