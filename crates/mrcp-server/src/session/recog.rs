@@ -255,6 +255,7 @@ impl RecogChannel {
     ) {
         let input = match event {
             Some(Ok(RecognizerEvent::Final(alternatives))) => {
+                debug!(channel = %self.id, ?alternatives, "engine result");
                 MachineInput::EngineResult(self.interpret(&alternatives))
             }
             Some(Ok(
@@ -626,6 +627,9 @@ impl RecogChannel {
             warn!(channel = %self.id, %error, "cannot resample to the engine's rate");
             self.machine.handle_input(now, MachineInput::EngineFailed);
             return;
+        }
+        if let Constraint::Grammars(g) = &request.constraint {
+            debug!(channel = %self.id, jsgf = ?g.jsgf, "engine grammar");
         }
         match engine.start(request) {
             Ok(stream) => self.stream = Some(stream),
