@@ -21,6 +21,8 @@ pub mod compile;
 pub mod dtmf;
 pub mod error;
 pub mod export;
+#[doc(hidden)]
+pub mod fuzz_support;
 pub mod jsgf;
 pub mod limits;
 pub mod matcher;
