@@ -53,8 +53,15 @@ fn grammar_match_corpus() {
 }
 
 /// Inputs that once broke a harness (found by fuzzing), kept as regressions.
-const REGRESSIONS_XML: &[&[u8]] = &[b"<grammar><rule id=\"a\"><item></item></rule></grammar>"];
-const REGRESSIONS_ABNF: &[&[u8]] = &[b"#ABNF 1.0;\n$a = (x) <0-1> <2>;"];
+const REGRESSIONS_XML: &[&[u8]] = &[
+    b"<grammar><rule id=\"a\"><item></item></rule></grammar>",
+    b"<grammar xml:lang=\"a&#10;b\" root=\"a\"><rule id=\"a\">x</rule></grammar>",
+];
+const REGRESSIONS_ABNF: &[&[u8]] = &[
+    b"#ABNF 1.0;\n$a = (x) <0-1> <2>;",
+    // A declaration value spanning lines (language "en-USq\nmode voice") did not survive ABNF → XML → ABNF.
+    b"#ABNF 1.0 UTF-8;\nlanguage en-USq\nmode voice;\nroot $a;\n$a = x;",
+];
 const REGRESSIONS_MATCH: &[&[u8]] =
     &[b"x x x x x x x x\n#ABNF 1.0;\nroot $a;\n$a = ($GARBAGE | x | x x) <0->;"];
 
