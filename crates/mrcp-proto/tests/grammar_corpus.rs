@@ -229,3 +229,31 @@ fn unimrcp_capture_grammar_instance_is_the_word() {
     assert_eq!(outcome(&g, "speech", "1"), "\"one\"");
     assert_eq!(outcome(&g, "speech", "four"), "nomatch");
 }
+
+#[test]
+fn numbers_match_as_words_and_numerals_both_ways() {
+    let xml = br#"<grammar version="1.0" root="r"><rule id="r"><one-of><item>gate 21</item><item>platform twelve</item><item>press 1 for sales</item></one-of></rule></grammar>"#;
+    let g = parse_grammar(None, xml, "numbers", &GrammarLimits::default()).expect("parses");
+    let g = CompiledGrammar::compile(&g, "numbers").expect("compiles");
+    assert_eq!(
+        outcome(&g, "speech", "Gate twenty-one"),
+        "\"gate twenty one\""
+    );
+    assert_eq!(outcome(&g, "speech", "gate 21"), "\"gate twenty one\"");
+    assert_eq!(outcome(&g, "speech", "Platform 12."), "\"platform twelve\"");
+    assert_eq!(
+        outcome(&g, "speech", "press one for sales"),
+        "\"press one for sales\""
+    );
+    assert_eq!(outcome(&g, "speech", "gate 2 1"), "nomatch");
+    // "oh" is read as zero for grammars that know zero but not oh.
+    let d = CompiledGrammar::compile(
+        &parse_grammar(None, br#"<grammar root="r"><rule id="r">room <item repeat="3"><one-of><item>zero</item><item>four</item></one-of></item></rule></grammar>"#, "oh", &GrammarLimits::default()).expect("parses"),
+        "oh",
+    )
+    .expect("compiles");
+    assert_eq!(
+        outcome(&d, "speech", "room four oh four"),
+        "\"room four zero four\""
+    );
+}

@@ -98,9 +98,7 @@ pub fn parse_abnf_with(
             }
             "tag-format" => g.tag_format = Some(strip_angles(&p.until_semicolon()?)),
             "base" => g.base = Some(strip_angles(&p.until_semicolon()?)),
-            "lexicon" | "meta" | "http-equiv" => {
-                p.until_semicolon()?;
-            }
+            "lexicon" | "meta" | "http-equiv" => p.skip_declaration()?,
             "public" | "private" | "" => {
                 let scope = if word == "public" {
                     Scope::Public
@@ -273,13 +271,24 @@ impl P<'_> {
         self.text.get(start..self.pos).unwrap_or("").to_owned()
     }
 
+    /// The value of a declaration up to `;`: one word (a language tag, mode, rule name or `<uri>`).
     fn until_semicolon(&mut self) -> Result<String, GrammarError> {
         self.skip_ws()?;
         let r = self.rest();
         let end = r.find(';').ok_or_else(|| self.syntax("';'"))?;
         let v = r.get(..end).unwrap_or("").trim().to_owned();
+        if v.is_empty() || v.contains(char::is_whitespace) {
+            return Err(self.syntax("one value before ';'"));
+        }
         self.pos += end + 1;
         Ok(v)
+    }
+
+    /// A `lexicon`, `meta` or `http-equiv` declaration, skipped up to `;`.
+    fn skip_declaration(&mut self) -> Result<(), GrammarError> {
+        let end = self.rest().find(';').ok_or_else(|| self.syntax("';'"))?;
+        self.pos += end + 1;
+        Ok(())
     }
 
     fn enter(&mut self) -> Result<(), GrammarError> {

@@ -48,6 +48,8 @@ pub(crate) struct AltNode {
     pub always: Vec<u32>,
     /// Whether some alternative consumes input (for DTMF "could take more" answers).
     pub consumes: bool,
+    /// The fixed words each alternative starts with (possibly none), checked before walking it.
+    pub prefix: Vec<Vec<Sym>>,
 }
 
 #[derive(Debug, Clone)]
@@ -198,6 +200,24 @@ impl CompiledGrammar {
         self.vocab.get(word).copied()
     }
 
+    /// The words a node necessarily starts with: a token, or the leading tokens of a sequence.
+    fn leading_words(&self, id: NodeId) -> Vec<Sym> {
+        let mut out = Vec::new();
+        match self.nodes.get(id as usize) {
+            Some(Node::Words(w)) => out.extend_from_slice(w),
+            Some(Node::Seq(items)) => {
+                for &c in items {
+                    match self.nodes.get(c as usize) {
+                        Some(Node::Words(w)) => out.extend_from_slice(w),
+                        _ => break,
+                    }
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
     /// First sets by fixed point, then the per-alternative index. Falls back to "try always" when the fixed
     /// point is not reached quickly (deeply recursive grammars): correct, only slower.
     fn index_alternatives(&mut self) {
@@ -284,9 +304,14 @@ impl CompiledGrammar {
             }
         }
         for i in 0..n {
+            let prefixes: Vec<Vec<Sym>> = match &self.nodes[i] {
+                Node::Alt(a) => a.alts.iter().map(|&(c, _)| self.leading_words(c)).collect(),
+                _ => continue,
+            };
             let Node::Alt(a) = &mut self.nodes[i] else {
                 continue;
             };
+            a.prefix = prefixes;
             a.index.clear();
             a.always.clear();
             a.consumes = false;
@@ -477,6 +502,7 @@ impl Builder<'_> {
                     index: HashMap::new(),
                     always: Vec::new(),
                     consumes: true,
+                    prefix: Vec::new(),
                 }))
             }
             Expansion::Repeat { body, min, max } => {

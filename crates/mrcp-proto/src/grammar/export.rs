@@ -97,8 +97,18 @@ fn jsgf_node(g: &CompiledGrammar, id: NodeId, s: &mut String) {
             s.push_str(&words.join(" "));
         }
         Node::Seq(items) => {
+            // Tags are not exported; a sequence of only tags matches nothing.
+            let kept: Vec<NodeId> = items
+                .iter()
+                .copied()
+                .filter(|&i| !matches!(g.nodes.get(i as usize), Some(Node::Tag(_))))
+                .collect();
+            if kept.is_empty() {
+                s.push_str("<NULL>");
+                return;
+            }
             s.push('(');
-            for (k, &i) in items.iter().enumerate() {
+            for (k, &i) in kept.iter().enumerate() {
                 if k > 0 {
                     s.push(' ');
                 }

@@ -531,6 +531,19 @@ impl<'a> Ctx<'a> {
                         let Some(&(child, logw)) = alt.alts.get(k as usize) else {
                             continue;
                         };
+                        if let Some(prefix) = alt.prefix.get(k as usize).filter(|p| !p.is_empty()) {
+                            // Cheap check of the alternative's leading words before walking it.
+                            let rest = self.input.get(s.pos as usize..).unwrap_or(&[]);
+                            if rest.len() < prefix.len() {
+                                if self.track_end && prefix.get(..rest.len()) == Some(rest) {
+                                    self.wants_more = true;
+                                }
+                                continue;
+                            }
+                            if rest.get(..prefix.len()) != Some(prefix.as_slice()) {
+                                continue;
+                            }
+                        }
                         let mut start = s.clone();
                         start.logp += logw;
                         for r in self.walk(child, vec![start], rule_start, depth) {

@@ -740,10 +740,15 @@ fn write_expansion(s: &mut String, e: &Expansion) {
 }
 
 fn esc(t: &str) -> String {
+    // Whitespace other than spaces is written as character references: attribute-value normalization would
+    // otherwise turn it into spaces on the next parse.
     t.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+        .replace('\n', "&#10;")
+        .replace('\r', "&#13;")
+        .replace('\t', "&#9;")
 }
 
 #[cfg(test)]
