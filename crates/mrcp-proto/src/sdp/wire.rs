@@ -321,7 +321,13 @@ fn audio_from(
                     None => Some(1),
                     Some(n) => u8::try_from(n).ok().filter(|n| *n > 0),
                 };
-                let (Some(pt), Some(rate), Some(channels)) = (pt, rate, channels) else {
+                // RFC 4566 §6: encoding name is a token; an empty one would read back as the static default.
+                let name_ok = !map.encoding_name.is_empty()
+                    && !map
+                        .encoding_name
+                        .contains(|c: char| c.is_whitespace() || c.is_control());
+                let (Some(pt), Some(rate), Some(channels), true) = (pt, rate, channels, name_ok)
+                else {
                     return Err(bad(index, &untyped(attr)));
                 };
                 match codecs.iter_mut().find(|c| c.payload_type == pt) {
