@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{Client, ServerProcess, body, cause, inband_dtmf, telephone_speech};
+use common::{ServerProcess, body, cause, connect, inband_dtmf, telephone_speech};
 use mrcp_proto::mrcp::{Method, RequestState, StartLine};
 use mrcp_proto::sdp::ClientProfile;
 
@@ -36,59 +36,74 @@ fn assert_response(m: &mrcp_proto::mrcp::Message, code: u16, state: RequestState
 async fn dtmf_digits_as_rfc4733_events() {
     // Asterisk's profiles offer telephone-event (reference §11).
     let server = ServerProcess::start("32000-32099", &[]);
-    let mut client = Client::connect(&server, ClientProfile::Asterisk, (33000, 33099)).await;
+    let mut client = connect(&server, ClientProfile::Asterisk, (33000, 33099)).await;
     client
         .send(
             Method::Recognize,
             &[("Cancel-If-Queue", "false")],
-            Some(("text/uri-list", "builtin:dtmf/digits?length=4")),
+            Some(("text/uri-list", "builtin:dtmf/digits?length=4".as_bytes())),
         )
-        .await;
-    assert_response(&client.receive().await, 200, RequestState::InProgress);
-    client.dtmf("1234").await;
-    let (events, complete) = client.until_complete().await;
+        .await
+        .unwrap();
+    assert_response(
+        &client.receive().await.unwrap(),
+        200,
+        RequestState::InProgress,
+    );
+    client.dtmf("1234").await.unwrap();
+    let (events, complete) = client.until_event("RECOGNITION-COMPLETE").await.unwrap();
     assert!(
         events.iter().any(|e| matches!(&e.start, StartLine::Event { event, .. } if event.as_str() == "START-OF-INPUT")),
         "no START-OF-INPUT before the result"
     );
     assert_eq!(cause(&complete), 0, "{}", body(&complete));
     assert!(body(&complete).contains("1234"), "{}", body(&complete));
-    client.hang_up().await;
+    client.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dtmf_digits_as_inband_tones() {
     // FreeSWITCH's vanilla profiles offer no telephone-event: digits arrive as tones (reference §7.7).
     let server = ServerProcess::start("32400-32499", &[]);
-    let mut client = Client::connect(&server, ClientProfile::FreeSwitch, (33400, 33499)).await;
+    let mut client = connect(&server, ClientProfile::FreeSwitch, (33400, 33499)).await;
     client
         .send(
             Method::Recognize,
             &[("Cancel-If-Queue", "false")],
-            Some(("text/uri-list", "builtin:dtmf/digits?length=4")),
+            Some(("text/uri-list", "builtin:dtmf/digits?length=4".as_bytes())),
         )
-        .await;
-    assert_response(&client.receive().await, 200, RequestState::InProgress);
-    client.play(inband_dtmf("4711")).await;
-    let (_, complete) = client.until_complete().await;
+        .await
+        .unwrap();
+    assert_response(
+        &client.receive().await.unwrap(),
+        200,
+        RequestState::InProgress,
+    );
+    client.play(inband_dtmf("4711")).await.unwrap();
+    let (_, complete) = client.until_event("RECOGNITION-COMPLETE").await.unwrap();
     assert_eq!(cause(&complete), 0, "{}", body(&complete));
     assert!(body(&complete).contains("4711"), "{}", body(&complete));
-    client.hang_up().await;
+    client.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn speech_against_an_inline_grammar_defined_first() {
     let server = ServerProcess::start("32100-32199", &[]);
-    let mut client = Client::connect(&server, ClientProfile::FreeSwitch, (33100, 33199)).await;
+    let mut client = connect(&server, ClientProfile::FreeSwitch, (33100, 33199)).await;
     // FreeSWITCH: DEFINE-GRAMMAR, then RECOGNIZE naming it with a text/uri-list (reference §7.2, §7.3).
     client
         .send(
             Method::DefineGrammar,
             &[("Content-Id", "yesno")],
-            Some(("application/srgs+xml", YES_NO)),
+            Some(("application/srgs+xml", YES_NO.as_bytes())),
         )
-        .await;
-    assert_response(&client.receive().await, 200, RequestState::Complete);
+        .await
+        .unwrap();
+    assert_response(
+        &client.receive().await.unwrap(),
+        200,
+        RequestState::Complete,
+    );
     client
         .send(
             Method::Recognize,
@@ -97,47 +112,58 @@ async fn speech_against_an_inline_grammar_defined_first() {
                 ("Start-Input-Timers", "true"),
                 ("No-Input-Timeout", "5000"),
             ],
-            Some(("text/uri-list", "session:yesno")),
+            Some(("text/uri-list", "session:yesno".as_bytes())),
         )
-        .await;
-    assert_response(&client.receive().await, 200, RequestState::InProgress);
-    client.play(telephone_speech("yes")).await;
-    let (_, complete) = client.until_complete().await;
+        .await
+        .unwrap();
+    assert_response(
+        &client.receive().await.unwrap(),
+        200,
+        RequestState::InProgress,
+    );
+    client.play(telephone_speech("yes")).await.unwrap();
+    let (_, complete) = client.until_event("RECOGNITION-COMPLETE").await.unwrap();
     assert_eq!(cause(&complete), 0, "{}", body(&complete));
     assert!(body(&complete).contains(">yes<"), "{}", body(&complete));
-    client.hang_up().await;
+    client.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silence_ends_with_no_input_timeout() {
     let server = ServerProcess::start("32200-32299", &[]);
-    let mut client = Client::connect(&server, ClientProfile::FreeSwitch, (33200, 33299)).await;
+    let mut client = connect(&server, ClientProfile::FreeSwitch, (33200, 33299)).await;
     client
         .send(
             Method::Recognize,
             &[("No-Input-Timeout", "1000")],
-            Some(("text/uri-list", "builtin:dtmf/digits?length=4")),
+            Some(("text/uri-list", "builtin:dtmf/digits?length=4".as_bytes())),
         )
-        .await;
-    assert_response(&client.receive().await, 200, RequestState::InProgress);
-    let (_, complete) = client.until_complete().await;
+        .await
+        .unwrap();
+    assert_response(
+        &client.receive().await.unwrap(),
+        200,
+        RequestState::InProgress,
+    );
+    let (_, complete) = client.until_event("RECOGNITION-COMPLETE").await.unwrap();
     assert_eq!(cause(&complete), 2);
-    client.hang_up().await;
+    client.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_for_unknown_grammars_fail_with_a_cause() {
     let server = ServerProcess::start("32300-32399", &[]);
-    let mut client = Client::connect(&server, ClientProfile::FreeSwitch, (33300, 33399)).await;
+    let mut client = connect(&server, ClientProfile::FreeSwitch, (33300, 33399)).await;
     client
         .send(
             Method::Recognize,
             &[],
-            Some(("text/uri-list", "session:nosuch")),
+            Some(("text/uri-list", "session:nosuch".as_bytes())),
         )
-        .await;
-    let response = client.receive().await;
+        .await
+        .unwrap();
+    let response = client.receive().await.unwrap();
     assert_response(&response, 407, RequestState::Complete);
     assert_eq!(cause(&response), 4);
-    client.hang_up().await;
+    client.close().await;
 }
