@@ -5,7 +5,10 @@ mod mrcp_support;
 
 #[test]
 fn replay_mrcp_decoder_corpus() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/corpus/mrcp_decoder");
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fuzz/corpus/mrcp_decoder"
+    );
     let mut n = 0;
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .expect("fuzz/corpus/mrcp_decoder exists")
@@ -17,5 +20,8 @@ fn replay_mrcp_decoder_corpus() {
         mrcp_support::fuzz_decoder::run(&data);
         n += 1;
     }
-    assert!(n >= 5, "the seed corpus holds at least the captured messages ({n} files)");
+    assert!(
+        n >= 5,
+        "the seed corpus holds at least the captured messages ({n} files)"
+    );
 }

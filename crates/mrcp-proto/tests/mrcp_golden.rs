@@ -8,14 +8,19 @@ use std::time::Duration;
 use bytes::BytesMut;
 use mrcp_proto::mrcp::codec::Decoder;
 use mrcp_proto::mrcp::header::{
-    self, CompletionCause, ConfidenceThreshold, ContentId, NoInputTimeout, RecognizerCause, RecordUri,
-    RecorderCause, SaveWaveform, StartInputTimers, SynthesizerCause, VoiceAge,
+    self, CompletionCause, ConfidenceThreshold, ContentId, NoInputTimeout, RecognizerCause,
+    RecordUri, RecorderCause, SaveWaveform, StartInputTimers, SynthesizerCause, VoiceAge,
 };
-use mrcp_proto::mrcp::{EventName, Message, Method, RequestState, ResourceType, StartLine, StatusCode};
+use mrcp_proto::mrcp::{
+    EventName, Message, Method, RequestState, ResourceType, StartLine, StatusCode,
+};
 use mrcp_support::capture::{self, Frame};
 
 fn frames() -> Vec<Frame> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/unimrcp-wire-captures.txt");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/unimrcp-wire-captures.txt"
+    );
     let text = std::fs::read(path).expect("read the bundled capture file");
     capture::parse(&text).expect("parse the capture file")
 }
@@ -28,7 +33,11 @@ fn decode_one(payload: &[u8]) -> Message {
         .unwrap_or_else(|e| panic!("decode failed: {e}\n{}", String::from_utf8_lossy(payload)))
         .expect("a whole message");
     assert!(buf.is_empty(), "bytes left after the message");
-    assert_eq!(dec.last_length_mismatch(), None, "UniMRCP writes exact lengths");
+    assert_eq!(
+        dec.last_length_mismatch(),
+        None,
+        "UniMRCP writes exact lengths"
+    );
     msg
 }
 
@@ -38,10 +47,14 @@ fn every_captured_mrcp_message_round_trips_byte_for_byte() {
     assert_eq!(mrcp.len(), 25, "MRCP messages in the capture");
     for f in &mrcp {
         let msg = decode_one(&f.payload);
-        let channel = msg.channel_id().expect("valid channel").expect("channel present");
+        let channel = msg
+            .channel_id()
+            .expect("valid channel")
+            .expect("channel present");
         assert_eq!(channel.session_id().len(), 16, "frame {}", f.number);
         for (name, value) in msg.headers.iter() {
-            let info = header::lookup(name).unwrap_or_else(|| panic!("frame {}: unknown header {name}", f.number));
+            let info = header::lookup(name)
+                .unwrap_or_else(|| panic!("frame {}: unknown header {name}", f.number));
             info.validate(value)
                 .unwrap_or_else(|e| panic!("frame {}: {name}: {value:?}: {e}", f.number));
         }
@@ -66,20 +79,45 @@ fn captured_headers_have_the_expected_typed_values() {
     let by_frame = |n: u32| &msgs.iter().find(|(f, _)| *f == n).expect("frame present").1;
 
     let define = by_frame(30);
-    assert!(matches!(define.start, StartLine::Request { method: Method::DefineGrammar, .. }));
-    assert_eq!(define.headers.get::<ContentId>().unwrap(), Some(ContentId("request1@form-level".into())));
+    assert!(matches!(
+        define.start,
+        StartLine::Request {
+            method: Method::DefineGrammar,
+            ..
+        }
+    ));
+    assert_eq!(
+        define.headers.get::<ContentId>().unwrap(),
+        Some(ContentId("request1@form-level".into()))
+    );
     assert_eq!(define.content_type(), Some("application/srgs+xml"));
     assert_eq!(define.body.len(), 269);
 
     let recognize = by_frame(34);
-    assert_eq!(recognize.channel_id().unwrap().unwrap().resource(), ResourceType::Speechrecog);
+    assert_eq!(
+        recognize.channel_id().unwrap().unwrap().resource(),
+        ResourceType::Speechrecog
+    );
     assert_eq!(
         recognize.headers.get::<NoInputTimeout>().unwrap(),
         Some(NoInputTimeout(Duration::from_millis(5000)))
     );
-    assert_eq!(recognize.headers.get::<StartInputTimers>().unwrap(), Some(StartInputTimers(true)));
-    assert_eq!(recognize.headers.get::<SaveWaveform>().unwrap(), Some(SaveWaveform(true)));
-    assert_eq!(recognize.headers.get::<ConfidenceThreshold>().unwrap().map(|c| c.0.get()), Some(0.5));
+    assert_eq!(
+        recognize.headers.get::<StartInputTimers>().unwrap(),
+        Some(StartInputTimers(true))
+    );
+    assert_eq!(
+        recognize.headers.get::<SaveWaveform>().unwrap(),
+        Some(SaveWaveform(true))
+    );
+    assert_eq!(
+        recognize
+            .headers
+            .get::<ConfidenceThreshold>()
+            .unwrap()
+            .map(|c| c.0.get()),
+        Some(0.5)
+    );
     assert_eq!(&recognize.body[..], b"session:request1@form-level");
 
     let in_progress = by_frame(35);
@@ -95,24 +133,44 @@ fn captured_headers_have_the_expected_typed_values() {
     let complete = by_frame(39);
     assert!(matches!(
         complete.start,
-        StartLine::Event { event: EventName::RecognitionComplete, state: RequestState::Complete, .. }
+        StartLine::Event {
+            event: EventName::RecognitionComplete,
+            state: RequestState::Complete,
+            ..
+        }
     ));
     let cause = complete.headers.get::<CompletionCause>().unwrap().unwrap();
     assert_eq!(cause.as_recognizer(), Some(RecognizerCause::Success));
     assert!(complete.body.starts_with(b"<?xml"));
 
     let speak_complete = by_frame(16);
-    let cause = speak_complete.headers.get::<CompletionCause>().unwrap().unwrap();
+    let cause = speak_complete
+        .headers
+        .get::<CompletionCause>()
+        .unwrap()
+        .unwrap();
     assert_eq!(cause.as_synthesizer(), Some(SynthesizerCause::Normal));
 
     let speak = by_frame(54);
     assert_eq!(speak.headers.get::<VoiceAge>().unwrap(), Some(VoiceAge(28)));
 
     let record_complete = by_frame(140);
-    let cause = record_complete.headers.get::<CompletionCause>().unwrap().unwrap();
+    let cause = record_complete
+        .headers
+        .get::<CompletionCause>()
+        .unwrap()
+        .unwrap();
     assert_eq!(cause.as_recorder(), Some(RecorderCause::SuccessSilence));
-    let uri = record_complete.headers.get::<RecordUri>().unwrap().unwrap().0;
-    assert_eq!(uri.uri, "file://mediaserver/data/rec-8kHz-5476f07e1cff455a-1.pcm");
+    let uri = record_complete
+        .headers
+        .get::<RecordUri>()
+        .unwrap()
+        .unwrap()
+        .0;
+    assert_eq!(
+        uri.uri,
+        "file://mediaserver/data/rec-8kHz-5476f07e1cff455a-1.pcm"
+    );
     assert_eq!(uri.size, Some(40480));
     assert_eq!(uri.duration, Some(Duration::from_millis(2530)));
 }

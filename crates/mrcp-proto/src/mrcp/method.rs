@@ -32,15 +32,24 @@ impl Token {
 
 /// `token` of RFC 6787 §5.1 (from RFC 3261 §25.1): alphanumerics and `-.!%*_+`~'`.
 pub(crate) fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes().all(|b| {
-            b.is_ascii_alphanumeric()
-                || matches!(
-                    b,
-                    b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-                )
-        })
+    !s.is_empty() && s.bytes().all(|b| TOKEN_BYTES[usize::from(b)])
 }
+
+/// Lookup table of the token alphabet, indexed by byte (the decoder checks every header name with it).
+static TOKEN_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        i += 1;
+    }
+    t
+};
 
 macro_rules! names {
     ($(#[$tdoc:meta])* $ty:ident, $unknown:literal { $($(#[$doc:meta])* $var:ident = $wire:literal,)* }) => {

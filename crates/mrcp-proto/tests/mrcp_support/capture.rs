@@ -45,21 +45,27 @@ pub fn parse(text: &[u8]) -> Result<Vec<Frame>, String> {
         // The most recent scenario title before this frame.
         if let Some(title) = text[pos..start]
             .split(|&b| b == b'\n')
-            .filter(|l| l.starts_with(b"# "))
-            .last()
+            .rfind(|l| l.starts_with(b"# "))
         {
             scenario = String::from_utf8_lossy(&title[2..]).trim().to_owned();
         }
         let line_end = find(text, b"\n", start).ok_or("unterminated frame header")?;
-        let header = String::from_utf8_lossy(&text[start + FRAME_MARK.len()..line_end]).into_owned();
+        let header =
+            String::from_utf8_lossy(&text[start + FRAME_MARK.len()..line_end]).into_owned();
         // "<n> t=<t>s <TCP|UDP> <src> -> <dst> (<len> bytes) -----"
         let words: Vec<&str> = header.split_whitespace().collect();
-        let (Some(n), Some(transport), Some(src), Some(dst), Some(len)) =
-            (words.first(), words.get(2), words.get(3), words.get(5), words.get(6))
-        else {
+        let (Some(n), Some(transport), Some(src), Some(dst), Some(len)) = (
+            words.first(),
+            words.get(2),
+            words.get(3),
+            words.get(5),
+            words.get(6),
+        ) else {
             return Err(format!("bad frame header {header:?}"));
         };
-        let number: u32 = n.parse().map_err(|_| format!("bad frame number in {header:?}"))?;
+        let number: u32 = n
+            .parse()
+            .map_err(|_| format!("bad frame number in {header:?}"))?;
         let len: usize = len
             .trim_start_matches('(')
             .parse()
@@ -72,7 +78,10 @@ pub fn parse(text: &[u8]) -> Result<Vec<Frame>, String> {
             payload.pop();
         }
         if payload.len() != len {
-            return Err(format!("frame {number}: payload {} bytes, header says {len}", payload.len()));
+            return Err(format!(
+                "frame {number}: payload {} bytes, header says {len}",
+                payload.len()
+            ));
         }
         frames.push(Frame {
             number,

@@ -6,9 +6,9 @@
 //! two pieces split at an input-chosen point, or byte at a time; every decoded message re-encodes to bytes that
 //! decode to an equal message with an exact message-length; typed parsers of known headers never panic.
 
-use mrcp_proto::mrcp::{BytesMut, Headers, Message};
 use mrcp_proto::mrcp::codec::{DecodeError, Decoder, LengthPolicy, Limits};
 use mrcp_proto::mrcp::header;
+use mrcp_proto::mrcp::{BytesMut, Headers, Message};
 
 type Outcome = (Vec<Message>, Option<DecodeError>);
 
@@ -43,7 +43,9 @@ pub fn canonical(msg: &Message) -> Message {
         .position(|(n, _)| n.eq_ignore_ascii_case("Channel-Identifier"));
     let mut headers = Headers::new();
     let fields: Vec<(&str, &str)> = msg.headers.iter().collect();
-    let order = first.into_iter().chain((0..fields.len()).filter(|&i| Some(i) != first));
+    let order = first
+        .into_iter()
+        .chain((0..fields.len()).filter(|&i| Some(i) != first));
     for i in order {
         let (n, v) = fields[i];
         headers.append_raw(n, v).expect("decoded fields are valid");
@@ -65,7 +67,9 @@ pub fn run(data: &[u8]) {
     };
     for limits in [Limits::default(), small] {
         let whole = decode_chunks(limits, std::iter::once(data));
-        let split_at = data.first().map_or(0, |&b| usize::from(b) % (data.len() + 1));
+        let split_at = data
+            .first()
+            .map_or(0, |&b| usize::from(b) % (data.len() + 1));
         let (a, b) = data.split_at(split_at);
         let two = decode_chunks(limits, [a, b].into_iter());
         assert_eq!(whole, two, "split at {split_at} changed the result");
@@ -78,7 +82,10 @@ pub fn run(data: &[u8]) {
             assert_eq!(encoded.len(), msg.message_length());
             let mut dec = Decoder::new(Limits::default(), LengthPolicy::Reject);
             let mut buf = BytesMut::from(&encoded[..]);
-            let again = dec.decode_eof(&mut buf).expect("re-encoded message decodes").expect("one message");
+            let again = dec
+                .decode_eof(&mut buf)
+                .expect("re-encoded message decodes")
+                .expect("one message");
             assert!(buf.is_empty());
             assert_eq!(again, canonical(msg));
             for (name, value) in msg.headers.iter() {

@@ -322,10 +322,7 @@ fn find_head_end(
     limits: &Limits,
 ) -> Result<Option<usize>, DecodeError> {
     let mut i = *scanned;
-    while let Some(off) = buf
-        .get(i..)
-        .and_then(|rest| rest.iter().position(|&b| b == b'\n'))
-    {
+    while let Some(off) = buf.get(i..).and_then(|rest| memchr::memchr(b'\n', rest)) {
         let lf = i + off;
         if !*line_seen {
             let line_len = if lf > 0 && buf.get(lf - 1) == Some(&b'\r') {
@@ -417,7 +414,20 @@ fn parse_start_line(line: &str) -> Result<(StartLine, u64), DecodeError> {
 }
 
 fn trim_ws(s: &str) -> &str {
-    s.trim_matches([' ', '\t'])
+    s.trim_matches(|c| c == ' ' || c == '\t')
+}
+
+/// The error for the first control character that is not a line end (slow path, errors only).
+fn control_character(text: &str) -> DecodeError {
+    let b = text.as_bytes();
+    let offset = (0..b.len())
+        .find(|&i| {
+            let c = b[i];
+            (c < 0x20 && c != b'\t' && c != b'\n' && !(c == b'\r' && b.get(i + 1) == Some(&b'\n')))
+                || c == 0x7f
+        })
+        .unwrap_or(0);
+    DecodeError::ControlCharacter { offset }
 }
 
 /// Parses the header section: start line, fields (with obsolete line folding joined by one space), and the
@@ -428,20 +438,28 @@ fn parse_head(
 ) -> Result<(StartLine, u64, Headers, u64), DecodeError> {
     let text = std::str::from_utf8(head).map_err(|_| DecodeError::NotUtf8)?;
     // RFC 6787 §5.1 allows only visible characters, spaces and tabs inside lines; a stray CR or other control
-    // character would be written back and could split a line for another parser.
-    if let Some(at) = text
-        .bytes()
-        .zip(text.bytes().skip(1).chain(std::iter::once(b'\n')))
-        .position(|(b, next)| (b < 0x20 && b != b'\t' && b != b'\n' && !(b == b'\r' && next == b'\n')) || b == 0x7f)
-    {
-        return Err(DecodeError::ControlCharacter { offset: at });
+    // character would be written back and could split a line for another parser. One branch-free pass (it
+    // vectorizes) finds other controls and counts CRs; each CR must end a line, which the loop below counts.
+    let bad = text.bytes().fold(false, |bad, b| {
+        bad | ((b < 0x20) & (b != b'\t') & (b != b'\r') & (b != b'\n')) | (b == 0x7f)
+    });
+    let crs = memchr::memchr_iter(b'\r', text.as_bytes()).count();
+    if bad {
+        return Err(control_character(text));
     }
-    let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+    let mut line_crs = 0usize;
+    let mut lines = text.split('\n').map(|l| match l.strip_suffix('\r') {
+        Some(stripped) => {
+            line_crs += 1;
+            stripped
+        }
+        None => l,
+    });
     let (start, declared) = parse_start_line(lines.next().unwrap_or_default())?;
     let mut headers = Headers::with_capacity(8);
     let mut content_length: Option<u64> = None;
     let mut last_was_content_length = false;
-    for line in lines {
+    for line in lines.by_ref() {
         if line.is_empty() {
             break;
         }
@@ -483,6 +501,10 @@ fn parse_head(
             });
         }
         headers.push_checked(Text::slice_of(head, name), Text::slice_of(head, value));
+    }
+    drop(lines);
+    if line_crs != crs {
+        return Err(control_character(text));
     }
     Ok((start, declared, headers, content_length.unwrap_or(0)))
 }

@@ -123,7 +123,7 @@ impl HeaderValue for bool {
 
 fn parse_u64(value: &str, expected: &'static str) -> Result<u64, ValueError> {
     let err = ValueError::Syntax { expected };
-    if value.is_empty() || value.len() > 19 || !value.bytes().all(|b| b.is_ascii_digit()) {
+    if value.is_empty() || value.len() > 20 || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(err);
     }
     value.parse().map_err(|_| err)
