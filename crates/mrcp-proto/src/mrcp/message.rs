@@ -5,7 +5,7 @@ use std::fmt;
 use bytes::{Bytes, BytesMut};
 
 use super::header::{ChannelIdentifier, ContentType};
-use super::headers::{Headers, InvalidHeader, Text};
+use super::headers::{Headers, InvalidHeader};
 use super::method::{EventName, Method};
 use super::status::{RequestId, RequestState, StatusCode};
 use super::{ChannelId, codec};
@@ -92,10 +92,7 @@ impl Message {
         let mut headers = Headers::with_capacity(8);
         let mut v = String::with_capacity(32);
         super::header::HeaderValue::write(channel, &mut v);
-        headers.push_checked(
-            Text::from_static(<ChannelIdentifier as super::header::Header>::NAME),
-            Text::from_string(v),
-        );
+        headers.push_owned(<ChannelIdentifier as super::header::Header>::NAME, v);
         Message {
             start,
             headers,
@@ -133,9 +130,9 @@ impl Message {
             .headers
             .get_raw(<ChannelIdentifier as super::header::Header>::NAME)
         {
-            headers.push_checked(
-                Text::from_static(<ChannelIdentifier as super::header::Header>::NAME),
-                Text::copy(ch),
+            headers.push_owned(
+                <ChannelIdentifier as super::header::Header>::NAME,
+                ch.to_owned(),
             );
         }
         Message {

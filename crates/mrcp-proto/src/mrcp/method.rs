@@ -36,7 +36,7 @@ pub(crate) fn is_token(s: &str) -> bool {
 }
 
 /// Lookup table of the token alphabet, indexed by byte (the decoder checks every header name with it).
-static TOKEN_BYTES: [bool; 256] = {
+pub(crate) static TOKEN_BYTES: [bool; 256] = {
     let mut t = [false; 256];
     let mut i = 0;
     while i < 256 {

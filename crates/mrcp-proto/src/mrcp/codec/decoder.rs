@@ -4,9 +4,9 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use crate::mrcp::headers::{Headers, Text};
+use crate::mrcp::headers::Headers;
 use crate::mrcp::message::{Message, StartLine, VERSION};
-use crate::mrcp::method::{EventName, Method, NotAToken, is_token};
+use crate::mrcp::method::{EventName, Method, NotAToken, TOKEN_BYTES};
 use crate::mrcp::status::{
     BadNumber, RequestId, RequestState, StatusCode, UnknownRequestState, parse_digits,
 };
@@ -413,8 +413,48 @@ fn parse_start_line(line: &str) -> Result<(StartLine, u64), DecodeError> {
     Ok((start, declared))
 }
 
+/// The byte range of `part` inside `whole`; `part` is always a subslice cut from `whole` by the parser.
+fn span(whole: &str, part: &str) -> (usize, usize) {
+    let start = (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
+    (start, start.saturating_add(part.len()))
+}
+
 fn trim_ws(s: &str) -> &str {
-    s.trim_matches(|c| c == ' ' || c == '\t')
+    let b = s.as_bytes();
+    let start = b
+        .iter()
+        .position(|&c| c != b' ' && c != b'\t')
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|&c| c != b' ' && c != b'\t')
+        .map_or(start, |e| e + 1);
+    s.get(start..end).unwrap_or_default()
+}
+
+/// Lines of the header section without their LF or CRLF, counting the CRs it strips.
+struct Lines<'a> {
+    text: &'a str,
+    pos: usize,
+    crs: usize,
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let rest = self.text.get(self.pos..).filter(|r| !r.is_empty())?;
+        let end = memchr::memchr(b'\n', rest.as_bytes()).unwrap_or(rest.len());
+        self.pos += end + 1;
+        let line = rest.get(..end)?;
+        Some(match line.strip_suffix('\r') {
+            Some(stripped) => {
+                self.crs += 1;
+                stripped
+            }
+            None => line,
+        })
+    }
 }
 
 /// The error for the first control character that is not a line end (slow path, errors only).
@@ -447,16 +487,13 @@ fn parse_head(
     if bad {
         return Err(control_character(text));
     }
-    let mut line_crs = 0usize;
-    let mut lines = text.split('\n').map(|l| match l.strip_suffix('\r') {
-        Some(stripped) => {
-            line_crs += 1;
-            stripped
-        }
-        None => l,
-    });
+    let mut lines = Lines {
+        text,
+        pos: 0,
+        crs: 0,
+    };
     let (start, declared) = parse_start_line(lines.next().unwrap_or_default())?;
-    let mut headers = Headers::with_capacity(8);
+    let mut headers = Headers::for_head(head.clone(), 12);
     let mut content_length: Option<u64> = None;
     let mut last_was_content_length = false;
     for line in lines.by_ref() {
@@ -475,10 +512,15 @@ fn parse_head(
         let malformed = || DecodeError::MalformedHeader {
             line: excerpt(line),
         };
-        let (name, value) = line.split_once(':').ok_or_else(malformed)?;
-        if !is_token(name) {
+        // One pass finds the colon and checks that the name before it is a token.
+        let colon = line
+            .bytes()
+            .position(|c| c == b':' || !TOKEN_BYTES[usize::from(c)])
+            .filter(|&i| i > 0 && line.as_bytes().get(i) == Some(&b':'))
+            .ok_or_else(malformed)?;
+        let (Some(name), Some(value)) = (line.get(..colon), line.get(colon + 1..)) else {
             return Err(malformed());
-        }
+        };
         let value = trim_ws(value);
         last_was_content_length = name.eq_ignore_ascii_case("Content-Length");
         if last_was_content_length {
@@ -500,10 +542,9 @@ fn parse_head(
                 limit: limits.max_headers,
             });
         }
-        headers.push_checked(Text::slice_of(head, name), Text::slice_of(head, value));
+        headers.push_range(span(text, name), span(text, value));
     }
-    drop(lines);
-    if line_crs != crs {
+    if lines.crs != crs {
         return Err(control_character(text));
     }
     Ok((start, declared, headers, content_length.unwrap_or(0)))
