@@ -168,6 +168,35 @@ impl Headers {
         })
     }
 
+    /// Every field of type `H`, parsed, in order (e.g. several `Set-Cookie`).
+    pub fn get_all<H: Header>(&self) -> Result<Vec<H>, InvalidHeader> {
+        self.get_all_raw(H::NAME)
+            .map(|raw| {
+                H::parse(raw).map_err(|reason| InvalidHeader {
+                    name: Cow::Borrowed(H::NAME),
+                    value: raw.to_owned(),
+                    reason,
+                })
+            })
+            .collect()
+    }
+
+    /// Checks every field whose name the crate types (see [`crate::mrcp::header::lookup`]) and returns the
+    /// first one that does not parse, so a server can refuse a request with `404`/`409` naming it before acting
+    /// on any header. Unknown headers are not checked.
+    pub fn validate_known(&self) -> Result<(), InvalidHeader> {
+        for (name, value) in self.iter() {
+            if let Some(info) = crate::mrcp::header::lookup(name) {
+                info.validate(value).map_err(|reason| InvalidHeader {
+                    name: Cow::Borrowed(info.name),
+                    value: value.to_owned(),
+                    reason,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
     /// Sets header `H`: replaces the first field of that name in place (dropping later duplicates) or appends.
     /// Refuses a printed value with a line break, which would corrupt the framing.
     pub fn set<H: Header>(&mut self, header: &H) -> Result<(), InvalidHeader> {
@@ -361,6 +390,29 @@ mod tests {
         h.set(&ConfidenceThreshold(Score::new(0.5).unwrap()))
             .unwrap();
         assert_eq!(h.get_raw("CONFIDENCE-THRESHOLD"), Some("0.5"));
+    }
+
+    #[test]
+    fn validate_known_names_the_first_bad_header() {
+        let mut h = Headers::new();
+        h.append_raw("X-Anything", "goes").unwrap();
+        h.append_raw("No-Input-Timeout", "5000").unwrap();
+        assert_eq!(h.validate_known(), Ok(()));
+        h.append_raw("speed-vs-accuracy", "2.0").unwrap();
+        h.append_raw("Recognition-Timeout", "soon").unwrap();
+        let e = h.validate_known().unwrap_err();
+        assert_eq!(e.name, "Speed-Vs-Accuracy");
+        assert_eq!(e.status_code(), StatusCode::UNSUPPORTED_HEADER_VALUE);
+    }
+
+    #[test]
+    fn get_all_reads_repeated_headers() {
+        use crate::mrcp::header::SetCookie;
+        let mut h = Headers::new();
+        h.append_raw("Set-Cookie", "a=1").unwrap();
+        h.append_raw("set-cookie", "b=2").unwrap();
+        let all = h.get_all::<SetCookie>().unwrap();
+        assert_eq!(all, [SetCookie("a=1".into()), SetCookie("b=2".into())]);
     }
 
     #[test]
