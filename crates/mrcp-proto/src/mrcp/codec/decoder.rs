@@ -230,6 +230,16 @@ impl Decoder {
     pub fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Message>, DecodeError> {
         match self.decode(buf)? {
             Some(m) => Ok(Some(m)),
+            None if matches!(self.state, State::Body { .. }) => {
+                // The header section arrived but not the whole body.
+                self.state = State::Head {
+                    scanned: 0,
+                    line_seen: false,
+                };
+                Err(DecodeError::Truncated {
+                    buffered: buf.len(),
+                })
+            }
             None if buf.iter().all(|b| matches!(b, b'\r' | b'\n')) => {
                 buf.clear();
                 Ok(None)
@@ -657,6 +667,18 @@ mod tests {
         assert!(matches!(
             decode_all(b"MRCP/2.0 10 SPEAK 1\r\nContent-Length: 5\r\n\r\nab"),
             Err(DecodeError::Truncated { buffered: 2 })
+        ));
+        assert!(matches!(
+            decode_all(b"MRCP/2.0 10 SPEAK 1\r\nContent-Length: 5\r\n\r\n"),
+            Err(DecodeError::Truncated { buffered: 0 })
+        ));
+        assert!(matches!(
+            decode_all(b"MRCP/2.0 10 SPEAK 1\r\nContent-Length: 5\r\n\r\n\r\n"),
+            Err(DecodeError::Truncated { buffered: 2 })
+        ));
+        assert!(matches!(
+            decode_all(b"MRCP/2.0 10 SPEAK 1\r\nChannel-Identifier: a@b"),
+            Err(DecodeError::Truncated { .. })
         ));
     }
 
