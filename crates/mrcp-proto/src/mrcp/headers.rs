@@ -183,7 +183,8 @@ impl Headers {
 
     /// Checks every field whose name the crate types (see [`crate::mrcp::header::lookup`]) and returns the
     /// first one that does not parse, so a server can refuse a request with `404`/`409` naming it before acting
-    /// on any header. Unknown headers are not checked.
+    /// on any header. Unknown headers are not checked. Do not call it on GET-PARAMS, whose headers carry empty
+    /// values on purpose (RFC 6787 §6.1).
     pub fn validate_known(&self) -> Result<(), InvalidHeader> {
         for (name, value) in self.iter() {
             if let Some(info) = crate::mrcp::header::lookup(name) {

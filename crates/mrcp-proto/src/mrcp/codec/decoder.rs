@@ -585,6 +585,16 @@ mod tests {
     }
 
     #[test]
+    fn get_params_keeps_empty_values() {
+        let msgs = decode_all(
+            b"MRCP/2.0 110 GET-PARAMS 4\r\nChannel-Identifier: a1@speechrecog\r\nNo-Input-Timeout:\r\nSpeech-Language: \r\n\r\n",
+        )
+        .unwrap();
+        let h: Vec<_> = msgs[0].headers.iter().collect();
+        assert_eq!(h[1..], [("No-Input-Timeout", ""), ("Speech-Language", "")]);
+    }
+
+    #[test]
     fn bare_lf_and_folding_are_accepted() {
         let input = b"MRCP/2.0 10 STOP 3\nChannel-Identifier: a1@speechrecog\nX-Long: one\n  two\nContent-Length: 2\n\nok";
         let mut dec = Decoder::default();
