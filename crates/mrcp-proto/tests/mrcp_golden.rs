@@ -208,3 +208,31 @@ fn each_tcp_connection_decodes_as_one_stream_split_anywhere() {
         }
     }
 }
+
+#[test]
+fn every_single_split_point_of_a_captured_stream_decodes_the_same() {
+    let mrcp: Vec<Frame> = frames().into_iter().filter(Frame::is_mrcp).collect();
+    // The server side of the umc recognition: 200 COMPLETE, IN-PROGRESS, START-OF-INPUT, RECOGNITION-COMPLETE.
+    let stream: Vec<u8> = mrcp
+        .iter()
+        .filter(|f| [32, 35, 37, 39].contains(&f.number))
+        .flat_map(|f| f.payload.clone())
+        .collect();
+    let expected: Vec<Message> = [32, 35, 37, 39]
+        .iter()
+        .map(|n| decode_one(&mrcp.iter().find(|f| f.number == *n).expect("frame").payload))
+        .collect();
+    for cut in 0..=stream.len() {
+        let mut dec = Decoder::default();
+        let mut buf = BytesMut::from(&stream[..cut]);
+        let mut got = Vec::new();
+        while let Some(m) = dec.decode(&mut buf).expect("first part decodes") {
+            got.push(m);
+        }
+        buf.extend_from_slice(&stream[cut..]);
+        while let Some(m) = dec.decode_eof(&mut buf).expect("rest decodes") {
+            got.push(m);
+        }
+        assert_eq!(got, expected, "split at byte {cut}");
+    }
+}

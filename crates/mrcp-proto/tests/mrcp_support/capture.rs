@@ -45,8 +45,7 @@ pub fn parse(text: &[u8]) -> Result<Vec<Frame>, String> {
         // The most recent scenario title before this frame.
         if let Some(title) = text[pos..start]
             .split(|&b| b == b'\n')
-            .filter(|l| l.starts_with(b"# "))
-            .last()
+            .rfind(|l| l.starts_with(b"# "))
         {
             scenario = String::from_utf8_lossy(&title[2..]).trim().to_owned();
         }
