@@ -295,6 +295,33 @@ impl Session {
         Ok(())
     }
 
+    /// Closes the MRCP connection but not the SIP dialog (a client whose control connection drops).
+    pub async fn drop_control(&mut self) -> Result<(), ClientError> {
+        self.mrcp.shutdown().await?;
+        Ok(())
+    }
+
+    /// Waits until the server ends the dialog (its BYE) and returns why it ended.
+    pub async fn terminated(&mut self) -> Result<mrcp_sip::EndReason, ClientError> {
+        let seconds = self.timeout.as_secs();
+        tokio::time::timeout(self.timeout, async {
+            loop {
+                match self.sip.events.recv().await {
+                    Some(Event::Terminated { call, reason }) if call == self.call => {
+                        return Ok(reason);
+                    }
+                    Some(_) => {}
+                    None => return Err(ClientError::Closed),
+                }
+            }
+        })
+        .await
+        .map_err(|_| ClientError::Timeout {
+            what: "end of the SIP dialog",
+            seconds,
+        })?
+    }
+
     /// Ends the session with BYE.
     pub async fn close(self) {
         let _ = self.sip.handle.bye(self.call).await;

@@ -76,6 +76,17 @@ pub async fn connect(
     profile: ClientProfile,
     rtp_ports: (u16, u16),
 ) -> Session {
+    try_connect(server, profile, rtp_ports)
+        .await
+        .expect("cannot open the MRCP session")
+}
+
+/// Like [`connect`], returning the error.
+pub async fn try_connect(
+    server: &ServerProcess,
+    profile: ClientProfile,
+    rtp_ports: (u16, u16),
+) -> Result<Session, mrcp_client::ClientError> {
     Session::open(&SessionConfig {
         server: server.sip,
         transport: Transport::Udp,
@@ -86,7 +97,6 @@ pub async fn connect(
         timeout: DEADLINE,
     })
     .await
-    .expect("cannot open the MRCP session")
 }
 
 /// DTMF as in-band tones (ITU-T Q.23 pairs), 100 ms on and 100 ms off per digit at 8 kHz, as FreeSWITCH's
