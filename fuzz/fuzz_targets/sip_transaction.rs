@@ -1,5 +1,7 @@
 #![no_main]
-//! Placeholder fuzz target, filled by its issue.
+//! Fuzzes the SIP transaction and dialog layer: a script of messages, timer steps and answers
+//! driven through one `mrcp_sip::Endpoint` (see `mrcp_sip::fuzzing::run`).
+
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let _ = data;
+    mrcp_sip::fuzzing::run(data);
 });

@@ -1,5 +1,5 @@
 #![no_main]
-//! Placeholder fuzz target, filled by its issue.
+//! Fuzz target: see `mrcp_proto::grammar::fuzz_support::srgs_xml` (replayed by `tests/grammar_fuzz_corpus.rs`).
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let _ = data;
+    mrcp_proto::grammar::fuzz_support::srgs_xml(data);
 });

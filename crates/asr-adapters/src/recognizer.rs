@@ -59,11 +59,11 @@ pub enum Constraint {
 /// The parameters of one recognition that matter to an engine.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecognitionRequest {
-    /// `Speech-Language` (RFC 6787 §9.4.13), if the client set one.
+    /// `Speech-Language` (RFC 6787 §9.4), if the client set one.
     pub language: Option<String>,
     /// What to listen for.
     pub constraint: Constraint,
-    /// `N-Best-List-Length` (RFC 6787 §9.4.19): the most alternatives the server will report.
+    /// `N-Best-List-Length` (RFC 6787 §9.4): the most alternatives the server will report.
     pub n_best: u32,
     /// `Vendor-Specific-Parameters` (RFC 6787 §6.2.16), in the client's order.
     pub vendor_parameters: Vec<(String, String)>,
@@ -135,6 +135,9 @@ pub enum PushError {
     /// The engine stopped reading (it ended or failed); read its events.
     #[error("the engine stopped reading audio")]
     EngineGone,
+    /// The engine is a second of audio behind ([`RecognitionStream::try_push`] only).
+    #[error("the engine is {STREAM_CAPACITY} frames behind")]
+    Full,
 }
 
 impl RecognitionStream {
@@ -142,6 +145,16 @@ impl RecognitionStream {
     pub async fn push(&self, samples: Vec<i16>) -> Result<(), PushError> {
         let audio = self.audio.as_ref().ok_or(PushError::Finished)?;
         audio.send(samples).await.map_err(|_| PushError::EngineGone)
+    }
+
+    /// Pushes one frame of PCM without waiting: for a caller that must not block (the session actor), which
+    /// drops the frame and counts it when the engine is a second behind.
+    pub fn try_push(&self, samples: Vec<i16>) -> Result<(), PushError> {
+        let audio = self.audio.as_ref().ok_or(PushError::Finished)?;
+        audio.try_send(samples).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => PushError::Full,
+            mpsc::error::TrySendError::Closed(_) => PushError::EngineGone,
+        })
     }
 
     /// Tells the engine the input is complete: it should now report its final result.

@@ -4,6 +4,8 @@
 //!
 //! - [`config`]: the TOML configuration with UniMRCP's defaults, command-line overrides and validation that
 //!   names the key at fault;
+//! - [`control`]: MRCPv2 control connections, routed by Channel-Identifier to the owning session;
+//! - [`params`]: SET-PARAMS/GET-PARAMS and the request → channel → default layering of parameters;
 //! - [`routing`]: the rules that choose an engine per request;
 //! - [`recognizer`]: the speechrecog resource (RFC 6787 §9) as a sans-IO state machine with every timer;
 //! - [`synthesizer`]: the speechsynth resource (RFC 6787 §8) as a sans-IO state machine.
@@ -11,6 +13,11 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod control;
+pub mod engines;
+pub mod params;
 pub mod recognizer;
 pub mod routing;
+pub mod server;
+mod session;
 pub mod synthesizer;

@@ -10,42 +10,19 @@ use super::header::{Header, ValueError};
 use super::method::is_token;
 use super::status::StatusCode;
 
-/// UTF-8 text held in [`Bytes`], so decoded names and values are slices of the received buffer, not copies.
+/// Where a name or value lives: a range of the received header section (no copy, no reference count per
+/// field), a static name, or an owned string set by the application.
 #[derive(Clone)]
-pub(crate) struct Text(Bytes);
-
-impl Text {
-    pub(crate) const fn from_static(s: &'static str) -> Text {
-        Text(Bytes::from_static(s.as_bytes()))
-    }
-
-    pub(crate) fn copy(s: &str) -> Text {
-        Text(Bytes::copy_from_slice(s.as_bytes()))
-    }
-
-    pub(crate) fn from_string(s: String) -> Text {
-        Text(Bytes::from(s.into_bytes()))
-    }
-
-    /// A slice of `buf`; `part` must lie inside `buf` (the decoder takes it from `buf` itself).
-    pub(crate) fn slice_of(buf: &Bytes, part: &str) -> Text {
-        Text(buf.slice_ref(part.as_bytes()))
-    }
-
-    pub(crate) fn as_str(&self) -> &str {
-        // Every constructor takes a `&str` or `String`, so the bytes are UTF-8 and this never falls back.
-        std::str::from_utf8(&self.0).unwrap_or_default()
-    }
-
-    pub(crate) fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
+enum Slot {
+    Head(usize, usize),
+    Static(&'static str),
+    Owned(Box<str>),
 }
 
 #[derive(Clone)]
 struct Field {
-    name: Text,
-    value: Text,
+    name: Slot,
+    value: Slot,
 }
 
 /// A header value that the typed header refused, naming the header so a server can answer with
@@ -86,6 +63,8 @@ impl InvalidHeader {
 /// ```
 #[derive(Clone, Default)]
 pub struct Headers {
+    /// The received header section that `Slot::Head` ranges point into (empty for built messages).
+    head: Bytes,
     fields: Vec<Field>,
 }
 
@@ -97,7 +76,34 @@ impl Headers {
 
     pub(crate) fn with_capacity(n: usize) -> Headers {
         Headers {
+            head: Bytes::new(),
             fields: Vec::with_capacity(n),
+        }
+    }
+
+    /// An empty collection whose fields will be ranges of `head` (the decoder's header section).
+    pub(crate) fn for_head(head: Bytes, n: usize) -> Headers {
+        Headers {
+            head,
+            fields: Vec::with_capacity(n),
+        }
+    }
+
+    fn bytes<'a>(&'a self, slot: &'a Slot) -> &'a [u8] {
+        match slot {
+            Slot::Head(start, end) => self.head.get(*start..*end).unwrap_or_default(),
+            Slot::Static(s) => s.as_bytes(),
+            Slot::Owned(s) => s.as_bytes(),
+        }
+    }
+
+    fn text<'a>(&'a self, slot: &'a Slot) -> &'a str {
+        match slot {
+            // The decoder records ranges of a section it validated as UTF-8, cut at ASCII delimiters, so this
+            // never falls back.
+            Slot::Head(..) => std::str::from_utf8(self.bytes(slot)).unwrap_or_default(),
+            Slot::Static(s) => s,
+            Slot::Owned(s) => s,
         }
     }
 
@@ -115,24 +121,26 @@ impl Headers {
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
         self.fields
             .iter()
-            .map(|f| (f.name.as_str(), f.value.as_str()))
+            .map(|f| (self.text(&f.name), self.text(&f.value)))
     }
 
     pub(crate) fn iter_bytes(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
         self.fields
             .iter()
-            .map(|f| (f.name.as_bytes(), f.value.as_bytes()))
+            .map(|f| (self.bytes(&f.name), self.bytes(&f.value)))
     }
 
     fn position(&self, name: &str) -> Option<usize> {
         self.fields
             .iter()
-            .position(|f| f.name.as_bytes().eq_ignore_ascii_case(name.as_bytes()))
+            .position(|f| self.bytes(&f.name).eq_ignore_ascii_case(name.as_bytes()))
     }
 
     /// The raw value of the first field with this name.
     pub fn get_raw(&self, name: &str) -> Option<&str> {
-        self.position(name).map(|i| self.fields[i].value.as_str())
+        self.position(name)
+            .and_then(|i| self.fields.get(i))
+            .map(|f| self.text(&f.value))
     }
 
     /// Every raw value with this name, in order (e.g. several `Set-Cookie`).
@@ -160,6 +168,36 @@ impl Headers {
         })
     }
 
+    /// Every field of type `H`, parsed, in order (e.g. several `Set-Cookie`).
+    pub fn get_all<H: Header>(&self) -> Result<Vec<H>, InvalidHeader> {
+        self.get_all_raw(H::NAME)
+            .map(|raw| {
+                H::parse(raw).map_err(|reason| InvalidHeader {
+                    name: Cow::Borrowed(H::NAME),
+                    value: raw.to_owned(),
+                    reason,
+                })
+            })
+            .collect()
+    }
+
+    /// Checks every field whose name the crate types (see [`crate::mrcp::header::lookup`]) and returns the
+    /// first one that does not parse, so a server can refuse a request with `404`/`409` naming it before acting
+    /// on any header. Unknown headers are not checked. Do not call it on GET-PARAMS, whose headers carry empty
+    /// values on purpose (RFC 6787 §6.1).
+    pub fn validate_known(&self) -> Result<(), InvalidHeader> {
+        for (name, value) in self.iter() {
+            if let Some(info) = crate::mrcp::header::lookup(name) {
+                info.validate(value).map_err(|reason| InvalidHeader {
+                    name: Cow::Borrowed(info.name),
+                    value: value.to_owned(),
+                    reason,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
     /// Sets header `H`: replaces the first field of that name in place (dropping later duplicates) or appends.
     /// Refuses a printed value with a line break, which would corrupt the framing.
     pub fn set<H: Header>(&mut self, header: &H) -> Result<(), InvalidHeader> {
@@ -172,7 +210,7 @@ impl Headers {
                 reason: ValueError::LineBreak,
             });
         }
-        self.replace(Text::from_static(H::NAME), Text::from_string(value));
+        self.replace(Slot::Static(H::NAME), Slot::Owned(value.into()));
         Ok(())
     }
 
@@ -184,8 +222,9 @@ impl Headers {
     /// Removes every field with this name; returns whether one was there.
     pub fn remove_raw(&mut self, name: &str) -> bool {
         let before = self.fields.len();
+        let head = &self.head;
         self.fields
-            .retain(|f| !f.name.as_bytes().eq_ignore_ascii_case(name.as_bytes()));
+            .retain(|f| !slot_bytes(head, &f.name).eq_ignore_ascii_case(name.as_bytes()));
         before != self.fields.len()
     }
 
@@ -194,8 +233,8 @@ impl Headers {
     pub fn append_raw(&mut self, name: &str, value: &str) -> Result<(), InvalidHeader> {
         check_raw(name, value)?;
         self.fields.push(Field {
-            name: Text::copy(name),
-            value: Text::copy(value.trim()),
+            name: Slot::Owned(name.into()),
+            value: Slot::Owned(value.trim().into()),
         });
         Ok(())
     }
@@ -203,18 +242,21 @@ impl Headers {
     /// Sets a field as text: replaces the first field of that name in place or appends.
     pub fn set_raw(&mut self, name: &str, value: &str) -> Result<(), InvalidHeader> {
         check_raw(name, value)?;
-        self.replace(Text::copy(name), Text::copy(value.trim()));
+        self.replace(Slot::Owned(name.into()), Slot::Owned(value.trim().into()));
         Ok(())
     }
 
-    fn replace(&mut self, name: Text, value: Text) {
-        match self.position(name.as_str()) {
+    fn replace(&mut self, name: Slot, value: Slot) {
+        let wanted = slot_bytes(&self.head, &name).to_vec();
+        match self.position_bytes(&wanted) {
             Some(i) => {
-                let n = name.as_str().to_owned();
-                self.fields[i] = Field { name, value };
+                if let Some(f) = self.fields.get_mut(i) {
+                    *f = Field { name, value };
+                }
+                let head = &self.head;
                 let mut seen = 0usize;
                 self.fields.retain(|f| {
-                    if f.name.as_bytes().eq_ignore_ascii_case(n.as_bytes()) {
+                    if slot_bytes(head, &f.name).eq_ignore_ascii_case(&wanted) {
                         seen += 1;
                         seen == 1
                     } else {
@@ -226,25 +268,53 @@ impl Headers {
         }
     }
 
+    fn position_bytes(&self, name: &[u8]) -> Option<usize> {
+        self.fields
+            .iter()
+            .position(|f| self.bytes(&f.name).eq_ignore_ascii_case(name))
+    }
+
+    /// Appends a field with a static name and an owned value (message constructors).
+    pub(crate) fn push_owned(&mut self, name: &'static str, value: String) {
+        self.fields.push(Field {
+            name: Slot::Static(name),
+            value: Slot::Owned(value.into()),
+        });
+    }
+
+    /// Appends a field the decoder checked, as ranges of the header section given to [`Headers::for_head`].
+    pub(crate) fn push_range(&mut self, name: (usize, usize), value: (usize, usize)) {
+        self.fields.push(Field {
+            name: Slot::Head(name.0, name.1),
+            value: Slot::Head(value.0, value.1),
+        });
+    }
+
     /// Joins a folded continuation line to the last value with one space (RFC 6787 §5.1 LWS); false if there is
     /// no field yet.
     pub(crate) fn extend_last(&mut self, more: &str) -> bool {
-        let Some(last) = self.fields.last_mut() else {
+        let Some(last) = self.fields.last() else {
             return false;
         };
-        let mut v = String::with_capacity(last.value.as_bytes().len() + 1 + more.len());
-        v.push_str(last.value.as_str());
+        let prev = self.text(&last.value);
+        let mut v = String::with_capacity(prev.len() + 1 + more.len());
+        v.push_str(prev);
         if !more.is_empty() {
             v.push(' ');
             v.push_str(more);
         }
-        last.value = Text::from_string(v);
+        if let Some(last) = self.fields.last_mut() {
+            last.value = Slot::Owned(v.into());
+        }
         true
     }
+}
 
-    /// Appends a field the decoder already checked.
-    pub(crate) fn push_checked(&mut self, name: Text, value: Text) {
-        self.fields.push(Field { name, value });
+fn slot_bytes<'a>(head: &'a Bytes, slot: &'a Slot) -> &'a [u8] {
+    match slot {
+        Slot::Head(start, end) => head.get(*start..*end).unwrap_or_default(),
+        Slot::Static(s) => s.as_bytes(),
+        Slot::Owned(s) => s.as_bytes(),
     }
 }
 
@@ -269,10 +339,10 @@ impl PartialEq for Headers {
     /// Same fields in the same order; names case-insensitively, values exactly.
     fn eq(&self, other: &Headers) -> bool {
         self.fields.len() == other.fields.len()
-            && self.fields.iter().zip(&other.fields).all(|(a, b)| {
-                a.name.as_bytes().eq_ignore_ascii_case(b.name.as_bytes())
-                    && a.value.as_bytes() == b.value.as_bytes()
-            })
+            && self
+                .iter_bytes()
+                .zip(other.iter_bytes())
+                .all(|((an, av), (bn, bv))| an.eq_ignore_ascii_case(bn) && av == bv)
     }
 }
 
@@ -321,6 +391,29 @@ mod tests {
         h.set(&ConfidenceThreshold(Score::new(0.5).unwrap()))
             .unwrap();
         assert_eq!(h.get_raw("CONFIDENCE-THRESHOLD"), Some("0.5"));
+    }
+
+    #[test]
+    fn validate_known_names_the_first_bad_header() {
+        let mut h = Headers::new();
+        h.append_raw("X-Anything", "goes").unwrap();
+        h.append_raw("No-Input-Timeout", "5000").unwrap();
+        assert_eq!(h.validate_known(), Ok(()));
+        h.append_raw("speed-vs-accuracy", "2.0").unwrap();
+        h.append_raw("Recognition-Timeout", "soon").unwrap();
+        let e = h.validate_known().unwrap_err();
+        assert_eq!(e.name, "Speed-Vs-Accuracy");
+        assert_eq!(e.status_code(), StatusCode::UNSUPPORTED_HEADER_VALUE);
+    }
+
+    #[test]
+    fn get_all_reads_repeated_headers() {
+        use crate::mrcp::header::SetCookie;
+        let mut h = Headers::new();
+        h.append_raw("Set-Cookie", "a=1").unwrap();
+        h.append_raw("set-cookie", "b=2").unwrap();
+        let all = h.get_all::<SetCookie>().unwrap();
+        assert_eq!(all, [SetCookie("a=1".into()), SetCookie("b=2".into())]);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::fmt;
 use bytes::{Bytes, BytesMut};
 
 use super::header::{ChannelIdentifier, ContentType};
-use super::headers::{Headers, InvalidHeader, Text};
+use super::headers::{Headers, InvalidHeader};
 use super::method::{EventName, Method};
 use super::status::{RequestId, RequestState, StatusCode};
 use super::{ChannelId, codec};
@@ -92,10 +92,7 @@ impl Message {
         let mut headers = Headers::with_capacity(8);
         let mut v = String::with_capacity(32);
         super::header::HeaderValue::write(channel, &mut v);
-        headers.push_checked(
-            Text::from_static(<ChannelIdentifier as super::header::Header>::NAME),
-            Text::from_string(v),
-        );
+        headers.push_owned(<ChannelIdentifier as super::header::Header>::NAME, v);
         Message {
             start,
             headers,
@@ -133,9 +130,9 @@ impl Message {
             .headers
             .get_raw(<ChannelIdentifier as super::header::Header>::NAME)
         {
-            headers.push_checked(
-                Text::from_static(<ChannelIdentifier as super::header::Header>::NAME),
-                Text::copy(ch),
+            headers.push_owned(
+                <ChannelIdentifier as super::header::Header>::NAME,
+                ch.to_owned(),
             );
         }
         Message {
@@ -191,5 +188,59 @@ impl Message {
         let mut b = BytesMut::with_capacity(self.message_length());
         self.encode(&mut b);
         b.freeze()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mrcp::ResourceType;
+    use crate::mrcp::codec::{Decoder, LengthPolicy, Limits};
+
+    fn decode(bytes: &[u8]) -> Message {
+        let mut dec = Decoder::new(Limits::default(), LengthPolicy::Reject);
+        let mut buf = BytesMut::from(bytes);
+        dec.decode_eof(&mut buf).unwrap().unwrap()
+    }
+
+    #[test]
+    fn utf8_body_is_framed_in_bytes() {
+        let ch = ChannelId::new("abc123", ResourceType::Speechsynth).unwrap();
+        let mut speak = Message::request(Method::Speak, RequestId(1), &ch);
+        speak.set_body("text/plain", "Grüße, 世界").unwrap();
+        let bytes = speak.to_bytes();
+        let text = std::str::from_utf8(&bytes).unwrap();
+        assert!(text.contains("Content-Length: 15\r\n"), "{text}");
+        assert_eq!(decode(&bytes), speak);
+        assert_eq!(speak.content_type(), Some("text/plain"));
+    }
+
+    #[test]
+    fn response_echoes_an_unparsable_channel() {
+        let req = decode(b"MRCP/2.0 63 SPEAK 7\r\nChannel-Identifier: abc@nosuchresource\r\n\r\n");
+        assert!(req.channel_id().is_err());
+        let resp = Message::response_to(
+            &req,
+            StatusCode::RESOURCE_NOT_ALLOCATED,
+            RequestState::Complete,
+        );
+        assert_eq!(
+            &resp.to_bytes()[..],
+            b"MRCP/2.0 70 7 405 COMPLETE\r\nChannel-Identifier: abc@nosuchresource\r\n\r\n"
+        );
+        assert_eq!(resp.request_id(), RequestId(7));
+    }
+
+    #[test]
+    fn start_lines_display_without_version_and_length() {
+        let ch = ChannelId::new("abc", ResourceType::Speechrecog).unwrap();
+        let ev = Message::event(
+            EventName::StartOfInput,
+            RequestId(2),
+            RequestState::InProgress,
+            &ch,
+        );
+        assert_eq!(ev.start.to_string(), "START-OF-INPUT 2 IN-PROGRESS");
+        assert_eq!(decode(&ev.to_bytes()), ev);
     }
 }

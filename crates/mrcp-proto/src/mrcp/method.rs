@@ -32,15 +32,24 @@ impl Token {
 
 /// `token` of RFC 6787 §5.1 (from RFC 3261 §25.1): alphanumerics and `-.!%*_+`~'`.
 pub(crate) fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes().all(|b| {
-            b.is_ascii_alphanumeric()
-                || matches!(
-                    b,
-                    b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-                )
-        })
+    !s.is_empty() && s.bytes().all(|b| TOKEN_BYTES[usize::from(b)])
 }
+
+/// Lookup table of the token alphabet, indexed by byte (the decoder checks every header name with it).
+pub(crate) static TOKEN_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        i += 1;
+    }
+    t
+};
 
 macro_rules! names {
     ($(#[$tdoc:meta])* $ty:ident, $unknown:literal { $($(#[$doc:meta])* $var:ident = $wire:literal,)* }) => {
@@ -89,63 +98,63 @@ names! {
     /// A request method (RFC 6787 §5.2 `method-name`): generic (§6.1), synthesizer (§8.2), recognizer (§9.2),
     /// recorder (§10.2) and verifier (§11.2) methods. `STOP` and `START-INPUT-TIMERS` are shared by resources.
     Method, "method" {
-        /// `SET-PARAMS` (RFC 6787 §7.1).
+        /// `SET-PARAMS` (RFC 6787 §6.1).
         SetParams = "SET-PARAMS",
-        /// `GET-PARAMS` (RFC 6787 §7.2).
+        /// `GET-PARAMS` (RFC 6787 §6.1).
         GetParams = "GET-PARAMS",
-        /// `SPEAK` (RFC 6787 §8.8).
+        /// `SPEAK` (RFC 6787 §8.2).
         Speak = "SPEAK",
-        /// `STOP` (RFC 6787 §8.9, §9.10, §10.7, §11.19).
+        /// `STOP` (RFC 6787 §8.2, §9.2, §10.2, §11.2).
         Stop = "STOP",
-        /// `PAUSE` (RFC 6787 §8.11).
+        /// `PAUSE` (RFC 6787 §8.2).
         Pause = "PAUSE",
-        /// `RESUME` (RFC 6787 §8.12).
+        /// `RESUME` (RFC 6787 §8.2).
         Resume = "RESUME",
-        /// `BARGE-IN-OCCURRED` (RFC 6787 §8.10).
+        /// `BARGE-IN-OCCURRED` (RFC 6787 §8.2).
         BargeInOccurred = "BARGE-IN-OCCURRED",
-        /// `CONTROL` (RFC 6787 §8.13).
+        /// `CONTROL` (RFC 6787 §8.2).
         Control = "CONTROL",
-        /// `DEFINE-LEXICON` (RFC 6787 §8.16).
+        /// `DEFINE-LEXICON` (RFC 6787 §8.2).
         DefineLexicon = "DEFINE-LEXICON",
-        /// `DEFINE-GRAMMAR` (RFC 6787 §9.8).
+        /// `DEFINE-GRAMMAR` (RFC 6787 §9.2).
         DefineGrammar = "DEFINE-GRAMMAR",
-        /// `RECOGNIZE` (RFC 6787 §9.9).
+        /// `RECOGNIZE` (RFC 6787 §9.2).
         Recognize = "RECOGNIZE",
-        /// `INTERPRET` (RFC 6787 §9.17).
+        /// `INTERPRET` (RFC 6787 §9.2).
         Interpret = "INTERPRET",
-        /// `GET-RESULT` (RFC 6787 §9.11).
+        /// `GET-RESULT` (RFC 6787 §9.2).
         GetResult = "GET-RESULT",
-        /// `START-INPUT-TIMERS` (RFC 6787 §9.13, §10.8, §11.20).
+        /// `START-INPUT-TIMERS` (RFC 6787 §9.2, §10.2, §11.2).
         StartInputTimers = "START-INPUT-TIMERS",
-        /// `START-PHRASE-ENROLLMENT` (RFC 6787 §9.12).
+        /// `START-PHRASE-ENROLLMENT` (RFC 6787 §9.2).
         StartPhraseEnrollment = "START-PHRASE-ENROLLMENT",
-        /// `ENROLLMENT-ROLLBACK` (RFC 6787 §9.15).
+        /// `ENROLLMENT-ROLLBACK` (RFC 6787 §9.2).
         EnrollmentRollback = "ENROLLMENT-ROLLBACK",
-        /// `END-PHRASE-ENROLLMENT` (RFC 6787 §9.16).
+        /// `END-PHRASE-ENROLLMENT` (RFC 6787 §9.2).
         EndPhraseEnrollment = "END-PHRASE-ENROLLMENT",
-        /// `MODIFY-PHRASE` (RFC 6787 §9.18).
+        /// `MODIFY-PHRASE` (RFC 6787 §9.2).
         ModifyPhrase = "MODIFY-PHRASE",
-        /// `DELETE-PHRASE` (RFC 6787 §9.19).
+        /// `DELETE-PHRASE` (RFC 6787 §9.2).
         DeletePhrase = "DELETE-PHRASE",
-        /// `RECORD` (RFC 6787 §10.5).
+        /// `RECORD` (RFC 6787 §10.2).
         Record = "RECORD",
-        /// `START-SESSION` (RFC 6787 §11.6).
+        /// `START-SESSION` (RFC 6787 §11.2).
         StartSession = "START-SESSION",
-        /// `END-SESSION` (RFC 6787 §11.7).
+        /// `END-SESSION` (RFC 6787 §11.2).
         EndSession = "END-SESSION",
-        /// `QUERY-VOICEPRINT` (RFC 6787 §11.8).
+        /// `QUERY-VOICEPRINT` (RFC 6787 §11.2).
         QueryVoiceprint = "QUERY-VOICEPRINT",
-        /// `DELETE-VOICEPRINT` (RFC 6787 §11.9).
+        /// `DELETE-VOICEPRINT` (RFC 6787 §11.2).
         DeleteVoiceprint = "DELETE-VOICEPRINT",
-        /// `VERIFY` (RFC 6787 §11.10).
+        /// `VERIFY` (RFC 6787 §11.2).
         Verify = "VERIFY",
-        /// `VERIFY-FROM-BUFFER` (RFC 6787 §11.11).
+        /// `VERIFY-FROM-BUFFER` (RFC 6787 §11.2).
         VerifyFromBuffer = "VERIFY-FROM-BUFFER",
-        /// `VERIFY-ROLLBACK` (RFC 6787 §11.12).
+        /// `VERIFY-ROLLBACK` (RFC 6787 §11.2).
         VerifyRollback = "VERIFY-ROLLBACK",
-        /// `CLEAR-BUFFER` (RFC 6787 §11.14).
+        /// `CLEAR-BUFFER` (RFC 6787 §11.2).
         ClearBuffer = "CLEAR-BUFFER",
-        /// `GET-INTERMEDIATE-RESULT` (RFC 6787 §11.15).
+        /// `GET-INTERMEDIATE-RESULT` (RFC 6787 §11.2).
         GetIntermediateResult = "GET-INTERMEDIATE-RESULT",
     }
 }
@@ -154,19 +163,19 @@ names! {
     /// An event name (RFC 6787 §5.5 `event-name`): synthesizer (§8.2), recognizer (§9.2), recorder (§10.2) and
     /// verifier (§11.2) events.
     EventName, "event" {
-        /// `SPEECH-MARKER` (RFC 6787 §8.14).
+        /// `SPEECH-MARKER` (RFC 6787 §8.3).
         SpeechMarker = "SPEECH-MARKER",
-        /// `SPEAK-COMPLETE` (RFC 6787 §8.15).
+        /// `SPEAK-COMPLETE` (RFC 6787 §8.3).
         SpeakComplete = "SPEAK-COMPLETE",
-        /// `START-OF-INPUT` (RFC 6787 §9.14, §10.6, §11.17).
+        /// `START-OF-INPUT` (RFC 6787 §9.3, §10.3, §11.3).
         StartOfInput = "START-OF-INPUT",
-        /// `RECOGNITION-COMPLETE` (RFC 6787 §9.10).
+        /// `RECOGNITION-COMPLETE` (RFC 6787 §9.3).
         RecognitionComplete = "RECOGNITION-COMPLETE",
-        /// `INTERPRETATION-COMPLETE` (RFC 6787 §9.18).
+        /// `INTERPRETATION-COMPLETE` (RFC 6787 §9.3).
         InterpretationComplete = "INTERPRETATION-COMPLETE",
-        /// `RECORD-COMPLETE` (RFC 6787 §10.9).
+        /// `RECORD-COMPLETE` (RFC 6787 §10.3).
         RecordComplete = "RECORD-COMPLETE",
-        /// `VERIFICATION-COMPLETE` (RFC 6787 §11.16).
+        /// `VERIFICATION-COMPLETE` (RFC 6787 §11.3).
         VerificationComplete = "VERIFICATION-COMPLETE",
     }
 }

@@ -26,6 +26,7 @@
 //! * START-OF-INPUT goes out at the first speech or DTMF, before the input timers start too, because clients
 //!   use it to stop the prompt (barge-in).
 
+mod params;
 #[cfg(test)]
 mod tests;
 mod timer;
@@ -36,6 +37,7 @@ use std::time::{Duration, Instant};
 use mrcp_proto::mrcp::header::RecognizerCause;
 use mrcp_proto::mrcp::{RequestId, RequestState, StatusCode};
 
+pub use params::{ActiveInputs, resolve};
 pub use timer::RecognizerTimer;
 use timer::Timers;
 
@@ -60,7 +62,7 @@ pub trait DtmfClassifier: Send {
     fn classify(&self, digits: &str) -> DtmfMatch;
 }
 
-/// Recognition-Mode (RFC 6787 §9.4.21).
+/// Recognition-Mode (RFC 6787 §9.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
     /// Recognize one utterance.
@@ -91,11 +93,11 @@ pub struct RecognizeParams {
     pub dtmf_term_char: Option<char>,
     /// Confidence-Threshold (§9.4.1): a result below it is a no-match.
     pub confidence_threshold: f32,
-    /// Cancel-If-Queue (§9.4.26): whether a later RECOGNIZE cancels this one.
+    /// Cancel-If-Queue (§9.4): whether a later RECOGNIZE cancels this one.
     pub cancel_if_queue: bool,
-    /// Recognition-Mode (§9.4.21).
+    /// Recognition-Mode (§9.4).
     pub mode: Mode,
-    /// Hotword-Max-Duration (§9.4.20), in hotword mode.
+    /// Hotword-Max-Duration (§9.4), in hotword mode.
     pub hotword_max_duration: Duration,
     /// Whether speech grammars are active: then an engine is started and speech is listened to.
     pub speech: bool,
@@ -146,7 +148,7 @@ pub enum Input<R> {
         /// Its effective parameters.
         params: RecognizeParams,
     },
-    /// START-INPUT-TIMERS (§9.11).
+    /// START-INPUT-TIMERS (§9.13).
     StartInputTimers {
         /// The request.
         request_id: RequestId,
@@ -156,7 +158,7 @@ pub enum Input<R> {
         /// The request.
         request_id: RequestId,
     },
-    /// GET-RESULT (§9.7).
+    /// GET-RESULT (§9.11).
     GetResult {
         /// The request.
         request_id: RequestId,
@@ -222,7 +224,7 @@ pub enum Output<R> {
         /// What started.
         input: InputKind,
     },
-    /// RECOGNITION-COMPLETE (§9.13), COMPLETE.
+    /// RECOGNITION-COMPLETE (§9.14), COMPLETE.
     RecognitionComplete {
         /// The RECOGNIZE that ended.
         request_id: RequestId,
@@ -377,7 +379,7 @@ impl<R: Clone> RecognizerMachine<R> {
             return;
         };
         if active.params.cancel_if_queue {
-            // §9.4.26: the running request ends as cancelled and the new one runs.
+            // Cancel-If-Queue (§9.4): the running request ends as cancelled and the new one runs.
             self.complete(now, RecognizerCause::Cancelled, Outcome::None);
             // `complete` started nothing: the queue was empty, or held a request queued before this one.
             if self.is_recognizing() {
@@ -449,7 +451,7 @@ impl<R: Clone> RecognizerMachine<R> {
         active.timers_started = true;
         let no_input = active.params.no_input_timeout;
         let heard = active.start_of_input_sent;
-        // Hotword recognition listens until a match or Hotword-Max-Duration (§9.4.20), not for no-input.
+        // Hotword recognition listens until a match or Hotword-Max-Duration (§9.4), not for no-input.
         let hotword = active.params.mode == Mode::Hotword;
         if !heard && !hotword && !no_input.is_zero() {
             self.timers.arm(RecognizerTimer::NoInput, now + no_input);
@@ -501,7 +503,7 @@ impl<R: Clone> RecognizerMachine<R> {
                     result,
                 });
             }
-            // §9.7: GET-RESULT is valid only after a recognition completed.
+            // §9.11: GET-RESULT is valid only after a recognition completed.
             _ => self.respond(
                 request_id,
                 StatusCode::METHOD_NOT_VALID_IN_STATE,
@@ -713,7 +715,7 @@ impl<R: Clone> RecognizerMachine<R> {
             EngineOutcome::NoMatch { result } => (false, result),
         };
         if !matched && hotword && !maxtime {
-            // Hotword mode ignores what does not match and keeps listening (§9.4.21).
+            // Hotword mode ignores what does not match and keeps listening (Recognition-Mode, §9.4).
             self.restart_hotword();
             return;
         }

@@ -15,7 +15,7 @@ pub enum RecognizerTimer {
     DtmfInterdigit,
     /// DTMF-Term-Timeout (§9.4.18): the digits match but more could follow.
     DtmfTerm,
-    /// Hotword-Max-Duration (§9.4.20): the longest a hotword recognition listens.
+    /// Hotword-Max-Duration (§9.4): the longest a hotword recognition listens.
     HotwordMax,
     /// The server's own bound on a RECOGNIZE, so that one always completes even when the client never starts
     /// the input timers (FreeSWITCH has no timeout of its own).

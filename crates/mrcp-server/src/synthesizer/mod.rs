@@ -14,8 +14,8 @@
 //! ```
 //!
 //! SPEAK requests queue in order: the first gets `200 IN-PROGRESS`, later ones `200 PENDING` and start when
-//! the one before ends (§8.6). Every SPEAK ends either with SPEAK-COMPLETE or by being listed in the
-//! Active-Request-Id-List of a STOP or BARGE-IN-OCCURRED response, never both (§8.7, §8.10). SPEECH-MARKER is
+//! the one before ends (§8.8). Every SPEAK ends either with SPEAK-COMPLETE or by being listed in the
+//! Active-Request-Id-List of a STOP or BARGE-IN-OCCURRED response, never both (§8.9, §8.10). SPEECH-MARKER is
 //! sent only when the client asked for marks: FreeSWITCH and Asterisk put the channel into ERROR on any event
 //! but SPEAK-COMPLETE (`shared/reference/freeswitch-unimrcp-client.md` §12, row 7).
 
@@ -33,13 +33,13 @@ pub const MAX_QUEUED_SPEAKS: usize = 32;
 /// The parameters of one SPEAK that matter to the state machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SpeakParams {
-    /// Kill-On-Barge-In (§8.4.1): whether barge-in stops this prompt.
+    /// Kill-On-Barge-In (§8.4): whether barge-in stops this prompt.
     pub kill_on_barge_in: bool,
     /// Whether the client asked for SPEECH-MARKER events (a vendor parameter; off by default).
     pub report_marks: bool,
 }
 
-/// What the CONTROL method (§8.9) asks for.
+/// What the CONTROL method (§8.13) asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ControlAction {
     /// Speak-Restart: start the current prompt again.
@@ -55,31 +55,31 @@ pub enum ControlAction {
 /// An input to the machine.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Input {
-    /// SPEAK (§8.6).
+    /// SPEAK (§8.8).
     Speak {
         /// The request.
         request_id: RequestId,
         /// Its parameters.
         params: SpeakParams,
     },
-    /// STOP (§8.7); `targets` is the request's Active-Request-Id-List, `None` for all.
+    /// STOP (§8.9); `targets` is the request's Active-Request-Id-List, `None` for all.
     Stop {
         /// The request.
         request_id: RequestId,
         /// Which SPEAKs to stop.
         targets: Option<Vec<RequestId>>,
     },
-    /// PAUSE (§8.8).
+    /// PAUSE (§8.11).
     Pause {
         /// The request.
         request_id: RequestId,
     },
-    /// RESUME (§8.9).
+    /// RESUME (§8.12).
     Resume {
         /// The request.
         request_id: RequestId,
     },
-    /// CONTROL (§8.11).
+    /// CONTROL (§8.13).
     Control {
         /// The request.
         request_id: RequestId,
@@ -123,14 +123,14 @@ pub enum Output {
         /// The header whose value could not be honoured (409).
         unsupported_header: Option<&'static str>,
     },
-    /// SPEECH-MARKER (§8.12), IN-PROGRESS.
+    /// SPEECH-MARKER (§8.15), IN-PROGRESS.
     SpeechMarker {
         /// The playing SPEAK.
         request_id: RequestId,
         /// The mark reached.
         name: String,
     },
-    /// SPEAK-COMPLETE (§8.13), COMPLETE.
+    /// SPEAK-COMPLETE (§8.14), COMPLETE.
     SpeakComplete {
         /// The SPEAK that ended.
         request_id: RequestId,
@@ -323,7 +323,7 @@ impl SynthesizerMachine {
         self.start_next();
     }
 
-    /// Barge-in heard by the server itself: a killable prompt ends with SPEAK-COMPLETE `barge-in` (§8.4.2),
+    /// Barge-in heard by the server itself: a killable prompt ends with SPEAK-COMPLETE `barge-in` (§8.4),
     /// and so does every prompt queued behind it, since the caller is now talking.
     fn on_local_barge_in(&mut self) {
         let Some(active) = self.active.filter(|a| a.params.kill_on_barge_in) else {
@@ -350,7 +350,7 @@ impl SynthesizerMachine {
             self.respond(request_id, StatusCode::SUCCESS, RequestState::Complete);
             self.outputs.push_back(Output::PauseAudio);
         } else {
-            // §8.8: PAUSE is valid only while speaking.
+            // §8.11: PAUSE is valid only while speaking.
             self.respond(
                 request_id,
                 StatusCode::METHOD_NOT_VALID_IN_STATE,
@@ -365,7 +365,7 @@ impl SynthesizerMachine {
             self.respond(request_id, StatusCode::SUCCESS, RequestState::Complete);
             self.outputs.push_back(Output::ResumeAudio);
         } else {
-            // §8.9: RESUME is valid only while paused.
+            // §8.12: RESUME is valid only while paused.
             self.respond(
                 request_id,
                 StatusCode::METHOD_NOT_VALID_IN_STATE,

@@ -4,9 +4,9 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use crate::mrcp::headers::{Headers, Text};
+use crate::mrcp::headers::Headers;
 use crate::mrcp::message::{Message, StartLine, VERSION};
-use crate::mrcp::method::{EventName, Method, NotAToken, is_token};
+use crate::mrcp::method::{EventName, Method, NotAToken, TOKEN_BYTES};
 use crate::mrcp::status::{
     BadNumber, RequestId, RequestState, StatusCode, UnknownRequestState, parse_digits,
 };
@@ -88,6 +88,12 @@ pub enum DecodeError {
     /// The header section is not UTF-8 (RFC 6787 §5.1 requires it).
     #[error("header section is not utf-8")]
     NotUtf8,
+    /// A control character (other than HT, or CR before LF) inside the header section.
+    #[error("control character at offset {offset} of the header section")]
+    ControlCharacter {
+        /// Byte offset from the start line.
+        offset: usize,
+    },
     /// The start line does not begin with `MRCP/2.0`.
     #[error("unsupported protocol version {version:?}")]
     UnsupportedVersion {
@@ -224,6 +230,16 @@ impl Decoder {
     pub fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Message>, DecodeError> {
         match self.decode(buf)? {
             Some(m) => Ok(Some(m)),
+            None if matches!(self.state, State::Body { .. }) => {
+                // The header section arrived but not the whole body.
+                self.state = State::Head {
+                    scanned: 0,
+                    line_seen: false,
+                };
+                Err(DecodeError::Truncated {
+                    buffered: buf.len(),
+                })
+            }
             None if buf.iter().all(|b| matches!(b, b'\r' | b'\n')) => {
                 buf.clear();
                 Ok(None)
@@ -316,10 +332,7 @@ fn find_head_end(
     limits: &Limits,
 ) -> Result<Option<usize>, DecodeError> {
     let mut i = *scanned;
-    while let Some(off) = buf
-        .get(i..)
-        .and_then(|rest| rest.iter().position(|&b| b == b'\n'))
-    {
+    while let Some(off) = buf.get(i..).and_then(|rest| memchr::memchr(b'\n', rest)) {
         let lf = i + off;
         if !*line_seen {
             let line_len = if lf > 0 && buf.get(lf - 1) == Some(&b'\r') {
@@ -410,8 +423,61 @@ fn parse_start_line(line: &str) -> Result<(StartLine, u64), DecodeError> {
     Ok((start, declared))
 }
 
+/// The byte range of `part` inside `whole`; `part` is always a subslice cut from `whole` by the parser.
+fn span(whole: &str, part: &str) -> (usize, usize) {
+    let start = (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
+    (start, start.saturating_add(part.len()))
+}
+
 fn trim_ws(s: &str) -> &str {
-    s.trim_matches([' ', '\t'])
+    let b = s.as_bytes();
+    let start = b
+        .iter()
+        .position(|&c| c != b' ' && c != b'\t')
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|&c| c != b' ' && c != b'\t')
+        .map_or(start, |e| e + 1);
+    s.get(start..end).unwrap_or_default()
+}
+
+/// Lines of the header section without their LF or CRLF, counting the CRs it strips.
+struct Lines<'a> {
+    text: &'a str,
+    pos: usize,
+    crs: usize,
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let rest = self.text.get(self.pos..).filter(|r| !r.is_empty())?;
+        let end = memchr::memchr(b'\n', rest.as_bytes()).unwrap_or(rest.len());
+        self.pos += end + 1;
+        let line = rest.get(..end)?;
+        Some(match line.strip_suffix('\r') {
+            Some(stripped) => {
+                self.crs += 1;
+                stripped
+            }
+            None => line,
+        })
+    }
+}
+
+/// The error for the first control character that is not a line end (slow path, errors only).
+fn control_character(text: &str) -> DecodeError {
+    let b = text.as_bytes();
+    let offset = (0..b.len())
+        .find(|&i| {
+            let c = b[i];
+            (c < 0x20 && c != b'\t' && c != b'\n' && !(c == b'\r' && b.get(i + 1) == Some(&b'\n')))
+                || c == 0x7f
+        })
+        .unwrap_or(0);
+    DecodeError::ControlCharacter { offset }
 }
 
 /// Parses the header section: start line, fields (with obsolete line folding joined by one space), and the
@@ -421,12 +487,26 @@ fn parse_head(
     limits: &Limits,
 ) -> Result<(StartLine, u64, Headers, u64), DecodeError> {
     let text = std::str::from_utf8(head).map_err(|_| DecodeError::NotUtf8)?;
-    let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+    // RFC 6787 §5.1 allows only visible characters, spaces and tabs inside lines; a stray CR or other control
+    // character would be written back and could split a line for another parser. One branch-free pass (it
+    // vectorizes) finds other controls and counts CRs; each CR must end a line, which the loop below counts.
+    let bad = text.bytes().fold(false, |bad, b| {
+        bad | ((b < 0x20) & (b != b'\t') & (b != b'\r') & (b != b'\n')) | (b == 0x7f)
+    });
+    let crs = memchr::memchr_iter(b'\r', text.as_bytes()).count();
+    if bad {
+        return Err(control_character(text));
+    }
+    let mut lines = Lines {
+        text,
+        pos: 0,
+        crs: 0,
+    };
     let (start, declared) = parse_start_line(lines.next().unwrap_or_default())?;
-    let mut headers = Headers::with_capacity(8);
+    let mut headers = Headers::for_head(head.clone(), 12);
     let mut content_length: Option<u64> = None;
     let mut last_was_content_length = false;
-    for line in lines {
+    for line in lines.by_ref() {
         if line.is_empty() {
             break;
         }
@@ -442,10 +522,15 @@ fn parse_head(
         let malformed = || DecodeError::MalformedHeader {
             line: excerpt(line),
         };
-        let (name, value) = line.split_once(':').ok_or_else(malformed)?;
-        if !is_token(name) {
+        // One pass finds the colon and checks that the name before it is a token.
+        let colon = line
+            .bytes()
+            .position(|c| c == b':' || !TOKEN_BYTES[usize::from(c)])
+            .filter(|&i| i > 0 && line.as_bytes().get(i) == Some(&b':'))
+            .ok_or_else(malformed)?;
+        let (Some(name), Some(value)) = (line.get(..colon), line.get(colon + 1..)) else {
             return Err(malformed());
-        }
+        };
         let value = trim_ws(value);
         last_was_content_length = name.eq_ignore_ascii_case("Content-Length");
         if last_was_content_length {
@@ -467,7 +552,10 @@ fn parse_head(
                 limit: limits.max_headers,
             });
         }
-        headers.push_checked(Text::slice_of(head, name), Text::slice_of(head, value));
+        headers.push_range(span(text, name), span(text, value));
+    }
+    if lines.crs != crs {
+        return Err(control_character(text));
     }
     Ok((start, declared, headers, content_length.unwrap_or(0)))
 }
@@ -494,6 +582,16 @@ mod tests {
         assert_eq!(msgs.len(), 1);
         assert!(msgs[0].body.is_empty());
         assert_eq!(msgs[0].headers.len(), 4);
+    }
+
+    #[test]
+    fn get_params_keeps_empty_values() {
+        let msgs = decode_all(
+            b"MRCP/2.0 110 GET-PARAMS 4\r\nChannel-Identifier: a1@speechrecog\r\nNo-Input-Timeout:\r\nSpeech-Language: \r\n\r\n",
+        )
+        .unwrap();
+        let h: Vec<_> = msgs[0].headers.iter().collect();
+        assert_eq!(h[1..], [("No-Input-Timeout", ""), ("Speech-Language", "")]);
     }
 
     #[test]
@@ -567,6 +665,8 @@ mod tests {
             b"MRCP/2.0 10 SPEAK 1\r\n folded-first\r\n\r\n",
             b"MRCP/2.0 10 SPEAK 1\r\nX: \xff\r\n\r\n",
             b"MRCP/2.0 10 SPEAK 1 2 3\r\n\r\n",
+            b"MRCP/2.0 10 SPEAK 1\r\nX: a\rb\r\n\r\n",
+            b"MRCP/2.0 10 SPEAK 1\r\nX: a\x00b\r\n\r\n",
         ] {
             assert!(
                 decode_all(bad).is_err(),
@@ -577,6 +677,18 @@ mod tests {
         assert!(matches!(
             decode_all(b"MRCP/2.0 10 SPEAK 1\r\nContent-Length: 5\r\n\r\nab"),
             Err(DecodeError::Truncated { buffered: 2 })
+        ));
+        assert!(matches!(
+            decode_all(b"MRCP/2.0 10 SPEAK 1\r\nContent-Length: 5\r\n\r\n"),
+            Err(DecodeError::Truncated { buffered: 0 })
+        ));
+        assert!(matches!(
+            decode_all(b"MRCP/2.0 10 SPEAK 1\r\nContent-Length: 5\r\n\r\n\r\n"),
+            Err(DecodeError::Truncated { buffered: 2 })
+        ));
+        assert!(matches!(
+            decode_all(b"MRCP/2.0 10 SPEAK 1\r\nChannel-Identifier: a@b"),
+            Err(DecodeError::Truncated { .. })
         ));
     }
 

@@ -199,8 +199,7 @@ mod tests {
             .map(|n| with_body_len(n).message_length())
             .collect();
         for boundary in [100, 1000, 10_000] {
-            // No message can be exactly `boundary` or `boundary - 1`... except via the fixed point; check that
-            // both neighbours around the jump are consistent (length strictly increasing by 1 or 2).
+            // Around each digit boundary the length grows by one byte per body byte, plus one for the extra digit.
             let i = lens.iter().position(|&l| l >= boundary).unwrap();
             assert!(
                 lens[i] - lens[i - 1] <= 2,

@@ -1,5 +1,5 @@
-//! `Completion-Cause`: a 3-digit code and a name, defined per resource (RFC 6787 §8.4.2 synthesizer, §9.4.11
-//! recognizer, §10.4.2 recorder, §11.4.15 verifier).
+//! `Completion-Cause`: a 3-digit code and a name, defined per resource (RFC 6787 §8.4 synthesizer, §9.4
+//! recognizer, §10.4 recorder, §11.4 verifier).
 
 use std::borrow::Cow;
 
@@ -114,7 +114,7 @@ macro_rules! causes {
 }
 
 causes! {
-    /// Recognizer completion causes (RFC 6787 §9.4.11).
+    /// Recognizer completion causes (RFC 6787 §9.4).
     RecognizerCause, recognizer, as_recognizer {
         /// 000: a grammar matched.
         Success = 0 "success",
@@ -154,7 +154,7 @@ causes! {
 }
 
 causes! {
-    /// Synthesizer completion causes (RFC 6787 §8.4.2).
+    /// Synthesizer completion causes (RFC 6787 §8.4).
     SynthesizerCause, synthesizer, as_synthesizer {
         /// 000: SPEAK completed normally.
         Normal = 0 "normal",
@@ -176,7 +176,7 @@ causes! {
 }
 
 causes! {
-    /// Recorder completion causes (RFC 6787 §10.4.2).
+    /// Recorder completion causes (RFC 6787 §10.4).
     RecorderCause, recorder, as_recorder {
         /// 000: stopped on final silence.
         SuccessSilence = 0 "success-silence",
@@ -192,7 +192,7 @@ causes! {
 }
 
 causes! {
-    /// Verifier completion causes (RFC 6787 §11.4.15).
+    /// Verifier completion causes (RFC 6787 §11.4).
     VerifierCause, verifier, as_verifier {
         /// 000: verification done.
         Success = 0 "success",

@@ -104,7 +104,7 @@ impl HeaderValue for String {
 }
 
 impl HeaderValue for bool {
-    /// `boolean-value = "true" / "false"` (RFC 6787 §6.2.17); case-insensitive as UniMRCP reads it.
+    /// `boolean-value = "true" / "false"` (RFC 6787 §6.2); case-insensitive as UniMRCP reads it.
     fn parse(value: &str) -> Result<Self, ValueError> {
         if value.eq_ignore_ascii_case("true") {
             Ok(true)
@@ -123,7 +123,7 @@ impl HeaderValue for bool {
 
 fn parse_u64(value: &str, expected: &'static str) -> Result<u64, ValueError> {
     let err = ValueError::Syntax { expected };
-    if value.is_empty() || value.len() > 19 || !value.bytes().all(|b| b.is_ascii_digit()) {
+    if value.is_empty() || value.len() > 20 || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(err);
     }
     value.parse().map_err(|_| err)
@@ -152,7 +152,7 @@ impl HeaderValue for u64 {
 }
 
 impl HeaderValue for Duration {
-    /// Milliseconds, `1*19DIGIT` (RFC 6787 §9.4.6 and friends).
+    /// Milliseconds, `1*19DIGIT` (RFC 6787 §9.4 and friends).
     fn parse(value: &str) -> Result<Self, ValueError> {
         parse_u64(value, "a decimal number of milliseconds").map(Duration::from_millis)
     }
@@ -164,7 +164,7 @@ impl HeaderValue for Duration {
 }
 
 impl HeaderValue for char {
-    /// A single visible character, e.g. `DTMF-Term-Char: #` (RFC 6787 §9.4.16).
+    /// A single visible character, e.g. `DTMF-Term-Char: #` (RFC 6787 §9.4).
     fn parse(value: &str) -> Result<Self, ValueError> {
         let mut chars = value.chars();
         match (chars.next(), chars.next()) {
@@ -180,7 +180,7 @@ impl HeaderValue for char {
 }
 
 impl HeaderValue for f32 {
-    /// `FLOAT` without range (e.g. `Weight`, RFC 6787 §9.4.37).
+    /// `FLOAT` without range (e.g. `Weight`, RFC 6787 §9.4).
     fn parse(value: &str) -> Result<Self, ValueError> {
         value::parse_float(value)
     }

@@ -26,7 +26,7 @@ pub(crate) fn write_float(v: f32, out: &mut String) {
     }
 }
 
-/// A value in 0.0..=1.0: Confidence-Threshold, Sensitivity-Level, Speed-Vs-Accuracy (RFC 6787 §9.4.1–§9.4.3).
+/// A value in 0.0..=1.0: Confidence-Threshold, Sensitivity-Level, Speed-Vs-Accuracy (RFC 6787 §9.4).
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
 pub struct Score(f32);
 
@@ -53,7 +53,7 @@ impl HeaderValue for Score {
     }
 }
 
-/// One `name=value` pair of `Vendor-Specific-Parameters` (RFC 6787 §6.2.16).
+/// One `name=value` pair of `Vendor-Specific-Parameters` (RFC 6787 §6.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VendorParam {
     /// The parameter name, e.g. `com.example.foo`.
@@ -62,7 +62,7 @@ pub struct VendorParam {
     pub value: Option<String>,
 }
 
-/// `Vendor-Specific-Parameters: a=b;c=d`: ordered pairs separated by `;` (RFC 6787 §6.2.16).
+/// `Vendor-Specific-Parameters: a=b;c=d`: ordered pairs separated by `;` (RFC 6787 §6.2).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct VendorParams(pub Vec<VendorParam>);
 
@@ -137,7 +137,7 @@ fn split_outside_quotes(s: &str, sep: char) -> Vec<&str> {
     parts
 }
 
-/// `<uri>;size=<bytes>;duration=<ms>` of Waveform-URI, Record-URI (RFC 6787 §9.4.13, §10.4.6); an empty value
+/// `<uri>;size=<bytes>;duration=<ms>` of Waveform-URI, Record-URI (RFC 6787 §9.4, §10.4); an empty value
 /// (no recording) has an empty `uri`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MediaUri {
@@ -238,7 +238,7 @@ macro_rules! keyword_enum {
 }
 
 keyword_enum! {
-    /// `Voice-Gender` (RFC 6787 §8.4.6).
+    /// `Voice-Gender` (RFC 6787 §8.4).
     VoiceGender, "male, female or neutral" {
         /// `male`.
         Male = "male",
@@ -250,7 +250,7 @@ keyword_enum! {
 }
 
 keyword_enum! {
-    /// `Recognition-Mode` (RFC 6787 §9.4.22).
+    /// `Recognition-Mode` (RFC 6787 §9.4).
     RecognitionMode, "normal or hotword" {
         /// `normal`: the default.
         Normal = "normal",
@@ -260,7 +260,7 @@ keyword_enum! {
 }
 
 keyword_enum! {
-    /// `Input-Type` in START-OF-INPUT (RFC 6787 §9.4.23).
+    /// `Input-Type` in START-OF-INPUT (RFC 6787 §9.4).
     InputType, "speech or dtmf" {
         /// `speech`.
         Speech = "speech",
@@ -270,7 +270,7 @@ keyword_enum! {
 }
 
 keyword_enum! {
-    /// The volume keywords of `Prosody-Volume` (RFC 6787 §8.4.7, from SSML).
+    /// The volume keywords of `Prosody-Volume` (RFC 6787 §8.4, from SSML).
     VolumeLabel, "a volume keyword" {
         /// `silent`.
         Silent = "silent",
@@ -290,7 +290,7 @@ keyword_enum! {
 }
 
 keyword_enum! {
-    /// The rate keywords of `Prosody-Rate` (RFC 6787 §8.4.7, from SSML).
+    /// The rate keywords of `Prosody-Rate` (RFC 6787 §8.4, from SSML).
     RateLabel, "a rate keyword" {
         /// `x-slow`.
         XSlow = "x-slow",
@@ -346,7 +346,7 @@ impl HeaderValue for ProsodyNumber {
     }
 }
 
-/// `Prosody-Volume` (RFC 6787 §8.4.7): a keyword or a number.
+/// `Prosody-Volume` (RFC 6787 §8.4): a keyword or a number.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ProsodyVolume {
     /// `silent`, `soft`, `loud`, …
@@ -355,7 +355,7 @@ pub enum ProsodyVolume {
     Number(ProsodyNumber),
 }
 
-/// `Prosody-Rate` (RFC 6787 §8.4.7): a keyword or a number.
+/// `Prosody-Rate` (RFC 6787 §8.4): a keyword or a number.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ProsodyRate {
     /// `slow`, `fast`, …

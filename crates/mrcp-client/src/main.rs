@@ -1,0 +1,206 @@
+//! `mrcp-client`: one-off MRCP requests against any MRCPv2 server, driven as FreeSWITCH or Asterisk would.
+//!
+//! ```text
+//! mrcp-client recognize --server sip:HOST:PORT [--transport udp|tcp] [--profile freeswitch|asterisk]
+//!                       --grammar FILE|URI [--param NAME=VALUE ...] [--dtmf DIGITS] [AUDIO.wav]
+//! ```
+//! Prints every response and event and the NLSML result; exits 0 when the Completion-Cause is success.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use mrcp_client::{Session, SessionConfig, read_wav_8k};
+use mrcp_proto::mrcp::{Message, Method, ResourceType, StartLine};
+use mrcp_proto::sdp::ClientProfile;
+use mrcp_sip::Transport;
+
+/// MRCPv2 client: test any MRCP server the way FreeSWITCH and Asterisk drive it.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Recognize a WAV file (8 kHz mono) and/or DTMF digits against a grammar.
+    Recognize(RecognizeArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Profile {
+    Freeswitch,
+    Asterisk,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SipTransport {
+    Udp,
+    Tcp,
+}
+
+#[derive(Debug, clap::Args)]
+struct RecognizeArgs {
+    /// The server, `sip:HOST:PORT` (or `HOST:PORT`).
+    #[arg(long)]
+    server: String,
+    /// SIP transport.
+    #[arg(long, value_enum, default_value = "udp")]
+    transport: SipTransport,
+    /// Whose wire behaviour to reproduce.
+    #[arg(long, value_enum, default_value = "freeswitch")]
+    profile: Profile,
+    /// A grammar file (SRGS XML, ABNF or JSGF), sent with DEFINE-GRAMMAR, or a URI (`builtin:…`).
+    #[arg(long)]
+    grammar: String,
+    /// A RECOGNIZE header field, `NAME=VALUE` (repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    params: Vec<String>,
+    /// Digits to send as RFC 4733 events after the audio.
+    #[arg(long)]
+    dtmf: Option<String>,
+    /// The local address for SIP and RTP.
+    #[arg(long, default_value = "127.0.0.1")]
+    local_ip: IpAddr,
+    /// Seconds to wait for each answer.
+    #[arg(long, default_value_t = 20)]
+    timeout: u64,
+    /// 8 kHz mono 16-bit WAV to stream at real pace.
+    audio: Option<PathBuf>,
+}
+
+fn parse_server(s: &str) -> anyhow::Result<SocketAddr> {
+    let addr = s.strip_prefix("sip:").unwrap_or(s);
+    addr.parse()
+        .with_context(|| format!("--server {s:?} is not sip:IP:PORT"))
+}
+
+fn print_message(m: &Message) {
+    println!("<- {}", m.start);
+    for (name, value) in m.headers.iter() {
+        println!("   {name}: {value}");
+    }
+    if !m.body.is_empty() {
+        println!("{}", String::from_utf8_lossy(&m.body));
+    }
+}
+
+async fn recognize(args: RecognizeArgs) -> anyhow::Result<bool> {
+    let audio = args.audio.as_deref().map(read_wav_8k).transpose()?;
+    let grammar_body =
+        if args.grammar.contains(':') && !std::path::Path::new(&args.grammar).exists() {
+            None
+        } else {
+            Some(
+                std::fs::read(&args.grammar)
+                    .with_context(|| format!("cannot read grammar file {}", args.grammar))?,
+            )
+        };
+    let mut params: Vec<(String, String)> = Vec::new();
+    for p in &args.params {
+        let Some((name, value)) = p.split_once('=') else {
+            bail!("--param {p:?} is not NAME=VALUE")
+        };
+        params.push((name.trim().to_owned(), value.trim().to_owned()));
+    }
+    let config = SessionConfig {
+        server: parse_server(&args.server)?,
+        transport: match args.transport {
+            SipTransport::Udp => Transport::Udp,
+            SipTransport::Tcp => Transport::Tcp,
+        },
+        profile: match args.profile {
+            Profile::Freeswitch => ClientProfile::FreeSwitch,
+            Profile::Asterisk => ClientProfile::Asterisk,
+        },
+        resource: ResourceType::Speechrecog,
+        local_ip: args.local_ip,
+        rtp_ports: (40000, 40999),
+        timeout: Duration::from_secs(args.timeout),
+    };
+    let mut session = Session::open(&config).await?;
+    println!("session {}", session.channel());
+    // FreeSWITCH defines a file grammar first, then recognizes it by reference (reference §7.2, §7.3).
+    let uri_list = match &grammar_body {
+        Some(body) => {
+            let content_type = grammar_type(body);
+            session
+                .send(
+                    Method::DefineGrammar,
+                    &[("Content-Id", "grammar-1")],
+                    Some((content_type, body)),
+                )
+                .await?;
+            let response = session.receive().await?;
+            print_message(&response);
+            "session:grammar-1".to_owned()
+        }
+        None => args.grammar.clone(),
+    };
+    let mut headers: Vec<(&str, &str)> = vec![("Cancel-If-Queue", "false")];
+    headers.extend(params.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+    session
+        .send(
+            Method::Recognize,
+            &headers,
+            Some(("text/uri-list", uri_list.as_bytes())),
+        )
+        .await?;
+    let response = session.receive().await?;
+    print_message(&response);
+    if !matches!(&response.start, StartLine::Response { status, .. } if status.is_success()) {
+        session.close().await;
+        return Ok(false);
+    }
+    if let Some(samples) = audio {
+        session.play(samples).await?;
+    }
+    if let Some(digits) = &args.dtmf {
+        session.dtmf(digits).await?;
+    }
+    let (events, complete) = session.until_event("RECOGNITION-COMPLETE").await?;
+    events.iter().for_each(print_message);
+    print_message(&complete);
+    session.close().await;
+    Ok(complete
+        .headers
+        .get_raw("Completion-Cause")
+        .is_some_and(|c| c.starts_with("000")))
+}
+
+/// The media type of a grammar file by its first characters, as FreeSWITCH sniffs it.
+fn grammar_type(body: &[u8]) -> &'static str {
+    let text = String::from_utf8_lossy(body);
+    let t = text.trim_start();
+    if t.starts_with("#ABNF") {
+        "application/srgs"
+    } else if t.starts_with("#JSGF") {
+        "application/x-jsgf"
+    } else {
+        "application/srgs+xml"
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match Cli::parse().command {
+        Command::Recognize(args) => recognize(args).await,
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(error) => {
+            eprintln!("mrcp-client: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,359 @@
+//! One MRCP session as a UniMRCP-based client opens it: an INVITE with the profile's SDP offer for one
+//! resource (one SIP dialog per resource, as mod_unimrcp does), a TCP control connection to the answered
+//! address, and an RTP stream at real pace.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use mrcp_media::codec::Codec as MediaCodec;
+use mrcp_media::endpoint::{EndpointConfig, MediaCommand, PortAllocator, PortRange, RtpEndpoint};
+use mrcp_media::pacer::PromptId;
+use mrcp_proto::mrcp::codec::{DecodeError, Decoder};
+use mrcp_proto::mrcp::{ChannelId, Message, Method, RequestId, ResourceType, StartLine};
+use mrcp_proto::rtp::{DtmfEvent, PayloadType};
+use mrcp_proto::sdp::{
+    ChannelOffer, ClientProfile, ConnectionMode, MrcpSdp, OfferConfig, SdpError, build_offer,
+    read_answer,
+};
+use mrcp_sip::driver::{DriverConfig, SipDriver, spawn};
+use mrcp_sip::{Body, CallHandle, Event, Invite, Peer, Transport};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Why a session could not be opened or used.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The SIP layer failed (bind, send).
+    #[error("sip: {0}")]
+    Sip(#[from] mrcp_sip::Error),
+    /// The INVITE got a final error response.
+    #[error("the server refused the INVITE with {status}")]
+    Rejected {
+        /// The SIP status code.
+        status: u16,
+    },
+    /// No final response in time.
+    #[error("no {what} within {seconds} s")]
+    Timeout {
+        /// What was awaited.
+        what: &'static str,
+        /// The limit.
+        seconds: u64,
+    },
+    /// The SDP answer is unusable.
+    #[error("sdp answer: {0}")]
+    Sdp(#[from] SdpError),
+    /// The answer refused the resource or gave no MRCP address.
+    #[error("the server refused the {0} channel")]
+    ChannelRefused(ResourceType),
+    /// RTP or TCP I/O failed.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// The RTP endpoint could not start.
+    #[error("rtp: {0}")]
+    Rtp(#[from] mrcp_media::endpoint::EndpointError),
+    /// The server's MRCP stream cannot be framed.
+    #[error("mrcp stream from the server: {0}")]
+    Decode(#[from] DecodeError),
+    /// The server closed the MRCP connection.
+    #[error("the server closed the MRCP connection")]
+    Closed,
+    /// A WAV file is unusable.
+    #[error("wav: {0}")]
+    Wav(String),
+}
+
+/// Where and how to open a session.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// The server's SIP address.
+    pub server: SocketAddr,
+    /// UDP or TCP for SIP.
+    pub transport: Transport,
+    /// Whose offer and requests to reproduce.
+    pub profile: ClientProfile,
+    /// The resource to ask for.
+    pub resource: ResourceType,
+    /// The local address for SIP and RTP.
+    pub local_ip: IpAddr,
+    /// Local RTP ports to take a pair from.
+    pub rtp_ports: (u16, u16),
+    /// How long to wait for SIP and MRCP answers.
+    pub timeout: Duration,
+}
+
+/// An open MRCP session with one channel.
+pub struct Session {
+    sip: SipDriver,
+    call: CallHandle,
+    channel: ChannelId,
+    mrcp: TcpStream,
+    rtp: RtpEndpoint,
+    decoder: Decoder,
+    buf: BytesMut,
+    next_request: u32,
+    timeout: Duration,
+}
+
+impl Session {
+    /// INVITE with the profile's offer, then connect the control channel.
+    pub async fn open(config: &SessionConfig) -> Result<Session, ClientError> {
+        let endpoint = mrcp_sip::EndpointConfig {
+            seed: rand::random(),
+            ..mrcp_sip::EndpointConfig::default()
+        };
+        let local = SocketAddr::new(config.local_ip, 0);
+        let (udp, tcp) = match config.transport {
+            Transport::Tcp => (Vec::new(), vec![local]),
+            _ => (vec![local], Vec::new()),
+        };
+        let mut sip = spawn(DriverConfig {
+            udp,
+            tcp,
+            endpoint,
+            ..DriverConfig::default()
+        })
+        .await?;
+        let mut ports = PortAllocator::new(PortRange::new(config.rtp_ports.0, config.rtp_ports.1));
+        // The profiles offer PCMU first and servers answer in the offer's order; the endpoint follows the answer.
+        let cfg = EndpointConfig::new(
+            MediaCodec::Pcmu,
+            PayloadType::PCMU,
+            PayloadType::new(101),
+            rand::random(),
+        );
+        let rtp = RtpEndpoint::bind(cfg, &mut ports, config.local_ip, rand::random()).await?;
+        let offer = build_offer(
+            &OfferConfig::new(
+                config.profile,
+                config.local_ip,
+                rand::random::<u64>() >> 1,
+                1,
+            ),
+            &[ChannelOffer {
+                resource: config.resource,
+                connection_mode: ConnectionMode::New,
+                rtp_port: rtp.local_rtp.port(),
+            }],
+        );
+        let call = sip
+            .handle
+            .invite(Invite {
+                uri: format!("sip:mrcp@{}", config.server),
+                peer: Peer {
+                    transport: config.transport,
+                    addr: config.server,
+                    connection: None,
+                },
+                from: None,
+                to: None,
+                headers: vec![(
+                    "User-Agent".to_owned(),
+                    user_agent(config.profile).to_owned(),
+                )],
+                body: Some(Body::sdp(offer.to_string())),
+            })
+            .await?;
+        let answer = tokio::time::timeout(config.timeout, async {
+            loop {
+                match sip.events.recv().await {
+                    Some(Event::Answered { response, .. }) => return Ok(response),
+                    Some(Event::Rejected { response, .. }) => {
+                        return Err(ClientError::Rejected {
+                            status: response.status().unwrap_or(0),
+                        });
+                    }
+                    Some(_) => {}
+                    None => return Err(ClientError::Closed),
+                }
+            }
+        })
+        .await
+        .map_err(|_| ClientError::Timeout {
+            what: "answer to the INVITE",
+            seconds: config.timeout.as_secs(),
+        })??;
+        let text = String::from_utf8_lossy(&answer.body);
+        let negotiated = read_answer(&offer, &MrcpSdp::parse(&text)?)?;
+        let channel = negotiated
+            .first()
+            .ok_or(ClientError::ChannelRefused(config.resource))?;
+        let (Some(channel_id), Some(mrcp_addr)) = (channel.channel_id.clone(), channel.mrcp) else {
+            return Err(ClientError::ChannelRefused(config.resource));
+        };
+        if let Some(audio) = &channel.audio {
+            let _ = rtp
+                .commands
+                .send(MediaCommand::SetRemote(Some(audio.remote), None))
+                .await;
+        }
+        let mrcp = TcpStream::connect(mrcp_addr).await?;
+        mrcp.set_nodelay(true)?;
+        Ok(Session {
+            sip,
+            call,
+            channel: channel_id,
+            mrcp,
+            rtp,
+            decoder: Decoder::default(),
+            buf: BytesMut::new(),
+            next_request: 1,
+            timeout: config.timeout,
+        })
+    }
+
+    /// The channel the server allocated.
+    pub fn channel(&self) -> &ChannelId {
+        &self.channel
+    }
+
+    /// Sends a request with header fields and an optional `(content type, body)`; returns its request id
+    /// (1, 2, 3… per session, as UniMRCP numbers them).
+    pub async fn send(
+        &mut self,
+        method: Method,
+        headers: &[(&str, &str)],
+        body: Option<(&str, &[u8])>,
+    ) -> Result<RequestId, ClientError> {
+        let id = RequestId(self.next_request);
+        self.next_request += 1;
+        let mut message = Message::request(method, id, &self.channel);
+        for (name, value) in headers {
+            // A caller-supplied field that does not parse is sent as written only if it is a legal field.
+            let _ = message.headers.append_raw(name, value);
+        }
+        if let Some((content_type, bytes)) = body {
+            let _ = message.set_body(content_type, bytes.to_vec());
+        }
+        self.mrcp.write_all(&message.to_bytes()).await?;
+        Ok(id)
+    }
+
+    /// The next message from the server.
+    pub async fn receive(&mut self) -> Result<Message, ClientError> {
+        let seconds = self.timeout.as_secs();
+        tokio::time::timeout(self.timeout, async {
+            loop {
+                if let Some(m) = self.decoder.decode(&mut self.buf)? {
+                    return Ok(m);
+                }
+                if self.mrcp.read_buf(&mut self.buf).await? == 0 {
+                    return Err(ClientError::Closed);
+                }
+            }
+        })
+        .await
+        .map_err(|_| ClientError::Timeout {
+            what: "MRCP message",
+            seconds,
+        })?
+    }
+
+    /// Messages until the event named `event` with state COMPLETE; returns it and what came before.
+    pub async fn until_event(
+        &mut self,
+        event: &str,
+    ) -> Result<(Vec<Message>, Message), ClientError> {
+        let mut before = Vec::new();
+        loop {
+            let m = self.receive().await?;
+            if matches!(&m.start, StartLine::Event { event: e, .. } if e.as_str() == event) {
+                return Ok((before, m));
+            }
+            before.push(m);
+        }
+    }
+
+    /// Streams 8 kHz mono samples at real pace as one talkspurt.
+    pub async fn play(&self, samples: Vec<i16>) -> Result<(), ClientError> {
+        for command in [
+            MediaCommand::BeginPrompt(PromptId(1)),
+            MediaCommand::Audio(samples),
+            MediaCommand::EndPrompt,
+        ] {
+            self.rtp
+                .commands
+                .send(command)
+                .await
+                .map_err(|_| ClientError::Closed)?;
+        }
+        Ok(())
+    }
+
+    /// Sends digits as RFC 4733 events of 100 ms each.
+    pub async fn dtmf(&self, digits: &str) -> Result<(), ClientError> {
+        for event in digits.chars().filter_map(DtmfEvent::from_char) {
+            let command = MediaCommand::Dtmf(event, Duration::from_millis(100));
+            self.rtp
+                .commands
+                .send(command)
+                .await
+                .map_err(|_| ClientError::Closed)?;
+        }
+        Ok(())
+    }
+
+    /// Closes the MRCP connection but not the SIP dialog (a client whose control connection drops).
+    pub async fn drop_control(&mut self) -> Result<(), ClientError> {
+        self.mrcp.shutdown().await?;
+        Ok(())
+    }
+
+    /// Waits until the server ends the dialog (its BYE) and returns why it ended.
+    pub async fn terminated(&mut self) -> Result<mrcp_sip::EndReason, ClientError> {
+        let seconds = self.timeout.as_secs();
+        tokio::time::timeout(self.timeout, async {
+            loop {
+                match self.sip.events.recv().await {
+                    Some(Event::Terminated { call, reason }) if call == self.call => {
+                        return Ok(reason);
+                    }
+                    Some(_) => {}
+                    None => return Err(ClientError::Closed),
+                }
+            }
+        })
+        .await
+        .map_err(|_| ClientError::Timeout {
+            what: "end of the SIP dialog",
+            seconds,
+        })?
+    }
+
+    /// Ends the session with BYE.
+    pub async fn close(self) {
+        let _ = self.sip.handle.bye(self.call).await;
+        let _ = self.rtp.close().await;
+        self.sip.handle.shutdown();
+    }
+}
+
+fn user_agent(profile: ClientProfile) -> &'static str {
+    match profile {
+        ClientProfile::FreeSwitch => "FreeSWITCH-mod_sofia/1.10.12-release",
+        ClientProfile::Asterisk => "Asterisk PBX 20.0.0",
+        _ => "UniMRCP SofiaSIP 1.8.0",
+    }
+}
+
+/// Reads a WAV file as 8 kHz mono 16-bit samples, the audio the profiles send.
+pub fn read_wav_8k(path: &Path) -> Result<Vec<i16>, ClientError> {
+    let reader = hound::WavReader::open(path)
+        .map_err(|e| ClientError::Wav(format!("{}: {e}", path.display())))?;
+    let spec = reader.spec();
+    if spec.channels != 1 || spec.sample_rate != 8000 || spec.bits_per_sample != 16 {
+        return Err(ClientError::Wav(format!(
+            "{}: need 8000 Hz mono 16-bit, found {} Hz, {} channels, {} bits (convert with: sox IN -r 8000 -c 1 -b 16 OUT.wav)",
+            path.display(),
+            spec.sample_rate,
+            spec.channels,
+            spec.bits_per_sample
+        )));
+    }
+    reader
+        .into_samples::<i16>()
+        .collect::<Result<_, _>>()
+        .map_err(|e| ClientError::Wav(format!("{}: {e}", path.display())))
+}

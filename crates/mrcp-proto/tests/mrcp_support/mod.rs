@@ -1,0 +1,3 @@
+//! Helpers shared by the `mrcp_*` integration tests.
+pub mod capture;
+pub mod fuzz_decoder;

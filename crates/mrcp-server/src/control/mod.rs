@@ -1,0 +1,246 @@
+//! MRCPv2 control connections (RFC 6787 §4.2): TCP (TLS later, through the same generic stream) framed by
+//! the sans-IO decoder of `mrcp-proto`, each request routed by its `Channel-Identifier` to the session that
+//! owns it, and whatever sessions send written back in order.
+//!
+//! Many channels, of one session or several, may share a connection (`a=connection:existing`); a session
+//! answers on the connection its request came from. When a connection ends, every session that used it is
+//! told, so it can end its requests and, for a recognizer mid-utterance, stop the engine.
+//!
+//! Requests this layer answers itself, without a session: a missing `Channel-Identifier` (406), one that does
+//! not parse (404), and an unknown session (405 resource not allocated).
+
+mod registry;
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::BytesMut;
+use mrcp_proto::mrcp::codec::{Decoder, Limits};
+use mrcp_proto::mrcp::{Message, RequestState, StartLine, StatusCode};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+pub use registry::{DuplicateSession, SessionRegistry};
+
+/// Messages queued for one connection's writer. A client that stops reading fills it, and sessions then see
+/// [`SendError::Full`] rather than growing memory.
+pub const OUTBOUND_CAPACITY: usize = 256;
+
+/// Control events queued for one session: requests arrive one by one from clients that wait for each response,
+/// so a few dozen cover any burst.
+pub const CONTROL_CAPACITY: usize = 64;
+
+/// Identifies one control connection for the life of the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConnectionId(pub u64);
+
+/// What the control layer tells a session.
+#[derive(Debug)]
+pub enum ControlEvent {
+    /// A request for one of the session's channels, with the connection to answer on.
+    Request {
+        /// The request.
+        message: Message,
+        /// Where its response and events go.
+        connection: ConnectionHandle,
+    },
+    /// A connection the session used has closed.
+    Closed(ConnectionId),
+}
+
+/// Why a message could not be queued for a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// The connection has closed.
+    #[error("the MRCP connection has closed")]
+    Closed,
+    /// The client is not reading what it was sent.
+    #[error("the MRCP client is not reading ({OUTBOUND_CAPACITY} messages queued)")]
+    Full,
+}
+
+/// A session's way to write on a connection.
+#[derive(Debug, Clone)]
+pub struct ConnectionHandle {
+    id: ConnectionId,
+    peer: SocketAddr,
+    tx: mpsc::Sender<Message>,
+}
+
+impl ConnectionHandle {
+    /// The connection's id.
+    pub fn id(&self) -> ConnectionId {
+        self.id
+    }
+
+    /// The client's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// Queues a response or event; never waits.
+    pub fn send(&self, message: Message) -> Result<(), SendError> {
+        self.tx.try_send(message).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => SendError::Full,
+            mpsc::error::TrySendError::Closed(_) => SendError::Closed,
+        })
+    }
+}
+
+/// How the control layer frames and routes.
+#[derive(Debug, Clone)]
+pub struct ControlConfig {
+    /// Decoder size limits.
+    pub limits: Limits,
+}
+
+/// Accepts control connections until `shutdown` is cancelled; each connection runs in its own task.
+pub async fn serve(
+    listener: TcpListener,
+    registry: Arc<SessionRegistry>,
+    config: ControlConfig,
+    shutdown: CancellationToken,
+) {
+    static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+    loop {
+        let accepted = tokio::select! {
+            () = shutdown.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                let id = ConnectionId(NEXT_ID.fetch_add(1, Ordering::Relaxed));
+                let (registry, config, shutdown) =
+                    (registry.clone(), config.clone(), shutdown.clone());
+                tokio::spawn(run_connection(stream, id, peer, registry, config, shutdown));
+            }
+            // Accept errors (EMFILE, a reset before accept) concern one connection; keep serving.
+            Err(e) => warn!(error = %e, "MRCP accept failed"),
+        }
+    }
+}
+
+/// Runs one connection to its end: reads, routes, writes, and tells the sessions it served when it closes.
+pub async fn run_connection<S>(
+    stream: S,
+    id: ConnectionId,
+    peer: SocketAddr,
+    registry: Arc<SessionRegistry>,
+    config: ControlConfig,
+    shutdown: CancellationToken,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let (tx, mut outbound) = mpsc::channel::<Message>(OUTBOUND_CAPACITY);
+    let handle = ConnectionHandle { id, peer, tx };
+    let mut decoder = Decoder::new(config.limits, Default::default());
+    let mut buf = BytesMut::with_capacity(8 * 1024);
+    let mut out = BytesMut::with_capacity(8 * 1024);
+    let mut served: Vec<mpsc::Sender<ControlEvent>> = Vec::new();
+    info!(connection = id.0, %peer, "MRCP connection opened");
+    let reason = loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break "server shutdown",
+            read = reader.read_buf(&mut buf) => match read {
+                Ok(0) => break "closed by the client",
+                Ok(_) => {
+                    if let Err(reason) = route_all(&mut decoder, &mut buf, &handle, &registry, &mut served).await {
+                        break reason;
+                    }
+                }
+                Err(_) => break "read error",
+            },
+            Some(message) = outbound.recv() => {
+                out.clear();
+                message.encode(&mut out);
+                // Write what else is queued in the same syscall.
+                while let Ok(more) = outbound.try_recv() {
+                    more.encode(&mut out);
+                }
+                if writer.write_all(&out).await.is_err() {
+                    break "write error";
+                }
+            }
+        }
+    };
+    info!(connection = id.0, %peer, reason, "MRCP connection closed");
+    for session in served {
+        let _ = session.send(ControlEvent::Closed(id)).await;
+    }
+}
+
+/// Decodes every complete message in `buf` and routes it. An error ends the connection: the stream can no
+/// longer be framed (RFC 6787 §5 has no way to resynchronise).
+async fn route_all(
+    decoder: &mut Decoder,
+    buf: &mut BytesMut,
+    handle: &ConnectionHandle,
+    registry: &SessionRegistry,
+    served: &mut Vec<mpsc::Sender<ControlEvent>>,
+) -> Result<(), &'static str> {
+    loop {
+        let message = match decoder.decode(buf) {
+            Ok(Some(message)) => message,
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                warn!(connection = handle.id.0, peer = %handle.peer, error = %e, "MRCP stream cannot be framed");
+                return Err("framing error");
+            }
+        };
+        if let Some(m) = decoder.last_length_mismatch() {
+            debug!(
+                declared = m.declared,
+                actual = m.actual,
+                "MRCP message-length differs from the framed length"
+            );
+        }
+        if !matches!(message.start, StartLine::Request { .. }) {
+            // Clients send only requests (RFC 6787 §5.3); a stray response or event is logged and dropped.
+            warn!(connection = handle.id.0, start = %message.start, "ignoring a non-request from an MRCP client");
+            continue;
+        }
+        let channel = match message.channel_id() {
+            Ok(Some(channel)) => channel,
+            Ok(None) => {
+                reject(handle, &message, StatusCode::MANDATORY_HEADER_MISSING);
+                continue;
+            }
+            Err(invalid) => {
+                reject(handle, &message, invalid.status_code());
+                continue;
+            }
+        };
+        let Some(session) = registry.get(channel.session_id()) else {
+            reject(handle, &message, StatusCode::RESOURCE_NOT_ALLOCATED);
+            continue;
+        };
+        if !served.iter().any(|s| s.same_channel(&session)) {
+            served.push(session.clone());
+        }
+        // Waiting here pushes back on this connection only; a session that has ended drops the request and
+        // the client's own timeout applies, as for a lost packet.
+        let _ = session
+            .send(ControlEvent::Request {
+                message,
+                connection: handle.clone(),
+            })
+            .await;
+    }
+}
+
+fn reject(handle: &ConnectionHandle, request: &Message, status: StatusCode) {
+    debug!(connection = handle.id.0, status = status.code(), start = %request.start, "MRCP request rejected");
+    let _ = handle.send(Message::response_to(
+        request,
+        status,
+        RequestState::Complete,
+    ));
+}

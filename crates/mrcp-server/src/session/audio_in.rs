@@ -1,0 +1,101 @@
+//! The listening half of a session's audio path (`docs/architecture.md`, rule 4): decoded frames from the RTP
+//! endpoint go through the in-band DTMF detector and the endpointer, and, resampled to the engine's rate, to
+//! the recognizer engine.
+
+use mrcp_media::codec::SampleRate;
+use mrcp_media::dtmf::{InbandConfig, InbandDetector};
+use mrcp_media::resample::{ResampleError, StreamResampler};
+use mrcp_media::vad::{
+    EarshotDetector, Endpointer, EndpointerConfig, EnergyDetector, VadEvent, VoiceDetector,
+};
+
+/// What the listener heard in a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Heard {
+    /// The endpointer heard speech start.
+    SpeechStarted,
+    /// The endpointer heard speech end.
+    SpeechEnded,
+    /// An in-band DTMF tone.
+    Digit(char),
+}
+
+/// In-band DTMF, endpointing and resampling for one audio stream.
+pub(crate) struct AudioIn {
+    rate: SampleRate,
+    inband: InbandDetector,
+    endpointer: Endpointer,
+    /// To the engine's rate; `None` when the rates already agree.
+    resampler: Option<StreamResampler>,
+    engine_rate: SampleRate,
+}
+
+impl AudioIn {
+    /// A listener for audio at `rate` feeding an engine that wants `engine_rate`.
+    pub(crate) fn new(rate: SampleRate, engine_rate: SampleRate) -> Result<Self, ResampleError> {
+        // The neural detector when the rate suits it, else the energy detector, which takes any rate.
+        let detector: Box<dyn VoiceDetector> = match EarshotDetector::new(rate) {
+            Ok(d) => Box::new(d),
+            Err(_) => Box::new(EnergyDetector::new(rate)),
+        };
+        Ok(Self {
+            rate,
+            inband: InbandDetector::new(InbandConfig::new(rate.0)),
+            endpointer: Endpointer::new(EndpointerConfig::default(), detector),
+            resampler: Self::resampler(rate, engine_rate)?,
+            engine_rate,
+        })
+    }
+
+    fn resampler(
+        rate: SampleRate,
+        engine_rate: SampleRate,
+    ) -> Result<Option<StreamResampler>, ResampleError> {
+        if rate == engine_rate {
+            return Ok(None);
+        }
+        StreamResampler::new(rate, engine_rate, std::time::Duration::from_millis(20)).map(Some)
+    }
+
+    /// Switches the engine rate (a new RECOGNIZE routed to another engine).
+    pub(crate) fn set_engine_rate(&mut self, engine_rate: SampleRate) -> Result<(), ResampleError> {
+        if engine_rate != self.engine_rate {
+            self.resampler = Self::resampler(self.rate, engine_rate)?;
+            self.engine_rate = engine_rate;
+        }
+        Ok(())
+    }
+
+    /// Forgets speech and tone state between recognitions.
+    pub(crate) fn reset(&mut self) {
+        self.endpointer.reset();
+        self.inband.reset();
+        if let Some(r) = &mut self.resampler {
+            r.reset();
+        }
+    }
+
+    /// Listens to one frame: what was heard goes to `heard`, the audio for the engine to `engine_audio`.
+    pub(crate) fn process(
+        &mut self,
+        samples: &[i16],
+        heard: &mut Vec<Heard>,
+        engine_audio: &mut Vec<i16>,
+    ) {
+        self.inband
+            .process(samples, |d| heard.push(Heard::Digit(d.digit.as_char())));
+        match self.endpointer.process(samples) {
+            Some(VadEvent::SpeechStart { .. }) => heard.push(Heard::SpeechStarted),
+            Some(VadEvent::SpeechEnd { .. }) => heard.push(Heard::SpeechEnded),
+            None => {}
+        }
+        match &mut self.resampler {
+            Some(r) => {
+                // The resampler takes frames of any length at its own rate, so it cannot fail here; if it
+                // did, the frame is lost to the engine only.
+                let _ = r.process(samples, engine_audio);
+            }
+            None => engine_audio.extend_from_slice(samples),
+        }
+    }
+}

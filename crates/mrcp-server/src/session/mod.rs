@@ -1,0 +1,237 @@
+//! A session: one SIP dialog with its MRCP channels and its RTP stream, owned by one actor task
+//! (`docs/architecture.md`, rule 2). The SIP loop hands it the INVITE; the control layer, the RTP endpoint
+//! and the engine send it messages over bounded channels; it answers, runs its channels' state machines and
+//! tears everything down on BYE, on the control connection closing, on RTP inactivity or when idle.
+
+pub(crate) mod audio_in;
+mod recog;
+mod setup;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mrcp_media::endpoint::{MediaEvent, RtpEndpoint};
+use mrcp_sip::{CallHandle, EndReason, ServerTxId};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::{Instrument, info, info_span, warn};
+
+use crate::control::{ConnectionId, ControlEvent};
+use crate::server::Shared;
+pub(crate) use recog::RecogChannel;
+
+/// What the SIP loop tells a session.
+#[derive(Debug)]
+pub enum SessionCommand {
+    /// The dialog ended (BYE, or a SIP failure).
+    Terminated(EndReason),
+    /// A re-INVITE: a session refresh (RFC 4028) or a changed offer.
+    ReInvite {
+        /// The transaction to answer.
+        tx: ServerTxId,
+        /// The request.
+        request: mrcp_sip::Message,
+    },
+    /// The server is stopping.
+    Shutdown,
+}
+
+/// Why a session ended, for the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    Sip(EndReason),
+    ControlClosed,
+    RtpInactive,
+    Idle,
+    Shutdown,
+}
+
+/// A running session's state, owned by its task.
+pub(crate) struct Session {
+    shared: Arc<Shared>,
+    call: CallHandle,
+    session_id: String,
+    answer: bytes::Bytes,
+    recog: Option<RecogChannel>,
+    rtp: Option<RtpEndpoint>,
+    control: mpsc::Receiver<ControlEvent>,
+    connection: Option<ConnectionId>,
+    last_activity: Instant,
+}
+
+/// Runs a session from its INVITE to its end.
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    call: CallHandle,
+    tx: ServerTxId,
+    invite: mrcp_sip::Message,
+    commands: mpsc::Receiver<SessionCommand>,
+) {
+    let call_id = invite.header("Call-ID").unwrap_or_default().to_owned();
+    let span = info_span!("session", call_id = %call_id);
+    async move {
+        let Some(session) = setup::establish(shared, call, tx, &invite).await else {
+            return;
+        };
+        session.serve(commands).await;
+    }
+    .instrument(span)
+    .await;
+}
+
+impl Session {
+    async fn serve(mut self, mut commands: mpsc::Receiver<SessionCommand>) {
+        let idle_limit = self.shared.config.session_idle_timeout();
+        let ending = loop {
+            let deadline = self.next_deadline(idle_limit);
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(SessionCommand::Terminated(reason)) => break Ending::Sip(reason),
+                    Some(SessionCommand::ReInvite { tx, request }) => self.reinvite(tx, &request).await,
+                    Some(SessionCommand::Shutdown) | None => break Ending::Shutdown,
+                },
+                Some(event) = self.control.recv() => {
+                    if let Some(ending) = self.on_control(event) {
+                        break ending;
+                    }
+                }
+                event = next_media(&mut self.rtp) => {
+                    if let Some(ending) = self.on_media(event) {
+                        break ending;
+                    }
+                }
+                event = next_engine(&mut self.recog) => {
+                    if let Some(recog) = &mut self.recog {
+                        recog.handle_engine_event(std::time::Instant::now(), event);
+                    }
+                }
+                () = tokio::time::sleep_until(deadline) => {
+                    let now = Instant::now();
+                    if now.duration_since(self.last_activity) >= idle_limit {
+                        break Ending::Idle;
+                    }
+                    if let Some(recog) = &mut self.recog {
+                        recog.handle_timeout(now.into_std());
+                    }
+                }
+            }
+        };
+        self.teardown(ending).await;
+    }
+
+    /// The earliest of the machine's deadline and the idle limit.
+    fn next_deadline(&self, idle_limit: Duration) -> Instant {
+        let idle = self.last_activity + idle_limit;
+        self.recog
+            .as_ref()
+            .and_then(RecogChannel::poll_timeout)
+            .map_or(idle, |t| Instant::from_std(t).min(idle))
+    }
+
+    fn on_control(&mut self, event: ControlEvent) -> Option<Ending> {
+        let now = std::time::Instant::now();
+        match event {
+            ControlEvent::Request {
+                message,
+                connection,
+            } => {
+                self.last_activity = Instant::now();
+                self.connection = Some(connection.id());
+                let target = message.channel_id().ok().flatten();
+                match (&mut self.recog, target) {
+                    (Some(recog), Some(channel)) if &channel == recog.id() => {
+                        recog.handle_request(now, message, connection);
+                    }
+                    _ => {
+                        // §6.2.1: a channel this session did not allocate.
+                        let response = mrcp_proto::mrcp::Message::response_to(
+                            &message,
+                            mrcp_proto::mrcp::StatusCode::RESOURCE_NOT_ALLOCATED,
+                            mrcp_proto::mrcp::RequestState::Complete,
+                        );
+                        let _ = connection.send(response);
+                    }
+                }
+                None
+            }
+            ControlEvent::Closed(id) if self.connection == Some(id) => {
+                if let Some(recog) = &mut self.recog {
+                    recog.connection_closed(now);
+                }
+                Some(Ending::ControlClosed)
+            }
+            ControlEvent::Closed(_) => None,
+        }
+    }
+
+    fn on_media(&mut self, event: Option<MediaEvent>) -> Option<Ending> {
+        let now = std::time::Instant::now();
+        match event {
+            Some(MediaEvent::Audio { samples, .. } | MediaEvent::Gap { samples, .. }) => {
+                if let Some(recog) = &mut self.recog {
+                    recog.handle_audio(now, &samples);
+                }
+            }
+            Some(MediaEvent::Dtmf(digit)) => {
+                self.last_activity = Instant::now();
+                if let Some(recog) = &mut self.recog {
+                    recog.handle_digit(now, digit.digit.as_char());
+                }
+            }
+            Some(MediaEvent::Inactive) => return Some(Ending::RtpInactive),
+            Some(MediaEvent::Latched(addr)) => info!(%addr, "RTP latched"),
+            Some(MediaEvent::Bye | MediaEvent::PromptFinished { .. }) => {}
+            None => {
+                // The endpoint task ended (socket error): the session goes on without audio.
+                warn!("RTP endpoint stopped");
+                self.rtp = None;
+            }
+        }
+        None
+    }
+
+    /// A re-INVITE: a refresh or an unchanged offer gets the same answer; the session's channels stay.
+    async fn reinvite(&mut self, tx: ServerTxId, request: &mrcp_sip::Message) {
+        let _ = request;
+        let response = mrcp_sip::Response::ok_with_sdp(self.answer.clone());
+        if let Err(error) = self.shared.sip.respond(tx, response).await {
+            warn!(%error, "cannot answer re-INVITE");
+        }
+    }
+
+    async fn teardown(mut self, ending: Ending) {
+        info!(session_id = %self.session_id, ?ending, "session ends");
+        self.shared.registry.remove(&self.session_id);
+        // Dropping the channel drops its engine stream, which cancels the engine.
+        self.recog = None;
+        if let Some(rtp) = self.rtp.take() {
+            let report = rtp.close().await;
+            info!(
+                received = report.receive.received,
+                lost = report.receive.lost,
+                "RTP stream closed"
+            );
+        }
+        if !matches!(ending, Ending::Sip(_)) {
+            // We end the dialog ourselves (§15.1.1).
+            let _ = self.shared.sip.bye(self.call).await;
+        }
+        self.shared.session_ended();
+    }
+}
+
+async fn next_media(rtp: &mut Option<RtpEndpoint>) -> Option<MediaEvent> {
+    match rtp {
+        Some(rtp) => rtp.events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn next_engine(
+    recog: &mut Option<RecogChannel>,
+) -> Option<Result<asr_adapters::RecognizerEvent, asr_adapters::EngineError>> {
+    match recog.as_mut().and_then(RecogChannel::stream_mut) {
+        Some(stream) => stream.next_event().await,
+        None => std::future::pending().await,
+    }
+}

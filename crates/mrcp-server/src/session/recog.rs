@@ -1,0 +1,795 @@
+//! One speechrecog channel of a session: MRCP requests in, the [`RecognizerMachine`] in the middle, MRCP
+//! responses and events out, with the grammars, the engine stream and the listener beside it.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Instant;
+
+use asr_adapters::{
+    Alternative, CompiledGrammars, Constraint, PushError, RecognitionRequest, RecognitionStream,
+    RecognizerEvent,
+};
+use bytes::Bytes;
+use mrcp_proto::grammar::GrammarLimits;
+use mrcp_proto::grammar::dtmf::{DtmfOutcome, match_dtmf};
+use mrcp_proto::grammar::export::{phrase_list, to_jsgf, word_list};
+use mrcp_proto::grammar::matcher::GrammarMatch;
+use mrcp_proto::grammar::matcher::{
+    ActiveGrammar, MatchOptions, MatchOutcome, Transcript, match_transcripts,
+};
+use mrcp_proto::grammar::model::Mode as GrammarMode;
+use mrcp_proto::grammar::store::{
+    DefineOutcome, GrammarStore, Resolution, ResolvedGrammar, parse_uri_list,
+};
+use mrcp_proto::mrcp::header::{
+    CompletionCause, ContentId, InputType, InputTypeHeader, NBestListLength, RecognizerCause,
+    SpeechLanguage,
+};
+use mrcp_proto::mrcp::{
+    ChannelId, EventName, Headers, Message, Method, RequestId, RequestState, StartLine, StatusCode,
+};
+use mrcp_proto::nlsml::{Input, InputMode, Interpretation, Nlsml, WriteOptions};
+use tracing::{debug, warn};
+
+use super::audio_in::{AudioIn, Heard};
+use crate::config::RecognizerDefaults;
+use crate::control::ConnectionHandle;
+use crate::engines::Engines;
+use crate::params::ChannelParams;
+use crate::recognizer::{
+    self, ActiveInputs, DtmfClassifier, DtmfMatch, EngineOutcome, Input as MachineInput, InputKind,
+    Outcome, Output, RecognizerMachine,
+};
+use crate::routing::RouteContext;
+
+/// What the INVITE said that routing rules may use.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CallInfo {
+    /// The Request-URI user part (the number dialled).
+    pub(crate) request_uri_user: Option<String>,
+    /// The User-Agent header.
+    pub(crate) user_agent: Option<String>,
+}
+
+/// The NLSML media type (RFC 6787 §9.6).
+const NLSML_TYPE: &str = "application/nlsml+xml";
+
+/// The grammars and engine parameters of one RECOGNIZE, kept from the request until it ends.
+struct Prepared {
+    request_id: RequestId,
+    grammars: Arc<Vec<ResolvedGrammar>>,
+    /// The engine request, when speech grammars are active.
+    engine_request: Option<RecognitionRequest>,
+}
+
+/// Classifies digits against the DTMF grammars of a RECOGNIZE (the machine's view of them).
+struct DtmfGrammars {
+    grammars: Arc<Vec<ResolvedGrammar>>,
+    limits: GrammarLimits,
+}
+
+impl DtmfClassifier for DtmfGrammars {
+    fn classify(&self, digits: &str) -> DtmfMatch {
+        let active = active(&self.grammars);
+        match match_dtmf(&active, digits, &self.limits) {
+            DtmfOutcome::Complete { can_extend, .. } => DtmfMatch::Complete {
+                extendable: can_extend,
+            },
+            DtmfOutcome::Incomplete => DtmfMatch::Incomplete,
+            DtmfOutcome::NoMatch => DtmfMatch::NoMatch,
+        }
+    }
+}
+
+fn active(grammars: &[ResolvedGrammar]) -> Vec<ActiveGrammar<'_>> {
+    grammars
+        .iter()
+        .map(|g| ActiveGrammar {
+            id: &g.id,
+            grammar: &g.grammar,
+            weight: g.weight,
+        })
+        .collect()
+}
+
+/// A speechrecog channel.
+pub(crate) struct RecogChannel {
+    id: ChannelId,
+    machine: RecognizerMachine<Nlsml>,
+    params: ChannelParams,
+    defaults: Arc<RecognizerDefaults>,
+    store: GrammarStore,
+    engines: Arc<Engines>,
+    call: CallInfo,
+    /// The running RECOGNIZE first, then the queued one.
+    prepared: VecDeque<Prepared>,
+    stream: Option<RecognitionStream>,
+    connection: Option<ConnectionHandle>,
+    listener: AudioIn,
+    heard: Vec<Heard>,
+    engine_audio: Vec<i16>,
+    frames_dropped: u64,
+}
+
+impl RecogChannel {
+    pub(crate) fn new(
+        id: ChannelId,
+        defaults: Arc<RecognizerDefaults>,
+        engines: Arc<Engines>,
+        call: CallInfo,
+        listener: AudioIn,
+    ) -> Self {
+        Self {
+            id,
+            machine: RecognizerMachine::new(),
+            params: ChannelParams::new(defaults.as_headers()),
+            defaults,
+            store: GrammarStore::new(GrammarLimits::default()),
+            engines,
+            call,
+            prepared: VecDeque::new(),
+            stream: None,
+            connection: None,
+            listener,
+            heard: Vec::new(),
+            engine_audio: Vec::new(),
+            frames_dropped: 0,
+        }
+    }
+
+    /// The channel id.
+    pub(crate) fn id(&self) -> &ChannelId {
+        &self.id
+    }
+
+    /// The running engine stream, for the session's `select!`.
+    pub(crate) fn stream_mut(&mut self) -> Option<&mut RecognitionStream> {
+        self.stream.as_mut()
+    }
+
+    /// When the machine next needs [`Self::handle_timeout`].
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        self.machine.poll_timeout()
+    }
+
+    /// Fires due timers.
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        self.machine.handle_timeout(now);
+        self.drain(now);
+    }
+
+    /// The connection closed: requests in flight end silently (nobody can hear their events).
+    pub(crate) fn connection_closed(&mut self, now: Instant) {
+        self.connection = None;
+        if self.machine.is_recognizing() {
+            self.machine.handle_input(
+                now,
+                MachineInput::Stop {
+                    request_id: RequestId(0),
+                },
+            );
+            self.drain(now);
+        }
+    }
+
+    /// One MRCP request for this channel.
+    pub(crate) fn handle_request(
+        &mut self,
+        now: Instant,
+        request: Message,
+        connection: ConnectionHandle,
+    ) {
+        self.connection = Some(connection);
+        let StartLine::Request { method, request_id } = &request.start else {
+            return;
+        };
+        let request_id = *request_id;
+        debug!(channel = %self.id, %method, request_id = request_id.0, "MRCP request");
+        match method {
+            Method::SetParams => match self.params.set_params(&request.headers) {
+                Ok(()) => self.respond(request_id, StatusCode::SUCCESS, Headers::new()),
+                Err(invalid) => self.respond_invalid(request_id, &invalid),
+            },
+            Method::GetParams => {
+                let values = self.params.get_params(&request.headers);
+                self.respond(request_id, StatusCode::SUCCESS, values);
+            }
+            Method::DefineGrammar => self.define_grammar(now, request_id, &request),
+            Method::Recognize => self.recognize(now, request_id, &request),
+            Method::StartInputTimers => self
+                .machine
+                .handle_input(now, MachineInput::StartInputTimers { request_id }),
+            Method::Stop => self
+                .machine
+                .handle_input(now, MachineInput::Stop { request_id }),
+            Method::GetResult => self
+                .machine
+                .handle_input(now, MachineInput::GetResult { request_id }),
+            // §5.3: a method the resource does not have.
+            _ => self.respond(request_id, StatusCode::METHOD_NOT_ALLOWED, Headers::new()),
+        }
+        self.drain(now);
+    }
+
+    /// Decoded audio from the call, at the stream's rate.
+    pub(crate) fn handle_audio(&mut self, now: Instant, samples: &[i16]) {
+        self.heard.clear();
+        self.engine_audio.clear();
+        self.listener
+            .process(samples, &mut self.heard, &mut self.engine_audio);
+        for heard in std::mem::take(&mut self.heard) {
+            let input = match heard {
+                Heard::SpeechStarted => MachineInput::SpeechStarted,
+                Heard::SpeechEnded => MachineInput::SpeechEnded,
+                Heard::Digit(d) => MachineInput::Dtmf(d),
+            };
+            self.machine.handle_input(now, input);
+        }
+        if let Some(stream) = &self.stream
+            && !self.engine_audio.is_empty()
+        {
+            match stream.try_push(std::mem::take(&mut self.engine_audio)) {
+                Ok(()) | Err(PushError::Finished) | Err(PushError::EngineGone) => {}
+                Err(PushError::Full) => {
+                    self.frames_dropped += 1;
+                    if self.frames_dropped.is_power_of_two() {
+                        warn!(channel = %self.id, dropped = self.frames_dropped, "engine behind: audio frames dropped");
+                    }
+                }
+            }
+        }
+        self.drain(now);
+    }
+
+    /// A DTMF digit from RFC 4733 events.
+    pub(crate) fn handle_digit(&mut self, now: Instant, digit: char) {
+        self.machine.handle_input(now, MachineInput::Dtmf(digit));
+        self.drain(now);
+    }
+
+    /// What the engine said; `None` when its stream ended without a final result.
+    pub(crate) fn handle_engine_event(
+        &mut self,
+        now: Instant,
+        event: Option<Result<RecognizerEvent, asr_adapters::EngineError>>,
+    ) {
+        let input = match event {
+            Some(Ok(RecognizerEvent::Final(alternatives))) => {
+                debug!(channel = %self.id, ?alternatives, "engine result");
+                MachineInput::EngineResult(self.interpret(&alternatives))
+            }
+            Some(Ok(
+                RecognizerEvent::Partial { .. }
+                | RecognizerEvent::SpeechStarted
+                | RecognizerEvent::SpeechEnded,
+            )) => {
+                return;
+            }
+            Some(Err(error)) => {
+                warn!(channel = %self.id, %error, "recognizer engine failed");
+                self.stream = None;
+                MachineInput::EngineFailed
+            }
+            None => {
+                warn!(channel = %self.id, "recognizer engine ended without a result");
+                self.stream = None;
+                MachineInput::EngineFailed
+            }
+        };
+        self.machine.handle_input(now, input);
+        self.drain(now);
+    }
+
+    fn define_grammar(&mut self, now: Instant, request_id: RequestId, request: &Message) {
+        let content_id = match request.headers.get::<ContentId>() {
+            Ok(Some(id)) => id.0,
+            Ok(None) => {
+                // §9.8: DEFINE-GRAMMAR needs a Content-ID to name the grammar.
+                return self.respond(
+                    request_id,
+                    StatusCode::MANDATORY_HEADER_MISSING,
+                    Headers::new(),
+                );
+            }
+            Err(invalid) => return self.respond_invalid(request_id, &invalid),
+        };
+        let content_type = request.content_type().unwrap_or("");
+        match self
+            .store
+            .define(&content_id, content_type, &request.body, now)
+        {
+            Ok(DefineOutcome::Defined | DefineOutcome::Unloaded | DefineOutcome::NotDefined) => {
+                let mut headers = Headers::new();
+                set_cause(&mut headers, RecognizerCause::Success);
+                self.respond(request_id, StatusCode::SUCCESS, headers);
+            }
+            Ok(DefineOutcome::NeedFetch(uris)) => {
+                self.grammar_failure(
+                    request_id,
+                    RecognizerCause::UriFailure,
+                    &format!("cannot fetch {}", uris.join(", ")),
+                );
+            }
+            Err(error) => {
+                let cause = RecognizerCause::from_code(error.completion_cause())
+                    .unwrap_or(RecognizerCause::GrammarLoadFailure);
+                self.grammar_failure(request_id, cause, &error.to_string());
+            }
+        }
+    }
+
+    /// Answers a request whose grammar failed: 407 with the Completion-Cause (RFC 6787 §9.8, §9.9).
+    fn grammar_failure(&mut self, request_id: RequestId, cause: RecognizerCause, reason: &str) {
+        warn!(channel = %self.id, request_id = request_id.0, cause = cause.code(), reason, "grammar failure");
+        let mut headers = Headers::new();
+        set_cause(&mut headers, cause);
+        let _ = headers.set_raw("Completion-Reason", &sanitize(reason));
+        self.respond(request_id, StatusCode::OUT_OF_SYNC, headers);
+    }
+
+    fn recognize(&mut self, now: Instant, request_id: RequestId, request: &Message) {
+        let grammars = match self.load_grammars(now, request) {
+            Ok(g) => g,
+            Err((cause, reason)) => return self.grammar_failure(request_id, cause, &reason),
+        };
+        let grammars = Arc::new(grammars);
+        let speech = grammars
+            .iter()
+            .any(|g| g.grammar.mode() == GrammarMode::Voice);
+        let has_dtmf = grammars
+            .iter()
+            .any(|g| g.grammar.mode() == GrammarMode::Dtmf);
+        let engine_request = if speech {
+            match self.engine_request(request, &grammars) {
+                Ok(r) => Some(r),
+                Err(invalid) => return self.respond_invalid(request_id, &invalid),
+            }
+        } else {
+            None
+        };
+        let dtmf: Option<Box<dyn DtmfClassifier>> = has_dtmf.then(|| {
+            Box::new(DtmfGrammars {
+                grammars: grammars.clone(),
+                limits: self.store.limits().clone(),
+            }) as Box<dyn DtmfClassifier>
+        });
+        let params = match recognizer::resolve(
+            &self.params,
+            &request.headers,
+            &self.defaults,
+            ActiveInputs { speech, dtmf },
+        ) {
+            Ok(p) => p,
+            Err(invalid) => return self.respond_invalid(request_id, &invalid),
+        };
+        self.prepared.push_back(Prepared {
+            request_id,
+            grammars,
+            engine_request,
+        });
+        self.machine
+            .handle_input(now, MachineInput::Recognize { request_id, params });
+    }
+
+    /// The grammars of a RECOGNIZE: inline (defined under its Content-ID, or an anonymous one) or referenced by
+    /// a `text/uri-list` body; none means the grammars of earlier DEFINE-GRAMMARs are not implied (§9.9).
+    fn load_grammars(
+        &mut self,
+        now: Instant,
+        request: &Message,
+    ) -> Result<Vec<ResolvedGrammar>, (RecognizerCause, String)> {
+        let body = String::from_utf8_lossy(&request.body);
+        let content_type = request
+            .content_type()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        let refs = if request.body.is_empty() {
+            return Err((
+                RecognizerCause::GrammarLoadFailure,
+                "RECOGNIZE has no grammar".to_owned(),
+            ));
+        } else if content_type.starts_with("text/uri-list") {
+            parse_uri_list(&body)
+        } else {
+            let id = match request.headers.get::<ContentId>() {
+                Ok(Some(id)) => id.0,
+                _ => format!("inline-{}", request.request_id().0),
+            };
+            let ct = request.content_type().unwrap_or("");
+            self.store
+                .define(&id, ct, &request.body, now)
+                .map_err(|e| {
+                    (
+                        RecognizerCause::from_code(e.completion_cause())
+                            .unwrap_or(RecognizerCause::GrammarCompilationFailure),
+                        e.to_string(),
+                    )
+                })?;
+            parse_uri_list(&format!("session:{id}"))
+        };
+        match self.store.resolve(&refs, now) {
+            Ok(Resolution::Ready(grammars)) if !grammars.is_empty() => Ok(grammars),
+            Ok(Resolution::Ready(_)) => Err((
+                RecognizerCause::GrammarLoadFailure,
+                "no grammar in the request".to_owned(),
+            )),
+            Ok(Resolution::NeedFetch(uris)) => Err((
+                RecognizerCause::UriFailure,
+                format!("grammar fetching is not enabled: {}", uris.join(", ")),
+            )),
+            Err(e) => Err((
+                RecognizerCause::from_code(e.completion_cause())
+                    .unwrap_or(RecognizerCause::GrammarLoadFailure),
+                e.to_string(),
+            )),
+        }
+    }
+
+    fn engine_request(
+        &self,
+        request: &Message,
+        grammars: &[ResolvedGrammar],
+    ) -> Result<RecognitionRequest, mrcp_proto::mrcp::InvalidHeader> {
+        let voice: Vec<&ResolvedGrammar> = grammars
+            .iter()
+            .filter(|g| g.grammar.mode() == GrammarMode::Voice)
+            .collect();
+        let constraint = if voice.iter().any(|g| g.grammar.is_dictation()) {
+            Constraint::Dictation
+        } else {
+            let mut words: Vec<String> = voice.iter().flat_map(|g| word_list(&g.grammar)).collect();
+            words.sort();
+            words.dedup();
+            let alternatives: Vec<String> = voice
+                .iter()
+                .enumerate()
+                .map(|(i, g)| to_jsgf(&g.grammar, &format!("g{i}")))
+                .collect();
+            Constraint::Grammars(CompiledGrammars {
+                jsgf: union_jsgf(&alternatives),
+                words,
+                phrases: voice
+                    .iter()
+                    .flat_map(|g| phrase_list(&g.grammar, 200))
+                    .collect(),
+            })
+        };
+        Ok(RecognitionRequest {
+            language: self
+                .params
+                .effective::<SpeechLanguage>(&request.headers)?
+                .map(|l| l.0),
+            constraint,
+            n_best: self
+                .params
+                .effective::<NBestListLength>(&request.headers)?
+                .map_or(1, |n| n.0.get()),
+            vendor_parameters: self
+                .params
+                .vendor_parameters(&request.headers)?
+                .0
+                .into_iter()
+                .map(|p| (p.name, p.value.unwrap_or_default()))
+                .collect(),
+        })
+    }
+
+    /// Interprets an engine's n-best list against the running request's grammars.
+    fn interpret(&self, alternatives: &[Alternative]) -> EngineOutcome<Nlsml> {
+        let Some(prepared) = self.prepared.front() else {
+            return EngineOutcome::NoMatch { result: None };
+        };
+        let transcripts: Vec<Transcript> = alternatives
+            .iter()
+            .map(|a| Transcript {
+                text: a.text.clone(),
+                confidence: a.confidence,
+            })
+            .collect();
+        let heard = transcripts.first().map(|t| t.text.clone());
+        match match_transcripts(
+            &active(&prepared.grammars),
+            &transcripts,
+            &MatchOptions::default(),
+        ) {
+            MatchOutcome::Match(matches) => {
+                let confidence = matches.first().map_or(0.0, |m| m.confidence);
+                EngineOutcome::Match {
+                    confidence,
+                    result: nlsml_of(&matches),
+                }
+            }
+            MatchOutcome::NoMatch { .. } => EngineOutcome::NoMatch {
+                result: heard.map(|_| Nlsml::no_match(Some(InputMode::Speech))),
+            },
+        }
+    }
+
+    /// Carries out the machine's outputs.
+    fn drain(&mut self, now: Instant) {
+        while let Some(output) = self.machine.poll_output() {
+            match output {
+                Output::Response {
+                    request_id,
+                    status,
+                    state,
+                    active_request_ids,
+                    result,
+                } => {
+                    let mut headers = Headers::new();
+                    if !active_request_ids.is_empty() {
+                        let list: Vec<String> =
+                            active_request_ids.iter().map(|r| r.0.to_string()).collect();
+                        let _ = headers.set_raw("Active-Request-Id-List", &list.join(","));
+                    }
+                    let mut message = self.message(
+                        StartLine::Response {
+                            request_id,
+                            status,
+                            state,
+                        },
+                        headers,
+                    );
+                    if let Some(outcome) = result {
+                        self.attach_result(&mut message, &outcome);
+                    }
+                    self.send(message);
+                }
+                Output::StartOfInput { request_id, input } => {
+                    let mut headers = Headers::new();
+                    let kind = match input {
+                        InputKind::Speech => InputType::Speech,
+                        InputKind::Dtmf => InputType::Dtmf,
+                    };
+                    let _ = headers.set(&InputTypeHeader(kind));
+                    let start = StartLine::Event {
+                        event: EventName::StartOfInput,
+                        request_id,
+                        state: RequestState::InProgress,
+                    };
+                    let message = self.message(start, headers);
+                    self.send(message);
+                }
+                Output::RecognitionComplete {
+                    request_id,
+                    cause,
+                    outcome,
+                } => {
+                    let mut headers = Headers::new();
+                    set_cause(&mut headers, cause);
+                    let start = StartLine::Event {
+                        event: EventName::RecognitionComplete,
+                        request_id,
+                        state: RequestState::Complete,
+                    };
+                    let mut message = self.message(start, headers);
+                    self.attach_result(&mut message, &outcome);
+                    self.send(message);
+                    if self
+                        .prepared
+                        .front()
+                        .is_some_and(|p| p.request_id == request_id)
+                    {
+                        self.prepared.pop_front();
+                    }
+                    self.listener.reset();
+                }
+                Output::StartEngine { request_id } => self.start_engine(now, request_id),
+                Output::FinishEngineInput { .. } => {
+                    if let Some(stream) = &mut self.stream {
+                        stream.finish();
+                    }
+                }
+                Output::CancelEngine { request_id } => {
+                    self.stream = None;
+                    // A STOP ends queued requests too: forget their grammars.
+                    if !self.machine.is_recognizing() {
+                        self.prepared.clear();
+                    } else if self
+                        .prepared
+                        .front()
+                        .is_some_and(|p| p.request_id != request_id)
+                    {
+                        self.prepared.pop_front();
+                    }
+                }
+            }
+        }
+    }
+
+    fn start_engine(&mut self, now: Instant, request_id: RequestId) {
+        // The running request is at the front once the one before it has ended.
+        while self
+            .prepared
+            .front()
+            .is_some_and(|p| p.request_id != request_id)
+        {
+            self.prepared.pop_front();
+        }
+        let Some(request) = self.prepared.front().and_then(|p| p.engine_request.clone()) else {
+            return;
+        };
+        let route = RouteContext {
+            resource: self.id.resource(),
+            language: request.language.as_deref(),
+            request_uri_user: self.call.request_uri_user.as_deref(),
+            user_agent: self.call.user_agent.as_deref(),
+            vendor_parameters: &request.vendor_parameters,
+        };
+        let Some(engine) = self.engines.recognizer(&route) else {
+            warn!(channel = %self.id, "no recognizer engine for this request");
+            self.machine.handle_input(now, MachineInput::EngineFailed);
+            return;
+        };
+        let rate = mrcp_media::codec::SampleRate(engine.capabilities().sample_rate);
+        if let Err(error) = self.listener.set_engine_rate(rate) {
+            warn!(channel = %self.id, %error, "cannot resample to the engine's rate");
+            self.machine.handle_input(now, MachineInput::EngineFailed);
+            return;
+        }
+        if let Constraint::Grammars(g) = &request.constraint {
+            debug!(channel = %self.id, jsgf = ?g.jsgf, "engine grammar");
+        }
+        match engine.start(request) {
+            Ok(stream) => self.stream = Some(stream),
+            Err(error) => {
+                warn!(channel = %self.id, %error, "recognizer engine refused the request");
+                self.machine.handle_input(now, MachineInput::EngineFailed);
+            }
+        }
+    }
+
+    /// Writes the NLSML of an outcome into a RECOGNITION-COMPLETE or GET-RESULT response.
+    fn attach_result(&self, message: &mut Message, outcome: &Outcome<Nlsml>) {
+        let nlsml = match outcome {
+            Outcome::Speech(Some(nlsml)) => Some(nlsml.clone()),
+            Outcome::Dtmf(digits) => Some(self.dtmf_nlsml(digits)),
+            Outcome::Speech(None) | Outcome::None => None,
+        };
+        if let Some(xml) = nlsml.and_then(|n| n.to_xml(&WriteOptions::default()).ok()) {
+            let _ = message.set_body(NLSML_TYPE, Bytes::from(xml));
+        }
+    }
+
+    fn dtmf_nlsml(&self, digits: &str) -> Nlsml {
+        let matched = self.prepared.front().and_then(|p| {
+            match match_dtmf(&active(&p.grammars), digits, self.store.limits()) {
+                DtmfOutcome::Complete { matched, .. } => Some(matched),
+                DtmfOutcome::Incomplete | DtmfOutcome::NoMatch => None,
+            }
+        });
+        match matched {
+            Some(m) => nlsml_of(std::slice::from_ref(&m)),
+            None => Nlsml::no_match(Some(InputMode::Dtmf)),
+        }
+    }
+
+    fn message(&self, start: StartLine, headers: Headers) -> Message {
+        let mut message = match &start {
+            StartLine::Event {
+                event,
+                request_id,
+                state,
+            } => Message::event(event.clone(), *request_id, *state, &self.id),
+            StartLine::Request { method, request_id } => {
+                Message::request(method.clone(), *request_id, &self.id)
+            }
+            StartLine::Response { request_id, .. } => {
+                Message::request(Method::Stop, *request_id, &self.id)
+            }
+        };
+        message.start = start;
+        for (name, value) in headers.iter() {
+            let _ = message.headers.append_raw(name, value);
+        }
+        message
+    }
+
+    fn respond(&mut self, request_id: RequestId, status: StatusCode, headers: Headers) {
+        let message = self.message(
+            StartLine::Response {
+                request_id,
+                status,
+                state: RequestState::Complete,
+            },
+            headers,
+        );
+        self.send(message);
+    }
+
+    fn respond_invalid(
+        &mut self,
+        request_id: RequestId,
+        invalid: &mrcp_proto::mrcp::InvalidHeader,
+    ) {
+        debug!(channel = %self.id, %invalid, "request refused");
+        let mut headers = Headers::new();
+        // Name the header at fault, as RFC 6787 §5.4 asks of 403/404/409 responses.
+        let _ = headers.set_raw(&invalid.name, &sanitize(&invalid.value));
+        self.respond(request_id, invalid.status_code(), headers);
+    }
+
+    fn send(&mut self, message: Message) {
+        let Some(connection) = &self.connection else {
+            return;
+        };
+        if let Err(error) = connection.send(message) {
+            warn!(channel = %self.id, %error, "MRCP message not sent");
+        }
+    }
+}
+
+fn set_cause(headers: &mut Headers, cause: RecognizerCause) {
+    let _ = headers.set(&CompletionCause::from(cause));
+}
+
+/// Keeps a text usable as a header value: one line, printable.
+fn sanitize(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(200)
+        .collect()
+}
+
+/// One NLSML result from grammar matches, best first.
+fn nlsml_of(matches: &[GrammarMatch]) -> Nlsml {
+    Nlsml::new(
+        matches
+            .iter()
+            .map(|m| Interpretation {
+                grammar: Some(m.grammar_id.clone()),
+                confidence: Some(m.confidence),
+                instance: Some(m.instance.clone()),
+                input: Some(match m.mode {
+                    GrammarMode::Dtmf => Input::dtmf(m.input.clone()),
+                    GrammarMode::Voice => Input::speech(m.input.clone()),
+                }),
+            })
+            .collect(),
+    )
+}
+
+/// Joins the JSGF of several grammars into one whose public rule accepts any of them. Each grammar's rules
+/// get the prefix `g<i>_` (rule names from [`to_jsgf`] are `[A-Za-z0-9_]`, so `<name>` is unambiguous), and
+/// the public rules become alternatives of `<union>`.
+fn union_jsgf(grammars: &[String]) -> String {
+    if let [single] = grammars {
+        return single.clone();
+    }
+    let mut rules = String::new();
+    let mut roots = Vec::new();
+    for (i, text) in grammars.iter().enumerate() {
+        let body: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with("#JSGF") && !l.starts_with("grammar "))
+            .collect();
+        let defined: Vec<String> = body
+            .iter()
+            .filter_map(|l| {
+                l.trim_start_matches("public ")
+                    .strip_prefix('<')?
+                    .split_once('>')
+                    .map(|(n, _)| n.to_owned())
+            })
+            .collect();
+        for line in body {
+            let mut line = line.to_owned();
+            for name in &defined {
+                line = line.replace(&format!("<{name}>"), &format!("<g{i}_{name}>"));
+            }
+            if let Some(rest) = line.strip_prefix("public ") {
+                if let Some((root, _)) = rest.split_once('=') {
+                    roots.push(root.trim().to_owned());
+                }
+                line = rest.to_owned();
+            }
+            rules.push_str(&line);
+            rules.push('\n');
+        }
+    }
+    format!(
+        "#JSGF V1.0;\ngrammar union;\npublic <union> = {};\n{rules}",
+        roots.join(" | ")
+    )
+}

@@ -1,0 +1,176 @@
+//! A real `mrcp-server` process on loopback, and sessions of the `mrcp-client` library, which sends the
+//! FreeSWITCH or Asterisk offer, MRCP requests as they write them, and RTP at real pace.
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use mrcp_client::{Session, SessionConfig};
+use mrcp_proto::mrcp::{Message, ResourceType};
+use mrcp_proto::sdp::ClientProfile;
+use mrcp_sip::Transport;
+
+pub const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+/// The server binary, killed when dropped.
+pub struct ServerProcess {
+    child: Child,
+    pub sip: SocketAddr,
+    pub mrcp: SocketAddr,
+}
+
+impl ServerProcess {
+    /// Starts `mrcp-server` on free SIP and MRCP ports with RTP in `rtp_ports`.
+    pub fn start(rtp_ports: &str, extra: &[&str]) -> ServerProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mrcp-server"))
+            .args([
+                "--sip-listen",
+                "127.0.0.1:0",
+                "--mrcp-listen",
+                "127.0.0.1:0",
+                "--rtp-ports",
+                rtp_ports,
+            ])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("cannot start the mrcp-server binary");
+        let stdout = child.stdout.take().unwrap();
+        let (mut sip, mut mrcp) = (None, None);
+        for line in BufReader::new(stdout).lines() {
+            let line = line.expect("mrcp-server exited before printing its addresses");
+            let parts: Vec<&str> = line.split_whitespace().collect();
+            match parts.as_slice() {
+                ["sip", "UDP", addr] => sip = Some(addr.parse().unwrap()),
+                ["mrcp", "tcp", addr] => {
+                    mrcp = Some(addr.parse().unwrap());
+                    break;
+                }
+                _ => {}
+            }
+        }
+        ServerProcess {
+            child,
+            sip: sip.expect("no SIP UDP address printed"),
+            mrcp: mrcp.expect("no MRCP address printed"),
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// Opens a speechrecog session with the client library, as `profile` would.
+pub async fn connect(
+    server: &ServerProcess,
+    profile: ClientProfile,
+    rtp_ports: (u16, u16),
+) -> Session {
+    try_connect(server, profile, rtp_ports)
+        .await
+        .expect("cannot open the MRCP session")
+}
+
+/// Like [`connect`], returning the error.
+pub async fn try_connect(
+    server: &ServerProcess,
+    profile: ClientProfile,
+    rtp_ports: (u16, u16),
+) -> Result<Session, mrcp_client::ClientError> {
+    Session::open(&SessionConfig {
+        server: server.sip,
+        transport: Transport::Udp,
+        profile,
+        resource: ResourceType::Speechrecog,
+        local_ip: LOCALHOST,
+        rtp_ports,
+        timeout: DEADLINE,
+    })
+    .await
+}
+
+/// DTMF as in-band tones (ITU-T Q.23 pairs), 100 ms on and 100 ms off per digit at 8 kHz, as FreeSWITCH's
+/// vanilla profiles send them.
+pub fn inband_dtmf(digits: &str) -> Vec<i16> {
+    const LOW: [f32; 4] = [697.0, 770.0, 852.0, 941.0];
+    const HIGH: [f32; 4] = [1209.0, 1336.0, 1477.0, 1633.0];
+    const KEYS: [&str; 4] = ["123A", "456B", "789C", "*0#D"];
+    let mut out = vec![0i16; 1600];
+    for d in digits.chars() {
+        let row = KEYS.iter().position(|r| r.contains(d)).unwrap();
+        let col = KEYS[row].find(d).unwrap();
+        for n in 0..800 {
+            let t = n as f32 / 8000.0;
+            let v = (2.0 * std::f32::consts::PI * LOW[row] * t).sin()
+                + (2.0 * std::f32::consts::PI * HIGH[col] * t).sin();
+            out.push((v * 6000.0) as i16);
+        }
+        out.extend(std::iter::repeat_n(0, 800));
+    }
+    out.extend(std::iter::repeat_n(0, 1600));
+    out
+}
+
+/// Speech by espeak-ng as 8 kHz samples, with silence around it; fails naming the packages when missing.
+pub fn telephone_speech(text: &str) -> Vec<i16> {
+    let dir = std::env::temp_dir().join(format!("mrcp-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let name: String = text.chars().filter(char::is_ascii_alphanumeric).collect();
+    let spoken = dir.join(format!("{name}.wav"));
+    let phone = dir.join(format!("{name}-8k.wav"));
+    let run = |program: &str, args: &[&str]| {
+        let status = Command::new(program)
+            .args(args)
+            .status()
+            .unwrap_or_else(|e| {
+                panic!("cannot run {program} ({e}): install the Debian packages espeak-ng and sox")
+            });
+        assert!(status.success(), "{program} failed");
+    };
+    run(
+        "espeak-ng",
+        &["-s", "150", "-w", spoken.to_str().unwrap(), text],
+    );
+    run(
+        "sox",
+        &[
+            spoken.to_str().unwrap(),
+            "-r",
+            "8000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            phone.to_str().unwrap(),
+            "pad",
+            "0.3",
+            "1.5",
+        ],
+    );
+    let reader = hound::WavReader::open(&phone).unwrap();
+    reader.into_samples::<i16>().map(Result::unwrap).collect()
+}
+
+/// The Completion-Cause code of an event.
+pub fn cause(m: &Message) -> u16 {
+    let raw = m
+        .headers
+        .get_raw("Completion-Cause")
+        .expect("no Completion-Cause");
+    raw[..3].parse().unwrap()
+}
+
+/// The body as text.
+pub fn body(m: &Message) -> String {
+    String::from_utf8_lossy(&m.body).into_owned()
+}

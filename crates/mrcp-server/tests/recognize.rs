@@ -1,0 +1,321 @@
+//! End to end on loopback: the `mrcp-server` binary, a client made of the toolkit's SIP, SDP, MRCP and RTP
+//! crates sending what FreeSWITCH sends, and real audio at real pace.
+//!
+//! Needs the Debian packages espeak-ng, sox, libpocketsphinx3 and pocketsphinx-en-us (installed by
+//! `scripts/test`).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{ServerProcess, body, cause, connect, inband_dtmf, telephone_speech};
+use mrcp_proto::mrcp::{Method, RequestState, StartLine};
+use mrcp_proto::sdp::ClientProfile;
+
+const YES_NO: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<grammar xmlns="http://www.w3.org/2001/06/grammar" version="1.0" xml:lang="en-US" root="answer" mode="voice">
+  <rule id="answer" scope="public">
+    <one-of>
+      <item>yes</item>
+      <item>no</item>
+    </one-of>
+  </rule>
+</grammar>"#;
+
+fn assert_response(m: &mrcp_proto::mrcp::Message, code: u16, state: RequestState) {
+    match &m.start {
+        StartLine::Response {
+            status, state: s, ..
+        } => {
+            assert_eq!((status.code(), *s), (code, state), "{}", m.start);
+        }
+        other => panic!("expected a response, got {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dtmf_digits_as_rfc4733_events() {
+    // Asterisk's profiles offer telephone-event (reference §11).
+    let server = ServerProcess::start("32000-32099", &[]);
+    let mut client = connect(&server, ClientProfile::Asterisk, (33000, 33099)).await;
+    client
+        .send(
+            Method::Recognize,
+            &[("Cancel-If-Queue", "false")],
+            Some(("text/uri-list", "builtin:dtmf/digits?length=4".as_bytes())),
+        )
+        .await
+        .unwrap();
+    assert_response(
+        &client.receive().await.unwrap(),
+        200,
+        RequestState::InProgress,
+    );
+    client.dtmf("1234").await.unwrap();
+    let (events, complete) = client.until_event("RECOGNITION-COMPLETE").await.unwrap();
+    assert!(
+        events.iter().any(|e| matches!(&e.start, StartLine::Event { event, .. } if event.as_str() == "START-OF-INPUT")),
+        "no START-OF-INPUT before the result"
+    );
+    assert_eq!(cause(&complete), 0, "{}", body(&complete));
+    assert!(body(&complete).contains("1234"), "{}", body(&complete));
+    client.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dtmf_digits_as_inband_tones() {
+    // FreeSWITCH's vanilla profiles offer no telephone-event: digits arrive as tones (reference §7.7).
+    let server = ServerProcess::start("32400-32499", &[]);
+    let mut client = connect(&server, ClientProfile::FreeSwitch, (33400, 33499)).await;
+    client
+        .send(
+            Method::Recognize,
+            &[("Cancel-If-Queue", "false")],
+            Some(("text/uri-list", "builtin:dtmf/digits?length=4".as_bytes())),
+        )
+        .await
+        .unwrap();
+    assert_response(
+        &client.receive().await.unwrap(),
+        200,
+        RequestState::InProgress,
+    );
+    client.play(inband_dtmf("4711")).await.unwrap();
+    let (_, complete) = client.until_event("RECOGNITION-COMPLETE").await.unwrap();
+    assert_eq!(cause(&complete), 0, "{}", body(&complete));
+    assert!(body(&complete).contains("4711"), "{}", body(&complete));
+    client.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn speech_against_an_inline_grammar_defined_first() {
+    let server = ServerProcess::start("32100-32199", &[]);
+    let mut client = connect(&server, ClientProfile::FreeSwitch, (33100, 33199)).await;
+    // FreeSWITCH: DEFINE-GRAMMAR, then RECOGNIZE naming it with a text/uri-list (reference §7.2, §7.3).
+    client
+        .send(
+            Method::DefineGrammar,
+            &[("Content-Id", "yesno")],
+            Some(("application/srgs+xml", YES_NO.as_bytes())),
+        )
+        .await
+        .unwrap();
+    assert_response(
+        &client.receive().await.unwrap(),
+        200,
+        RequestState::Complete,
+    );
+    client
+        .send(
+            Method::Recognize,
+            &[
+                ("Cancel-If-Queue", "false"),
+                ("Start-Input-Timers", "true"),
+                ("No-Input-Timeout", "5000"),
+            ],
+            Some(("text/uri-list", "session:yesno".as_bytes())),
+        )
+        .await
+        .unwrap();
+    assert_response(
+        &client.receive().await.unwrap(),
+        200,
+        RequestState::InProgress,
+    );
+    client.play(telephone_speech("yes")).await.unwrap();
+    let (_, complete) = client.until_event("RECOGNITION-COMPLETE").await.unwrap();
+    assert_eq!(cause(&complete), 0, "{}", body(&complete));
+    assert!(body(&complete).contains(">yes<"), "{}", body(&complete));
+    client.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silence_ends_with_no_input_timeout() {
+    let server = ServerProcess::start("32200-32299", &[]);
+    let mut client = connect(&server, ClientProfile::FreeSwitch, (33200, 33299)).await;
+    client
+        .send(
+            Method::Recognize,
+            &[("No-Input-Timeout", "1000")],
+            Some(("text/uri-list", "builtin:dtmf/digits?length=4".as_bytes())),
+        )
+        .await
+        .unwrap();
+    assert_response(
+        &client.receive().await.unwrap(),
+        200,
+        RequestState::InProgress,
+    );
+    let (_, complete) = client.until_event("RECOGNITION-COMPLETE").await.unwrap();
+    assert_eq!(cause(&complete), 2);
+    client.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_for_unknown_grammars_fail_with_a_cause() {
+    let server = ServerProcess::start("32300-32399", &[]);
+    let mut client = connect(&server, ClientProfile::FreeSwitch, (33300, 33399)).await;
+    client
+        .send(
+            Method::Recognize,
+            &[],
+            Some(("text/uri-list", "session:nosuch".as_bytes())),
+        )
+        .await
+        .unwrap();
+    let response = client.receive().await.unwrap();
+    assert_response(&response, 407, RequestState::Complete);
+    assert_eq!(cause(&response), 4);
+    client.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_mid_recognition_lists_the_request_and_sends_no_completion() {
+    let server = ServerProcess::start("32500-32599", &[]);
+    let mut client = connect(&server, ClientProfile::FreeSwitch, (33500, 33599)).await;
+    client
+        .send(
+            Method::DefineGrammar,
+            &[("Content-Id", "yesno")],
+            Some(("application/srgs+xml", YES_NO.as_bytes())),
+        )
+        .await
+        .unwrap();
+    client.receive().await.unwrap();
+    let recognize = client
+        .send(
+            Method::Recognize,
+            &[("Cancel-If-Queue", "false")],
+            Some(("text/uri-list", b"session:yesno".as_slice())),
+        )
+        .await
+        .unwrap();
+    assert_response(
+        &client.receive().await.unwrap(),
+        200,
+        RequestState::InProgress,
+    );
+    client.play(telephone_speech("no")).await.unwrap();
+    client.send(Method::Stop, &[], None).await.unwrap();
+    // START-OF-INPUT may come first if speech already started; then the STOP response.
+    let response = loop {
+        let m = client.receive().await.unwrap();
+        if matches!(m.start, StartLine::Response { .. }) {
+            break m;
+        }
+    };
+    assert_response(&response, 200, RequestState::Complete);
+    assert_eq!(
+        response.headers.get_raw("Active-Request-Id-List"),
+        Some(recognize.0.to_string().as_str())
+    );
+    // §9.10: no RECOGNITION-COMPLETE for a stopped request (FreeSWITCH would take it as the next result).
+    let late = tokio::time::timeout(std::time::Duration::from_secs(4), client.receive()).await;
+    assert!(late.is_err(), "a message followed the STOP: {late:?}");
+    client.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_control_connection_ends_the_session_with_bye() {
+    let server = ServerProcess::start("32600-32699", &[]);
+    let mut client = connect(&server, ClientProfile::FreeSwitch, (33600, 33699)).await;
+    client
+        .send(
+            Method::Recognize,
+            &[],
+            Some(("text/uri-list", b"builtin:dtmf/digits?length=4".as_slice())),
+        )
+        .await
+        .unwrap();
+    client.receive().await.unwrap();
+    client.drop_control().await.unwrap();
+    assert_eq!(
+        client.terminated().await.unwrap(),
+        mrcp_sip::EndReason::RemoteBye
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capacity_is_refused_with_503_and_freed_by_bye() {
+    let server = ServerProcess::start("32700-32799", &["--max-sessions", "1"]);
+    let mut first = connect(&server, ClientProfile::FreeSwitch, (33700, 33749)).await;
+    first
+        .send(
+            Method::Recognize,
+            &[],
+            Some(("text/uri-list", b"builtin:dtmf/digits?length=4".as_slice())),
+        )
+        .await
+        .unwrap();
+    first.receive().await.unwrap();
+    let refused = common::try_connect(&server, ClientProfile::FreeSwitch, (33750, 33774)).await;
+    assert!(
+        matches!(
+            refused,
+            Err(mrcp_client::ClientError::Rejected { status: 503 })
+        ),
+        "{:?}",
+        refused.err()
+    );
+    // BYE in the middle of a recognition frees the slot.
+    first.close().await;
+    let deadline = std::time::Instant::now() + common::DEADLINE;
+    loop {
+        match common::try_connect(&server, ClientProfile::FreeSwitch, (33775, 33799)).await {
+            Ok(session) => {
+                session.close().await;
+                break;
+            }
+            Err(e) if std::time::Instant::now() < deadline => {
+                eprintln!("not yet: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("the slot was not freed within 20 s: {e}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_menu_grammar_gives_its_semantic_instance() {
+    let server = ServerProcess::start("32800-32899", &[]);
+    let mut client = connect(&server, ClientProfile::FreeSwitch, (33800, 33899)).await;
+    let menu = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/grammars/menu.grxml"
+    ))
+    .unwrap();
+    client
+        .send(
+            Method::DefineGrammar,
+            &[("Content-Id", "menu")],
+            Some(("application/srgs+xml", menu.as_slice())),
+        )
+        .await
+        .unwrap();
+    assert_response(
+        &client.receive().await.unwrap(),
+        200,
+        RequestState::Complete,
+    );
+    client
+        .send(
+            Method::Recognize,
+            &[("Cancel-If-Queue", "false")],
+            Some(("text/uri-list", b"session:menu".as_slice())),
+        )
+        .await
+        .unwrap();
+    assert_response(
+        &client.receive().await.unwrap(),
+        200,
+        RequestState::InProgress,
+    );
+    client.play(telephone_speech("pay a bill")).await.unwrap();
+    let (_, complete) = client.until_event("RECOGNITION-COMPLETE").await.unwrap();
+    assert_eq!(cause(&complete), 0, "{}", body(&complete));
+    assert!(
+        body(&complete).contains("<action>pay</action>"),
+        "{}",
+        body(&complete)
+    );
+    client.close().await;
+}

@@ -1,0 +1,559 @@
+//! The tokio driver of an [`Endpoint`]: one task per UDP socket, one per TCP listener, one per TCP
+//! connection, and one core task that owns the endpoint (RFC 3261 §18).
+//!
+//! Socket tasks only move bytes: they send what they read to the core over a bounded channel,
+//! and TCP connection tasks write what the core queues for them. The core task feeds the
+//! endpoint, drains its outputs after every step, and re-arms one timer from
+//! [`Endpoint::poll_timeout`]. Time comes from `tokio::time::Instant`, so tests may pause it.
+//!
+//! TCP: connections are reused both ways (a response or request to an address with an open
+//! connection uses it), framed by `Content-Length` with the keep-alive CRLFs of RFC 5626, closed
+//! after `tcp_idle_timeout` without traffic, and closed on any framing error. TLS is not opened
+//! yet: a `Transport::Tls` transmit is dropped with a log line.
+
+use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
+
+use bytes::Bytes;
+use mrcp_proto::sip::{Frame, SipLimits, StreamFramer};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream, UdpSocket},
+    sync::{mpsc, oneshot},
+    task::JoinHandle,
+    time::{Instant, sleep_until},
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    Body, CallHandle, ClientRequestId, Endpoint, EndpointConfig, Error, Event, Invite, LocalAddr,
+    OutOfDialogRequest, Output, Response, ServerTxId, Transmit,
+    transport::{ConnectionId, Peer, Transport},
+};
+
+/// Configuration of the driver.
+#[derive(Debug, Clone)]
+pub struct DriverConfig {
+    /// UDP addresses to bind (port 0 picks a free port).
+    pub udp: Vec<SocketAddr>,
+    /// TCP addresses to listen on.
+    pub tcp: Vec<SocketAddr>,
+    /// The endpoint; its `local` list is filled from the bound sockets.
+    pub endpoint: EndpointConfig,
+    /// Capacity of every channel (commands, events, socket input, per-connection output).
+    pub channel_capacity: usize,
+    /// Most TCP connections from or to one IP address.
+    pub max_connections_per_ip: usize,
+    /// A TCP connection with no traffic for this long is closed.
+    pub tcp_idle_timeout: Duration,
+    /// Limit on outgoing TCP connection set-up.
+    pub tcp_connect_timeout: Duration,
+}
+
+impl Default for DriverConfig {
+    fn default() -> Self {
+        Self {
+            udp: Vec::new(),
+            tcp: Vec::new(),
+            endpoint: EndpointConfig::default(),
+            channel_capacity: 1024,
+            max_connections_per_ip: 256,
+            tcp_idle_timeout: Duration::from_secs(600),
+            tcp_connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+enum Command {
+    Respond(ServerTxId, Response, oneshot::Sender<Result<(), Error>>),
+    Invite(Box<Invite>, oneshot::Sender<Result<CallHandle, Error>>),
+    Cancel(CallHandle, oneshot::Sender<Result<(), Error>>),
+    Bye(CallHandle, oneshot::Sender<Result<(), Error>>),
+    ReInvite(CallHandle, Option<Body>, oneshot::Sender<Result<(), Error>>),
+    Request(
+        Box<OutOfDialogRequest>,
+        oneshot::Sender<Result<ClientRequestId, Error>>,
+    ),
+    OptionsStatus(Option<u16>),
+}
+
+enum Inbound {
+    Message(Bytes, Peer),
+    Accepted(TcpStream, SocketAddr),
+    Closed(ConnectionId),
+    ConnectFailed(SocketAddr),
+}
+
+/// A cheap, cloneable handle to a running driver.
+#[derive(Clone, Debug)]
+pub struct SipHandle {
+    cmd: mpsc::Sender<Command>,
+    local: Arc<Vec<LocalAddr>>,
+    cancel: CancellationToken,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Command")
+    }
+}
+
+/// The running driver: its handle, its events, and its core task.
+#[must_use = "dropping the driver loses its events; call shutdown() to stop it"]
+#[derive(Debug)]
+pub struct SipDriver {
+    /// Commands.
+    pub handle: SipHandle,
+    /// Events for the application, in order.
+    pub events: mpsc::Receiver<Event>,
+    /// The core task; it ends after [`SipHandle::shutdown`].
+    pub task: JoinHandle<()>,
+}
+
+impl SipHandle {
+    /// The bound local addresses (with the ports chosen for port 0).
+    pub fn local_addrs(&self) -> &[LocalAddr] {
+        &self.local
+    }
+
+    /// The bound address of `transport` in the family of `ipv4`, if any.
+    pub fn local_addr(&self, transport: Transport) -> Option<SocketAddr> {
+        self.local
+            .iter()
+            .find(|l| l.transport == transport)
+            .map(|l| l.addr)
+    }
+
+    async fn call<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, Error>>) -> Command,
+    ) -> Result<T, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.cmd
+            .send(make(tx))
+            .await
+            .map_err(|_| Error::DriverStopped)?;
+        rx.await.map_err(|_| Error::DriverStopped)?
+    }
+
+    /// See [`Endpoint::respond`].
+    pub async fn respond(&self, tx: ServerTxId, response: Response) -> Result<(), Error> {
+        self.call(|r| Command::Respond(tx, response, r)).await
+    }
+
+    /// See [`Endpoint::invite`].
+    pub async fn invite(&self, invite: Invite) -> Result<CallHandle, Error> {
+        self.call(|r| Command::Invite(Box::new(invite), r)).await
+    }
+
+    /// See [`Endpoint::cancel`].
+    pub async fn cancel(&self, call: CallHandle) -> Result<(), Error> {
+        self.call(|r| Command::Cancel(call, r)).await
+    }
+
+    /// See [`Endpoint::bye`].
+    pub async fn bye(&self, call: CallHandle) -> Result<(), Error> {
+        self.call(|r| Command::Bye(call, r)).await
+    }
+
+    /// See [`Endpoint::reinvite`].
+    pub async fn reinvite(&self, call: CallHandle, body: Option<Body>) -> Result<(), Error> {
+        self.call(|r| Command::ReInvite(call, body, r)).await
+    }
+
+    /// See [`Endpoint::request`].
+    pub async fn request(&self, request: OutOfDialogRequest) -> Result<ClientRequestId, Error> {
+        self.call(|r| Command::Request(Box::new(request), r)).await
+    }
+
+    /// See [`Endpoint::set_options_status`] (200, 503 while draining, `None` to handle OPTIONS).
+    pub async fn set_options_status(&self, status: Option<u16>) -> Result<(), Error> {
+        self.cmd
+            .send(Command::OptionsStatus(status))
+            .await
+            .map_err(|_| Error::DriverStopped)
+    }
+
+    /// Stops every task of the driver.
+    pub fn shutdown(&self) {
+        self.cancel.cancel();
+    }
+}
+
+/// Binds the sockets of `cfg` and starts the driver.
+pub async fn spawn(cfg: DriverConfig) -> Result<SipDriver, Error> {
+    let cancel = CancellationToken::new();
+    let cap = cfg.channel_capacity.max(1);
+    let (in_tx, in_rx) = mpsc::channel(cap);
+    let mut endpoint_cfg = cfg.endpoint.clone();
+    let mut udp = Vec::new();
+    for addr in &cfg.udp {
+        let socket = UdpSocket::bind(addr).await.map_err(|source| Error::Io {
+            addr: *addr,
+            source,
+        })?;
+        let local = socket.local_addr().map_err(|source| Error::Io {
+            addr: *addr,
+            source,
+        })?;
+        endpoint_cfg.local.push(LocalAddr {
+            transport: Transport::Udp,
+            addr: local,
+        });
+        let socket = Arc::new(socket);
+        tokio::spawn(udp_reader(
+            socket.clone(),
+            in_tx.clone(),
+            cancel.child_token(),
+        ));
+        udp.push(socket);
+    }
+    for addr in &cfg.tcp {
+        let listener = TcpListener::bind(addr).await.map_err(|source| Error::Io {
+            addr: *addr,
+            source,
+        })?;
+        let local = listener.local_addr().map_err(|source| Error::Io {
+            addr: *addr,
+            source,
+        })?;
+        endpoint_cfg.local.push(LocalAddr {
+            transport: Transport::Tcp,
+            addr: local,
+        });
+        tokio::spawn(tcp_acceptor(listener, in_tx.clone(), cancel.child_token()));
+    }
+    let local = Arc::new(endpoint_cfg.local.clone());
+    let (cmd_tx, cmd_rx) = mpsc::channel(cap);
+    let (ev_tx, ev_rx) = mpsc::channel(cap);
+    let core = Core {
+        endpoint: Endpoint::new(endpoint_cfg),
+        udp,
+        connections: HashMap::new(),
+        by_addr: HashMap::new(),
+        next_conn: 1,
+        in_tx,
+        events: ev_tx,
+        cfg,
+        cancel: cancel.clone(),
+    };
+    let task = tokio::spawn(core.run(in_rx, cmd_rx));
+    Ok(SipDriver {
+        handle: SipHandle {
+            cmd: cmd_tx,
+            local,
+            cancel,
+        },
+        events: ev_rx,
+        task,
+    })
+}
+
+struct Connection {
+    addr: SocketAddr,
+    tx: mpsc::Sender<Bytes>,
+}
+
+struct Core {
+    endpoint: Endpoint,
+    udp: Vec<Arc<UdpSocket>>,
+    connections: HashMap<ConnectionId, Connection>,
+    by_addr: HashMap<SocketAddr, ConnectionId>,
+    next_conn: u64,
+    in_tx: mpsc::Sender<Inbound>,
+    events: mpsc::Sender<Event>,
+    cfg: DriverConfig,
+    cancel: CancellationToken,
+}
+
+impl Core {
+    async fn run(
+        mut self,
+        mut inbound: mpsc::Receiver<Inbound>,
+        mut commands: mpsc::Receiver<Command>,
+    ) {
+        loop {
+            let deadline = self.endpoint.poll_timeout().map(Instant::from_std);
+            tokio::select! {
+                () = self.cancel.cancelled() => break,
+                Some(msg) = inbound.recv() => self.handle_inbound(msg),
+                Some(cmd) = commands.recv() => self.handle_command(cmd),
+                () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                    self.endpoint.handle_timeout(Instant::now().into_std());
+                }
+            }
+            if !self.drain().await {
+                break;
+            }
+        }
+        self.cancel.cancel();
+    }
+
+    fn handle_inbound(&mut self, msg: Inbound) {
+        let now = Instant::now().into_std();
+        match msg {
+            Inbound::Message(bytes, peer) => self.endpoint.handle_message(now, &bytes, peer),
+            Inbound::Accepted(stream, addr) => {
+                if self
+                    .connections
+                    .values()
+                    .filter(|c| c.addr.ip() == addr.ip())
+                    .count()
+                    >= self.cfg.max_connections_per_ip
+                {
+                    tracing::warn!(peer = %addr, limit = self.cfg.max_connections_per_ip, "refusing tcp connection over the per-ip limit");
+                    return;
+                }
+                self.start_connection(addr, Some(stream));
+            }
+            Inbound::Closed(id) => {
+                if let Some(conn) = self.connections.remove(&id)
+                    && self.by_addr.get(&conn.addr) == Some(&id)
+                {
+                    self.by_addr.remove(&conn.addr);
+                }
+                self.endpoint.handle_connection_closed(id);
+            }
+            Inbound::ConnectFailed(addr) => {
+                self.endpoint
+                    .handle_transport_error(now, Transport::Tcp, addr)
+            }
+        }
+    }
+
+    fn handle_command(&mut self, cmd: Command) {
+        let now = Instant::now().into_std();
+        let ep = &mut self.endpoint;
+        match cmd {
+            Command::Respond(tx, response, reply) => {
+                drop(reply.send(ep.respond(now, tx, response)))
+            }
+            Command::Invite(invite, reply) => drop(reply.send(ep.invite(now, *invite))),
+            Command::Cancel(call, reply) => drop(reply.send(ep.cancel(now, call))),
+            Command::Bye(call, reply) => drop(reply.send(ep.bye(now, call))),
+            Command::ReInvite(call, body, reply) => drop(reply.send(ep.reinvite(now, call, body))),
+            Command::Request(request, reply) => drop(reply.send(ep.request(now, *request))),
+            Command::OptionsStatus(status) => ep.set_options_status(status),
+        }
+    }
+
+    /// Sends every pending output; `false` when the application dropped its event receiver.
+    async fn drain(&mut self) -> bool {
+        while let Some(out) = self.endpoint.poll_output() {
+            match out {
+                Output::Transmit(t) => self.transmit(t).await,
+                Output::Event(event) => {
+                    if self.events.send(event).await.is_err() {
+                        return false;
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    async fn transmit(&mut self, t: Transmit) {
+        match t.peer.transport {
+            Transport::Udp => {
+                let socket = self.udp.iter().find(|s| {
+                    s.local_addr()
+                        .is_ok_and(|l| l.is_ipv4() == t.peer.addr.is_ipv4())
+                });
+                match socket {
+                    Some(socket) => {
+                        if let Err(e) = socket.send_to(&t.payload, t.peer.addr).await {
+                            tracing::warn!(peer = %t.peer.addr, error = %e, "udp send failed");
+                        }
+                    }
+                    None => {
+                        tracing::warn!(peer = %t.peer.addr, "no udp socket of the peer's address family")
+                    }
+                }
+            }
+            Transport::Tcp => {
+                let id = t
+                    .peer
+                    .connection
+                    .filter(|id| self.connections.contains_key(id))
+                    .or_else(|| self.by_addr.get(&t.peer.addr).copied())
+                    .unwrap_or_else(|| self.start_connection(t.peer.addr, None));
+                if let Some(conn) = self.connections.get(&id)
+                    && conn.tx.try_send(t.payload).is_err()
+                {
+                    tracing::warn!(peer = %t.peer.addr, "tcp connection queue full or closed; message dropped");
+                }
+            }
+            Transport::Tls => {
+                tracing::warn!(peer = %t.peer.addr, "tls transport not available; message dropped")
+            }
+        }
+    }
+
+    fn start_connection(&mut self, addr: SocketAddr, stream: Option<TcpStream>) -> ConnectionId {
+        let id = ConnectionId(self.next_conn);
+        self.next_conn += 1;
+        let (tx, rx) = mpsc::channel(self.cfg.channel_capacity.max(1));
+        self.connections.insert(id, Connection { addr, tx });
+        self.by_addr.insert(addr, id);
+        let limits = self.cfg.endpoint.limits;
+        let idle = self.cfg.tcp_idle_timeout;
+        let connect_timeout = self.cfg.tcp_connect_timeout;
+        let inbound = self.in_tx.clone();
+        let cancel = self.cancel.child_token();
+        tokio::spawn(async move {
+            let stream = match stream {
+                Some(s) => Some(s),
+                None => match tokio::time::timeout(connect_timeout, TcpStream::connect(addr)).await
+                {
+                    Ok(Ok(s)) => Some(s),
+                    Ok(Err(e)) => {
+                        tracing::warn!(peer = %addr, error = %e, "tcp connect failed");
+                        None
+                    }
+                    Err(_) => {
+                        tracing::warn!(peer = %addr, "tcp connect timed out");
+                        None
+                    }
+                },
+            };
+            let connected = stream.is_some();
+            if let Some(stream) = stream {
+                run_connection(id, stream, addr, &inbound, rx, limits, idle, cancel).await;
+            }
+            let _ = inbound.send(Inbound::Closed(id)).await;
+            if !connected {
+                let _ = inbound.send(Inbound::ConnectFailed(addr)).await;
+            }
+        });
+        id
+    }
+}
+
+async fn udp_reader(
+    socket: Arc<UdpSocket>,
+    inbound: mpsc::Sender<Inbound>,
+    cancel: CancellationToken,
+) {
+    let mut buf = vec![0u8; 65_535];
+    loop {
+        let (n, from) = tokio::select! {
+            () = cancel.cancelled() => return,
+            r = socket.recv_from(&mut buf) => match r {
+                Ok(r) => r,
+                Err(e) => {
+                    // ICMP errors surface here on some systems; keep reading.
+                    tracing::debug!(error = %e, "udp receive error");
+                    continue;
+                }
+            },
+        };
+        let data = buf.get(..n).unwrap_or_default();
+        // RFC 5626 §4.4.1 keep-alives and empty datagrams carry no message.
+        if data.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        let peer = Peer {
+            transport: Transport::Udp,
+            addr: from,
+            connection: None,
+        };
+        if inbound
+            .send(Inbound::Message(Bytes::copy_from_slice(data), peer))
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+async fn tcp_acceptor(
+    listener: TcpListener,
+    inbound: mpsc::Sender<Inbound>,
+    cancel: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            r = listener.accept() => match r {
+                Ok((stream, addr)) => {
+                    if inbound.send(Inbound::Accepted(stream, addr)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "tcp accept failed"),
+            },
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_connection(
+    id: ConnectionId,
+    stream: TcpStream,
+    addr: SocketAddr,
+    inbound: &mpsc::Sender<Inbound>,
+    mut out: mpsc::Receiver<Bytes>,
+    limits: SipLimits,
+    idle: Duration,
+    cancel: CancellationToken,
+) {
+    let _ = stream.set_nodelay(true);
+    let (mut reader, mut writer) = stream.into_split();
+    let mut framer = StreamFramer::new(limits);
+    let mut buf = vec![0u8; 16 * 1024];
+    let peer = Peer {
+        transport: Transport::Tcp,
+        addr,
+        connection: Some(id),
+    };
+    let mut idle_at = Instant::now() + idle;
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = sleep_until(idle_at) => {
+                tracing::debug!(peer = %addr, "closing idle tcp connection");
+                return;
+            }
+            Some(bytes) = out.recv() => {
+                idle_at = Instant::now() + idle;
+                if let Err(e) = writer.write_all(&bytes).await {
+                    tracing::warn!(peer = %addr, error = %e, "tcp write failed");
+                    return;
+                }
+            }
+            r = reader.read(&mut buf) => {
+                let n = match r {
+                    Ok(0) => return,
+                    Ok(n) => n,
+                    Err(e) => {
+                        tracing::debug!(peer = %addr, error = %e, "tcp read failed");
+                        return;
+                    }
+                };
+                idle_at = Instant::now() + idle;
+                framer.push(buf.get(..n).unwrap_or_default());
+                loop {
+                    match framer.next_frame() {
+                        Ok(None) => break,
+                        Ok(Some(Frame::Message(bytes))) => {
+                            if inbound.send(Inbound::Message(bytes, peer)).await.is_err() {
+                                return;
+                            }
+                        }
+                        Ok(Some(Frame::Ping)) => {
+                            // RFC 5626 §3.5.1: answer a ping with a pong.
+                            if writer.write_all(b"\r\n").await.is_err() {
+                                return;
+                            }
+                        }
+                        Ok(Some(Frame::Pong)) => {}
+                        Err(e) => {
+                            tracing::warn!(peer = %addr, error = %e, "closing tcp connection on framing error");
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

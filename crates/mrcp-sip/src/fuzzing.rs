@@ -1,0 +1,108 @@
+//! The input driver shared by the `sip_transaction` fuzz target and the test that replays its
+//! corpus: arbitrary bytes become a script of messages, timer steps and application answers fed
+//! to one [`Endpoint`]. Not a stable API.
+
+use std::time::{Duration, Instant};
+
+use crate::{
+    ConnectionId, Endpoint, EndpointConfig, Event, LocalAddr, Output, Peer, Response, ServerTxId,
+    Transport,
+};
+
+/// Runs one fuzz input. Chunks are separated by zero bytes; the first byte of a chunk picks the step
+/// (modulo 9): `0..=3` a message over UDP, `4` over TCP, `5` a timer step, `6` an answer to the last request
+/// handed up, `7` a BYE or CANCEL of the last call, `8` a re-INVITE of the last call.
+pub fn run(data: &[u8]) {
+    let start = Instant::now();
+    let mut now = start;
+    let mut ep = Endpoint::new(EndpointConfig {
+        local: vec![
+            LocalAddr {
+                transport: Transport::Udp,
+                addr: std::net::SocketAddr::from(([127, 0, 0, 1], 8060)),
+            },
+            LocalAddr {
+                transport: Transport::Tcp,
+                addr: std::net::SocketAddr::from(([127, 0, 0, 1], 8060)),
+            },
+        ],
+        options_status: None,
+        ..EndpointConfig::default()
+    });
+    let udp = Peer {
+        transport: Transport::Udp,
+        addr: std::net::SocketAddr::from(([127, 0, 0, 1], 5090)),
+        connection: None,
+    };
+    let tcp = Peer {
+        transport: Transport::Tcp,
+        addr: udp.addr,
+        connection: Some(ConnectionId(1)),
+    };
+    let mut last_tx: Option<ServerTxId> = None;
+    let mut last_call = None;
+    for chunk in data.split(|b| *b == 0).filter(|c| !c.is_empty()) {
+        let Some((op, rest)) = chunk.split_first() else {
+            continue;
+        };
+        match op % 9 {
+            0..=3 => ep.handle_message(now, rest, udp),
+            4 => ep.handle_message(now, rest, tcp),
+            5 => {
+                let step = rest.first().map_or(500, |b| u64::from(*b) * 250);
+                now += Duration::from_millis(step);
+                ep.handle_timeout(now);
+            }
+            6 => {
+                if let Some(tx) = last_tx {
+                    let code = 100 + u16::from(rest.first().copied().unwrap_or(100)) * 2;
+                    let _ = ep.respond(
+                        now,
+                        tx,
+                        Response {
+                            code,
+                            body: None,
+                            ..Response::default()
+                        },
+                    );
+                }
+            }
+            7 => {
+                if let Some(call) = last_call {
+                    let _ = if rest.first().is_some_and(|b| b % 2 == 0) {
+                        ep.bye(now, call)
+                    } else {
+                        ep.cancel(now, call)
+                    };
+                }
+            }
+            _ => {
+                if let Some(call) = last_call {
+                    let _ = ep.reinvite(now, call, None);
+                }
+            }
+        }
+        while let Some(out) = ep.poll_output() {
+            if let Output::Event(ev) = out {
+                match ev {
+                    Event::IncomingInvite { call, tx, .. } | Event::ReInvite { call, tx, .. } => {
+                        last_tx = Some(tx);
+                        last_call = Some(call);
+                    }
+                    Event::Options { tx, .. } => last_tx = Some(tx),
+                    _ => {}
+                }
+            }
+        }
+    }
+    // Time always ends every transaction and call.
+    ep.handle_timeout(now + Duration::from_secs(600));
+    while ep.poll_output().is_some() {}
+    ep.handle_timeout(now + Duration::from_secs(1200));
+    while ep.poll_output().is_some() {}
+    assert_eq!(
+        ep.transaction_count(),
+        0,
+        "a transaction outlived every timer"
+    );
+}
