@@ -371,7 +371,7 @@ fn malformed_requests_get_400_with_a_reason_or_are_dropped() {
     ep.handle_message(now, raw.as_bytes(), udp_peer());
     assert_eq!(
         statuses(&drain(&mut ep).0),
-        vec![],
+        Vec::<u16>::new(),
         "no Call-ID: no response possible"
     );
     ep.handle_message(now, b"\x00\x01garbage", udp_peer());
