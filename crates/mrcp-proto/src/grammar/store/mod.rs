@@ -85,6 +85,18 @@ pub struct ResolvedGrammar {
     pub grammar: Arc<CompiledGrammar>,
 }
 
+impl ResolvedGrammar {
+    /// The view the matchers take ([`match_transcripts`](super::match_transcripts),
+    /// [`match_dtmf`](super::match_dtmf)).
+    pub fn active(&self) -> super::matcher::ActiveGrammar<'_> {
+        super::matcher::ActiveGrammar {
+            id: &self.id,
+            grammar: &self.grammar,
+            weight: self.weight,
+        }
+    }
+}
+
 /// Answer of [`GrammarStore::resolve`].
 #[derive(Debug, Clone)]
 pub enum Resolution {
@@ -224,7 +236,9 @@ impl GrammarStore {
     }
 
     /// DEFINE-GRAMMAR (RFC 6787 §9.8): parse and store a grammar under its Content-ID, replacing a previous one;
-    /// an empty (or all-whitespace) body unloads it.
+    /// an empty (or all-whitespace) body unloads it. An inline grammar in a RECOGNIZE body (RFC 6787 §9.4.13)
+    /// is handled the same way: define it under its Content-ID (or a generated one) and resolve
+    /// `session:<id>`.
     pub fn define(
         &mut self,
         content_id: &str,
