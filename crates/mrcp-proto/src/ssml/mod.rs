@@ -15,8 +15,9 @@
 //!
 //! Leniency, from what real clients send: the SSML namespace and `version` may be missing, attributes the
 //! parser does not know and elements or attributes in another namespace (vendor extensions such as
-//! `<amazon:effect>`) are ignored, the latter keeping their content. `<meta>`, `<metadata>` and `<desc>` are
-//! skipped. An unknown element in no namespace is an error.
+//! `<amazon:effect>`) are ignored, the latter keeping their content, as are SSML 1.1's `<token>`, `<w>` and
+//! `<lookup>`. `<meta>`, `<metadata>` and `<desc>` are skipped. An unknown element in no namespace is an
+//! error.
 
 mod error;
 mod parse;

@@ -268,6 +268,8 @@ impl<'a> Parser<'a> {
                 };
                 return Err(self.error(kind, at));
             }
+            // SSML 1.1 §3.1.7, §3.1.5.2: tokens and lexicon lookups only guide pronunciation.
+            "token" | "w" | "lookup" => Open::Transparent,
             "lexicon" if parent == "speak" => {
                 Open::Lexicon(self.required(e, "lexicon", "uri", at)?)
             }

@@ -188,7 +188,7 @@ fn limits_hold() {
 fn vendor_elements_are_transparent_and_meta_skipped() {
     let doc = parse(
         "<speak xmlns:amazon=\"x\"><meta name=\"a\" content=\"b\"/><metadata><x>y</x></metadata>\
-         Hello <amazon:effect name=\"whispered\">quiet</amazon:effect> world</speak>",
+         Hello <amazon:effect name=\"whispered\">quiet</amazon:effect> <w>world</w></speak>",
     )
     .unwrap();
     assert_eq!(

@@ -433,6 +433,13 @@ impl EspeakNg {
                                 _ => return Err(self.fail(&mut child, "espeak-ng did not exit after its output ended").await),
                             };
                             drop(permit.take());
+                            if status.success() && !wav.in_data() {
+                                return Err(Stop::Failed(self.error(
+                                    SynthesisFailure::Error,
+                                    EngineErrorKind::Internal,
+                                    "espeak-ng ended without writing a WAV header",
+                                )));
+                            }
                             if !status.success() {
                                 let stderr = errors.await.unwrap_or_default();
                                 return Err(Stop::Failed(self.error(

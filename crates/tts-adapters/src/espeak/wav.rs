@@ -56,6 +56,11 @@ fn le32(b: &[u8], at: usize) -> Option<u32> {
 }
 
 impl WavStream {
+    /// Whether the header has been read and samples follow.
+    pub fn in_data(&self) -> bool {
+        self.in_data
+    }
+
     /// The sample rate of the `fmt ` chunk, once read.
     pub fn sample_rate(&self) -> Option<u32> {
         self.rate
