@@ -24,6 +24,7 @@ mod parse;
 mod segment;
 #[cfg(test)]
 mod tests;
+mod value;
 mod write;
 
 use std::time::Duration;

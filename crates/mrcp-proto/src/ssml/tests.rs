@@ -2,7 +2,8 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 
-use super::parse::{parse_with, time_millis};
+use super::parse::parse_with;
+use super::value::time_millis;
 use super::*;
 
 fn speech(seg: &Segment) -> &Speech {
