@@ -83,7 +83,7 @@ fn real_time_factor() {
 fn prompt_latency(c: &mut Criterion) {
     let rt = runtime();
     let engine = engine(&rt);
-    c.bench_function("espeak_prompt_16_words", |b| {
+    c.bench_function("espeak_prompt_21_words", |b| {
         b.iter(|| rt.block_on(speak(&engine)))
     });
     c.bench_function("espeak_time_to_first_frame", |b| {

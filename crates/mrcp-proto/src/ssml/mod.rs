@@ -30,7 +30,7 @@ mod write;
 use std::time::Duration;
 
 pub use error::{Position, SsmlError, SsmlErrorKind};
-pub use parse::parse;
+pub use parse::{parse, parse_with};
 pub use segment::{
     Context, EffectiveProsody, Segment, Speech, VoiceSelection, plain_text, segments,
 };
