@@ -172,7 +172,7 @@ pub trait Synthesizer: Send + Sync + 'static {
     /// What the engine can do.
     fn capabilities(&self) -> &SynthesizerCapabilities;
 
-    /// Starts one synthesis. Errors that can be known up front (no voice for the language, an unknown
+    /// Starts one synthesis; call it from within a tokio runtime. Errors that can be known up front (no voice for the language, an unknown
     /// voice name, lexicons the engine cannot use, the engine not installed) are returned here; later ones
     /// arrive as events. See [`crate::failure_of`] for the completion cause an error stands for.
     fn start(&self, request: SynthesisRequest) -> Result<SynthesisStream, EngineError>;
