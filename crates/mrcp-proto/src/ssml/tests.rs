@@ -483,3 +483,10 @@ proptest! {
         let _ = parse(&input).map(|d| segments(&d, &Context::default(), &Limits::default()));
     }
 }
+
+#[test]
+fn byte_order_mark_and_declaration_are_accepted() {
+    let doc = parse("\u{FEFF}<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n<speak>Hi</speak>\r\n")
+        .unwrap();
+    assert_eq!(doc.children, vec![Node::Text("Hi".to_owned())]);
+}

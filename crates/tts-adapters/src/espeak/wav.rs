@@ -83,11 +83,13 @@ impl WavStream {
             self.samples(rest, out);
             return Ok(());
         }
-        if let Some(first) = self.odd.take()
-            && let Some((&second, rest)) = bytes.split_first()
-        {
+        if let (Some(first), Some((&second, rest))) = (self.odd, bytes.split_first()) {
             out.push(i16::from_le_bytes([first, second]));
+            self.odd = None;
             bytes = rest;
+        }
+        if bytes.is_empty() {
+            return Ok(());
         }
         self.samples(bytes, out);
         Ok(())
@@ -179,6 +181,29 @@ mod tests {
             s.push(std::slice::from_ref(b), &mut split).unwrap();
         }
         assert_eq!(split, whole);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_split_reads_the_same(
+            samples in proptest::collection::vec(proptest::num::i16::ANY, 0..200),
+            cuts in proptest::collection::vec(0usize..500, 0..8),
+        ) {
+            let mut bytes = header(22_050);
+            for s in &samples {
+                bytes.extend_from_slice(&s.to_le_bytes());
+            }
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(bytes.len())).collect();
+            cuts.sort_unstable();
+            let mut out = Vec::new();
+            let mut w = WavStream::default();
+            let mut start = 0;
+            for cut in cuts.into_iter().chain(std::iter::once(bytes.len())) {
+                w.push(&bytes[start..cut], &mut out).unwrap();
+                start = cut;
+            }
+            proptest::prop_assert_eq!(out, samples);
+        }
     }
 
     #[test]
