@@ -9,6 +9,7 @@
 //! | engine | module | what it needs |
 //! |---|---|---|
 //! | espeak-ng (offline, 100+ languages, subprocess) | [`espeak`] | Debian `espeak-ng` |
+//! | pre-recorded WAV prompts from a directory | [`prompt_files`] | the files |
 //!
 //! SSML is parsed by the server with [`mrcp_proto::ssml`]; engines that speak plain text use
 //! [`SynthesisRequest::segments`]. [`failure_of`] tells which Completion-Cause an engine error stands for.
@@ -44,6 +45,7 @@
 pub mod espeak;
 mod failure;
 mod headers;
+pub mod prompt_files;
 mod synthesizer;
 
 pub use failure::{SynthesisFailure, failure_of};
