@@ -106,7 +106,12 @@ impl PromptFiles {
         if path.extension().is_none() {
             path.set_extension("wav");
         }
-        if !path.is_file() {
+        // Canonical paths, so a symbolic link cannot lead out of the directory either.
+        let inside = match (path.canonicalize(), self.config.dir.canonicalize()) {
+            (Ok(file), Ok(dir)) => file.is_file() && file.starts_with(dir),
+            _ => false,
+        };
+        if !inside {
             return Err(self.uri_failure(format!("no prompt file {}", path.display())));
         }
         Ok(path)
