@@ -17,9 +17,9 @@
 //! Every incoming request that needs an answer from the application carries a [`ServerTxId`];
 //! every call (a dialog and the INVITE that makes it) has a [`CallHandle`].
 
-mod build;
+pub(crate) mod build;
 mod uac;
-mod uas;
+pub(crate) mod uas;
 
 use std::{
     cmp::Reverse,
@@ -302,16 +302,16 @@ pub enum Output {
 /// Server transaction key (§17.2.3): branch, sent-by and method (ACK matches INVITE).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct ServerKey {
-    branch: String,
-    sent_by: String,
-    method: String,
+    pub(crate) branch: String,
+    pub(crate) sent_by: String,
+    pub(crate) method: String,
 }
 
 /// Client transaction key (§17.1.3): branch and CSeq method.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct ClientKey {
-    branch: String,
-    method: String,
+    pub(crate) branch: String,
+    pub(crate) method: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -543,7 +543,7 @@ impl Endpoint {
 
 /// The server transaction key of `msg` (§17.2.3), with the RFC 2543 fallback (§17.2.3, second
 /// part) when the branch lacks the magic cookie.
-fn server_key(msg: &Message, via: &Via, method: &str) -> ServerKey {
+pub(crate) fn server_key(msg: &Message, via: &Via, method: &str) -> ServerKey {
     let method = if method == "ACK" { "INVITE" } else { method }.to_owned();
     let branch = if via.is_rfc3261_branch() {
         via.branch().unwrap_or_default().to_owned()
