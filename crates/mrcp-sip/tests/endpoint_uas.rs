@@ -493,3 +493,24 @@ fn out_of_order_cseq_in_dialog_gets_500() {
     );
     assert_eq!(statuses(&drain(&mut ep).0), vec![500]);
 }
+
+#[test]
+fn unanswered_invite_gets_500_after_the_answer_timeout() {
+    let start = Instant::now();
+    let mut ep = endpoint(18);
+    let (call, _) = incoming(&mut ep, start, "");
+    let (sent, ev) = run_until(&mut ep, start, start + Duration::from_secs(31));
+    let first = sent
+        .iter()
+        .find(|(_, t)| parse(t).status() == Some(500))
+        .expect("a 500");
+    assert_eq!(first.0, 30_000, "answer_timeout defaults to 30 s");
+    assert!(parse(&first.1).header("Retry-After").is_some());
+    assert_eq!(
+        ev,
+        vec![Event::Terminated {
+            call,
+            reason: EndReason::NotAnswered
+        }]
+    );
+}

@@ -79,6 +79,10 @@ pub struct EndpointConfig {
     pub min_se: u32,
     /// Seed of the generator of tags, branches and Call-IDs.
     pub seed: u64,
+    /// A request handed to the application and not answered within this time gets
+    /// `500 Server Internal Error` from the endpoint, so a peer never hangs on a silent UAS
+    /// (FreeSWITCH's mod_unimrcp waits forever for an INVITE that only got 100).
+    pub answer_timeout: Duration,
 }
 
 impl Default for EndpointConfig {
@@ -91,6 +95,7 @@ impl Default for EndpointConfig {
             options_status: Some(200),
             min_se: 90,
             seed: 0,
+            answer_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -191,6 +196,8 @@ pub enum EndReason {
     Timeout,
     /// No ACK for our 2xx within 64·T1 (§13.3.1.4); a BYE was sent.
     AckTimeout,
+    /// The application did not answer the INVITE within `answer_timeout`; 500 was sent.
+    NotAnswered,
     /// A transport failure.
     TransportError,
 }
@@ -317,6 +324,7 @@ pub(crate) struct ClientKey {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum TimerRef {
     Server(ServerKey),
+    Answer(ServerKey),
     Client(ClientKey),
     Call(CallHandle),
 }
@@ -411,6 +419,8 @@ struct Call {
     session_expires: Option<u32>,
     /// UAS: a CANCEL arrived for the initial INVITE.
     cancelled: bool,
+    /// UAS: the application never answered the initial INVITE.
+    not_answered: bool,
 }
 
 /// The sans-IO SIP endpoint. See the module docs for the run loop.
@@ -541,6 +551,7 @@ impl Endpoint {
             };
             match which {
                 TimerRef::Server(key) => self.server_timeout(now, key),
+                TimerRef::Answer(key) => self.answer_timeout(now, key),
                 TimerRef::Client(key) => self.client_timeout(now, key),
                 TimerRef::Call(call) => self.call_timeout(now, call),
             }
@@ -584,6 +595,44 @@ impl Endpoint {
                 None => return,
             }
         }
+    }
+
+    fn answer_timeout(&mut self, now: Instant, key: ServerKey) {
+        let Some(tx) = self.server.get(&key) else {
+            return;
+        };
+        let unanswered = match &tx.machine {
+            ServerMachine::Invite(m) => {
+                m.state() == crate::transaction::ServerInviteState::Proceeding
+            }
+            ServerMachine::NonInvite(m) => {
+                matches!(
+                    m.state(),
+                    crate::transaction::ServerNonInviteState::Trying
+                        | crate::transaction::ServerNonInviteState::Proceeding
+                )
+            }
+        };
+        if !unanswered {
+            return;
+        }
+        let (id, call) = (tx.id, tx.call);
+        tracing::warn!(?id, "application did not answer in time; sending 500");
+        if let Some(c) = call.and_then(|c| self.calls.get_mut(&c))
+            && c.invite_tx.as_ref() == Some(&key)
+        {
+            c.cancelled = false;
+            c.not_answered = true;
+        }
+        let _ = self.respond(
+            now,
+            id,
+            Response {
+                code: 500,
+                headers: vec![("Retry-After".to_owned(), "5".to_owned())],
+                ..Response::default()
+            },
+        );
     }
 
     fn client_timeout(&mut self, now: Instant, key: ClientKey) {

@@ -85,6 +85,7 @@ impl Endpoint {
                 outgoing_reinvite: false,
                 session_expires: None,
                 cancelled: false,
+                not_answered: false,
             },
         );
         self.start_client(now, key, msg, invite.peer, Some(handle), Purpose::Invite);

@@ -241,6 +241,7 @@ impl Endpoint {
             outgoing_reinvite: false,
             session_expires,
             cancelled: false,
+            not_answered: false,
         };
         self.calls.insert(handle, call);
         self.dialogs.insert((call_id, local_tag, from_tag), handle);
@@ -340,7 +341,7 @@ impl Endpoint {
     #[allow(clippy::too_many_arguments)]
     fn new_server_tx(
         &mut self,
-        _now: Instant,
+        now: Instant,
         msg: &Message,
         key: ServerKey,
         peer: Peer,
@@ -356,6 +357,12 @@ impl Endpoint {
             ServerMachine::NonInvite(ServerNonInvite::new(reliable, self.cfg.timers))
         };
         self.server_ids.insert(id, key.clone());
+        if to_application {
+            self.timers.push(Reverse((
+                now + self.cfg.answer_timeout,
+                TimerRef::Answer(key.clone()),
+            )));
+        }
         self.server.insert(
             key,
             ServerTx {
@@ -474,6 +481,8 @@ impl Endpoint {
         } else if initial {
             let reason = if call.cancelled {
                 EndReason::Cancelled
+            } else if call.not_answered {
+                EndReason::NotAnswered
             } else {
                 EndReason::Rejected
             };
