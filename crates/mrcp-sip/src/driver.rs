@@ -47,6 +47,9 @@ pub struct DriverConfig {
     pub tcp_idle_timeout: Duration,
     /// Limit on outgoing TCP connection set-up.
     pub tcp_connect_timeout: Duration,
+    /// The address written in `Via`, `Contact` and `Record-Route` when a socket is bound to a
+    /// wildcard address (`0.0.0.0`, `::`); without it the wildcard would be advertised.
+    pub advertise: Option<std::net::IpAddr>,
 }
 
 impl Default for DriverConfig {
@@ -59,6 +62,7 @@ impl Default for DriverConfig {
             max_connections_per_ip: 256,
             tcp_idle_timeout: Duration::from_secs(600),
             tcp_connect_timeout: Duration::from_secs(5),
+            advertise: None,
         }
     }
 }
@@ -197,7 +201,7 @@ pub async fn spawn(cfg: DriverConfig) -> Result<SipDriver, Error> {
         })?;
         endpoint_cfg.local.push(LocalAddr {
             transport: Transport::Udp,
-            addr: local,
+            addr: advertised(local, cfg.advertise),
         });
         let socket = Arc::new(socket);
         tokio::spawn(udp_reader(
@@ -218,7 +222,7 @@ pub async fn spawn(cfg: DriverConfig) -> Result<SipDriver, Error> {
         })?;
         endpoint_cfg.local.push(LocalAddr {
             transport: Transport::Tcp,
-            addr: local,
+            addr: advertised(local, cfg.advertise),
         });
         tokio::spawn(tcp_acceptor(listener, in_tx.clone(), cancel.child_token()));
     }
@@ -246,6 +250,14 @@ pub async fn spawn(cfg: DriverConfig) -> Result<SipDriver, Error> {
         events: ev_rx,
         task,
     })
+}
+
+/// The bound address, with a wildcard IP replaced by the advertised one.
+fn advertised(bound: SocketAddr, advertise: Option<std::net::IpAddr>) -> SocketAddr {
+    match advertise {
+        Some(ip) if bound.ip().is_unspecified() => SocketAddr::new(ip, bound.port()),
+        _ => bound,
+    }
 }
 
 struct Connection {
