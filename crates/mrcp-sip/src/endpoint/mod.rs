@@ -325,6 +325,7 @@ pub(crate) struct ClientKey {
 enum TimerRef {
     Server(ServerKey),
     Answer(ServerKey),
+    Refresh(CallHandle),
     Client(ClientKey),
     Call(CallHandle),
 }
@@ -421,6 +422,10 @@ struct Call {
     cancelled: bool,
     /// UAS: the application never answered the initial INVITE.
     not_answered: bool,
+    /// UAC: the last SDP offer we sent, re-sent in session refreshes (RFC 4028).
+    offer: Option<Body>,
+    /// UAC: when to send the next session refresh.
+    refresh_at: Option<Instant>,
 }
 
 /// The sans-IO SIP endpoint. See the module docs for the run loop.
@@ -552,6 +557,7 @@ impl Endpoint {
             match which {
                 TimerRef::Server(key) => self.server_timeout(now, key),
                 TimerRef::Answer(key) => self.answer_timeout(now, key),
+                TimerRef::Refresh(call) => self.refresh_timeout(now, call),
                 TimerRef::Client(key) => self.client_timeout(now, key),
                 TimerRef::Call(call) => self.call_timeout(now, call),
             }
@@ -700,10 +706,7 @@ impl Endpoint {
             call.pending_2xx = None;
             // §13.3.1.4: no ACK; the session is over, end it with BYE.
             let _ = self.send_bye(now, handle);
-            self.event(Event::Terminated {
-                call: handle,
-                reason: EndReason::AckTimeout,
-            });
+            self.end_call(handle, EndReason::AckTimeout);
             return;
         }
         if pending.next <= now {
@@ -716,6 +719,59 @@ impl Endpoint {
         } else {
             let next = pending.next.min(pending.give_up);
             self.timers.push(Reverse((next, TimerRef::Call(handle))));
+        }
+    }
+
+    /// RFC 4028 §10: as refresher, re-INVITE with the last offer at half the interval.
+    fn refresh_timeout(&mut self, now: Instant, handle: CallHandle) {
+        let Some(call) = self.calls.get_mut(&handle) else {
+            return;
+        };
+        match call.refresh_at {
+            Some(at) if at <= now => {}
+            _ => return,
+        }
+        call.refresh_at = None;
+        let offer = call.offer.clone();
+        if self.reinvite(now, handle, offer).is_err() {
+            // Another re-INVITE is pending: try again shortly.
+            let retry = now + Duration::from_secs(10);
+            if let Some(call) = self.calls.get_mut(&handle) {
+                call.refresh_at = Some(retry);
+            }
+            self.timers
+                .push(Reverse((retry, TimerRef::Refresh(handle))));
+        }
+    }
+
+    /// Schedules our refresh if `response` (a 2xx to our INVITE or re-INVITE) makes us the
+    /// refresher (RFC 4028 §7.4: `refresher=uac`, or no refresher parameter).
+    pub(crate) fn schedule_refresh(
+        &mut self,
+        now: Instant,
+        handle: CallHandle,
+        response: &Message,
+    ) {
+        let Some(value) = response.header("Session-Expires") else {
+            return;
+        };
+        let mut parts = value.split(';');
+        let Some(interval) = parts.next().and_then(|v| v.trim().parse::<u64>().ok()) else {
+            return;
+        };
+        let refresher = parts.find_map(|p| {
+            let (n, v) = p.split_once('=')?;
+            n.trim()
+                .eq_ignore_ascii_case("refresher")
+                .then(|| v.trim().to_ascii_lowercase())
+        });
+        if refresher.as_deref().is_some_and(|r| r != "uac") || interval < 90 {
+            return;
+        }
+        let at = now + Duration::from_secs(interval / 2);
+        if let Some(call) = self.calls.get_mut(&handle) {
+            call.refresh_at = Some(at);
+            self.timers.push(Reverse((at, TimerRef::Refresh(handle))));
         }
     }
 

@@ -242,6 +242,8 @@ impl Endpoint {
             session_expires,
             cancelled: false,
             not_answered: false,
+            offer: None,
+            refresh_at: None,
         };
         self.calls.insert(handle, call);
         self.dialogs.insert((call_id, local_tag, from_tag), handle);
