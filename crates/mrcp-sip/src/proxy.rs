@@ -688,6 +688,35 @@ impl Proxy {
         }
     }
 
+    /// The transport could not reach `addr`: every unfinished branch towards it fails as if its
+    /// transaction timed out (§16.7 step 2 treats it as a 408 for response selection).
+    pub fn handle_transport_error(
+        &mut self,
+        now: Instant,
+        transport: Transport,
+        addr: std::net::SocketAddr,
+    ) {
+        let failed: Vec<ClientKey> = self
+            .branches
+            .iter()
+            .filter(|(_, b)| !b.finished && b.peer.transport == transport && b.peer.addr == addr)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in failed {
+            let Some(branch) = self.branches.remove(&key) else {
+                continue;
+            };
+            if key.method == "CANCEL" {
+                continue;
+            }
+            let request = self.incoming.get(&branch.parent).map(|i| i.request.clone());
+            if let Some(request) = request {
+                let timeout = response_to(&request, 408, default_reason(408), Some("proxy408"));
+                self.branch_final_timeout(now, &branch.parent, branch.peer, timeout);
+            }
+        }
+    }
+
     /// Fires due timers.
     pub fn handle_timeout(&mut self, now: Instant) {
         let due: Vec<ClientKey> = self
