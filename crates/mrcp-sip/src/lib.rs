@@ -21,8 +21,8 @@
 //! | [`endpoint`] | transaction matching, UAS/UAC cores, dialogs, CANCEL, session timers | §8, §9, §12–§15, RFC 4028 |
 //! | [`transport`] | transports, response routing | §18, RFC 3581 |
 //! | [`header`] | typed Via, CSeq, tags, SIP URIs with IPv6 | §20, §25 |
-//! | [`proxy`] | stateless-forwarding helpers of a stateful proxy core | §16 |
-//! | [`driver`] | tokio driver: UDP and TCP (IPv4/IPv6), connection reuse, limits | §18 |
+//! | [`proxy`] | stateful proxy core for the dispatcher | §16 |
+//! | [`driver`] | tokio drivers of the endpoint and the proxy: UDP and TCP (IPv4/IPv6), connection reuse, limits | §18 |
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

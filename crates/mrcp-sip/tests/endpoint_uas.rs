@@ -374,6 +374,21 @@ fn malformed_requests_get_400_with_a_reason_or_are_dropped() {
         vec![],
         "no Call-ID: no response possible"
     );
+    let raw = String::from_utf8(invite("z9hG4bKbad4", ""))
+        .expect("utf-8")
+        .replace(
+            "INVITE sip:127.0.0.1:8060 SIP/2.0",
+            "INVITE  sip:x SIP/2.0 junk",
+        );
+    ep.handle_message(now, raw.as_bytes(), udp_peer());
+    let (out, _) = drain(&mut ep);
+    assert_eq!(
+        parse(&out[0]).start,
+        mrcp_sip::StartLine::Response {
+            code: 400,
+            reason: "Malformed Request Line".into()
+        }
+    );
     ep.handle_message(now, b"\x00\x01garbage", udp_peer());
     assert!(drain(&mut ep).0.is_empty());
     let raw = String::from_utf8(invite("z9hG4bKbad3", ""))
