@@ -529,3 +529,34 @@ fn unanswered_invite_gets_500_after_the_answer_timeout() {
         }]
     );
 }
+
+#[test]
+fn server_bye_over_tcp_reuses_the_clients_connection() {
+    let now = Instant::now();
+    let mut ep = endpoint(19);
+    let raw = String::from_utf8(invite("z9hG4bKtcp2", ""))
+        .expect("utf-8")
+        .replace("SIP/2.0/UDP", "SIP/2.0/TCP")
+        .replace("transport=udp", "transport=tcp");
+    ep.handle_message(now, raw.as_bytes(), tcp_peer());
+    let (_, ev) = drain(&mut ep);
+    let Event::IncomingInvite { call, tx, .. } = ev[0].clone() else {
+        panic!("invite")
+    };
+    ep.respond(now, tx, Response::ok_with_sdp(SDP))
+        .expect("respond");
+    drain(&mut ep);
+    ep.bye(now, call).expect("bye");
+    let (out, _) = drain(&mut ep);
+    let bye = parse(&out[0]);
+    assert_eq!(bye.method(), Some("BYE"));
+    assert_eq!(
+        out[0].peer,
+        tcp_peer(),
+        "sent on the connection the INVITE came on"
+    );
+    assert!(
+        bye.header("Via")
+            .is_some_and(|v| v.starts_with("SIP/2.0/TCP"))
+    );
+}

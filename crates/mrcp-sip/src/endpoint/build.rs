@@ -258,6 +258,14 @@ impl Endpoint {
             .as_ref()
             .and_then(|u| u.transport)
             .unwrap_or(fallback.transport);
+        // A stream connection to the previous hop of the dialog stays the way to reach it
+        // (connection reuse, as Sofia-SIP and Kamailio do), whatever port its URI names.
+        if transport.is_reliable()
+            && transport == fallback.transport
+            && fallback.connection.is_some()
+        {
+            return *fallback;
+        }
         match parsed.and_then(|u| u.socket_addr()) {
             Some(addr) => Peer {
                 transport,
