@@ -514,6 +514,10 @@ impl<M: Machine> Core<M> {
         mut commands: mpsc::Receiver<M::Command>,
     ) {
         loop {
+            if self.events.is_closed() {
+                // The application dropped its event receiver: nobody can answer requests.
+                break;
+            }
             let deadline = self.machine.poll_timeout().map(Instant::from_std);
             tokio::select! {
                 () = self.cancel.cancelled() => break,
