@@ -168,5 +168,9 @@ fn run_proxy(data: &[u8]) {
         proxy.handle_timeout(now + Duration::from_secs(step));
         while proxy.poll_output().is_some() {}
     }
-    assert_eq!(proxy.transaction_count(), 0, "a proxy transaction outlived every timer");
+    assert_eq!(
+        proxy.transaction_count(),
+        0,
+        "a proxy transaction outlived every timer"
+    );
 }

@@ -19,7 +19,15 @@ fn incoming(
     let (tx, ev) = drain(ep);
     assert_eq!(statuses(&tx), vec![100]);
     match ev.as_slice() {
-        [Event::IncomingInvite { call, tx, request }] => {
+        [
+            Event::IncomingInvite {
+                call,
+                tx,
+                request,
+                peer,
+            },
+        ] => {
+            assert_eq!(*peer, udp_peer());
             assert!(request.body.starts_with(b"v=0"));
             (*call, *tx)
         }

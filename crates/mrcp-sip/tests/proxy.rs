@@ -142,7 +142,9 @@ fn server_tx(events: &[Event]) -> (mrcp_sip::CallHandle, mrcp_sip::ServerTxId, M
     events
         .iter()
         .find_map(|e| match e {
-            Event::IncomingInvite { call, tx, request } => Some((*call, *tx, request.clone())),
+            Event::IncomingInvite {
+                call, tx, request, ..
+            } => Some((*call, *tx, request.clone())),
             _ => None,
         })
         .expect("backend got the INVITE")

@@ -66,7 +66,9 @@ pub async fn serve(mut driver: SipDriver, behaviour: Behaviour) -> Seen {
     let mut seen = Seen::default();
     while let Some(event) = driver.events.recv().await {
         match event {
-            Event::IncomingInvite { call, tx, request } => {
+            Event::IncomingInvite {
+                call, tx, request, ..
+            } => {
                 seen.invites += 1;
                 if !behaviour.answer {
                     continue;

@@ -213,6 +213,8 @@ pub enum Event {
         tx: ServerTxId,
         /// The request.
         request: Message,
+        /// Where the request came from and its responses go (§18.2.2, RFC 3581).
+        peer: Peer,
     },
     /// UAS or UAC: a re-INVITE inside the call (RFC 4028 refresh or a changed offer). Answer
     /// with [`Endpoint::respond`].

@@ -254,6 +254,7 @@ impl Endpoint {
             call: handle,
             tx: id,
             request: msg,
+            peer: dest,
         });
     }
 
