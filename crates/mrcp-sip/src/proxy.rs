@@ -54,6 +54,10 @@ pub struct ProxyConfig {
     pub limits: SipLimits,
     /// Seed of branch generation.
     pub seed: u64,
+    /// A request still without a final response this long after it arrived is finished by the
+    /// core (best response so far, or 408), so a client never hangs on a silent application or
+    /// backend (a guard in the spirit of Timer C, §16.8).
+    pub final_timeout: std::time::Duration,
 }
 
 impl Default for ProxyConfig {
@@ -64,6 +68,7 @@ impl Default for ProxyConfig {
             timers: TimerConfig::default(),
             limits: SipLimits::default(),
             seed: 0,
+            final_timeout: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -116,6 +121,8 @@ struct Incoming {
     done: bool,
     /// Handed to the application (true) or forwarded by the core (false).
     decided_by_app: bool,
+    /// When the core finishes the request itself if nobody did.
+    final_by: Instant,
 }
 
 #[derive(Debug)]
@@ -167,9 +174,13 @@ impl Proxy {
 
     /// The earliest transaction deadline.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let server = self.incoming.values().filter_map(|i| match &i.machine {
-            ServerSide::Invite(m) => m.poll_timeout(),
-            ServerSide::NonInvite(m) => m.poll_timeout(),
+        let server = self.incoming.values().filter_map(|i| {
+            let machine = match &i.machine {
+                ServerSide::Invite(m) => m.poll_timeout(),
+                ServerSide::NonInvite(m) => m.poll_timeout(),
+            };
+            let guard = (!i.done).then_some(i.final_by);
+            [machine, guard].into_iter().flatten().min()
         });
         let client = self.branches.values().filter_map(|b| match &b.machine {
             ClientSide::Invite(m) => m.poll_timeout(),
@@ -272,6 +283,7 @@ impl Proxy {
                 best: None,
                 done: false,
                 decided_by_app: !in_dialog,
+                final_by: now + self.cfg.final_timeout,
             },
         );
         if method == "INVITE" {
@@ -719,6 +731,31 @@ impl Proxy {
 
     /// Fires due timers.
     pub fn handle_timeout(&mut self, now: Instant) {
+        let overdue: Vec<ProxyTxId> = self
+            .ids
+            .iter()
+            .filter(|(_, k)| {
+                self.incoming
+                    .get(*k)
+                    .is_some_and(|i| !i.done && i.final_by <= now)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in overdue {
+            tracing::warn!(
+                ?id,
+                "proxied request without final response in time; finishing it"
+            );
+            let branches = self
+                .ids
+                .get(&id)
+                .and_then(|k| self.incoming.get(k))
+                .map(|i| i.branches.clone());
+            for key in branches.unwrap_or_default() {
+                self.cancel_branch(now, &key);
+            }
+            let _ = self.finish(now, id);
+        }
         let due: Vec<ClientKey> = self
             .branches
             .iter()
