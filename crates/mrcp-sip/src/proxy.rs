@@ -10,8 +10,9 @@
 //! [`Proxy::finish`] to send the best final response when it stops trying. In-dialog requests
 //! (with our `Route` or a To tag) are forwarded by the core itself to their next hop.
 //!
-//! Not done: Timer C (§16.8), DNS targets (the next hop must be an IP literal), parallel
-//! forking with merged provisional handling beyond forwarding each 1xx.
+//! Instead of Timer C (§16.8), [`ProxyConfig::final_timeout`] finishes any request still without
+//! a final response (branches cancelled, best response or 408 sent). Not done: DNS targets (the
+//! next hop must be an IP literal), parallel-forking refinements beyond forwarding each 1xx.
 
 use std::{
     collections::{HashMap, VecDeque},
