@@ -151,6 +151,7 @@ async fn against_uas(
     let mut args = common_args(target, transport, calls);
     args.extend(extra.iter().map(|s| s.to_string()));
     let (ok, out) = run_sipp(&args).await;
+    tokio::time::sleep(Duration::from_millis(500)).await; // EXPERIMENT
     handle.shutdown();
     let seen = timeout(Duration::from_secs(5), serving)
         .await
@@ -247,7 +248,7 @@ async fn uas_survives_sipp_dropping_packets() {
     )
     .await;
     assert_eq!(seen.invites, 10, "{seen:?}");
-    assert!(seen.byes >= 9, "{seen:?}");
+    assert!(seen.byes >= 10, "{seen:?}");
 }
 
 /// SIPp as UAS answers our UAC: INVITE, 180, 200, ACK, then our BYE.
