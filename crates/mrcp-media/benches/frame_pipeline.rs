@@ -87,6 +87,31 @@ fn pipeline(c: &mut Criterion) {
         })
     });
 
+    // G.722: one 20 ms frame is 320 samples at 16 kHz, 160 bytes.
+    let wide: Vec<i16> = (0..320)
+        .map(|n| ((n * 7919) % 20000) as i16 - 10000)
+        .collect();
+    let mut g722_enc = AudioEncoder::new(Codec::G722);
+    let mut g722_dec = AudioDecoder::new(Codec::G722);
+    let mut g722_payload = Vec::with_capacity(160);
+    g.bench_function("g722 encode", |b| {
+        b.iter(|| {
+            g722_payload.clear();
+            g722_enc.encode(&wide, &mut g722_payload);
+            black_box(&g722_payload);
+        })
+    });
+    g722_payload.clear();
+    AudioEncoder::new(Codec::G722).encode(&wide, &mut g722_payload);
+    let mut wide_out = Vec::with_capacity(320);
+    g.bench_function("g722 decode", |b| {
+        b.iter(|| {
+            wide_out.clear();
+            g722_dec.decode(&g722_payload, &mut wide_out);
+            black_box(&wide_out);
+        })
+    });
+
     let mut rs = StreamResampler::new(
         SampleRate::HZ_8000,
         SampleRate::HZ_16000,

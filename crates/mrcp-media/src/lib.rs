@@ -9,7 +9,7 @@
 //!
 //! | module | what | specification |
 //! |---|---|---|
-//! | [`codec`] | PCMU, PCMA, L16 | ITU-T G.711, RFC 3551 §4.5 |
+//! | [`codec`] | PCMU, PCMA, L16 8/16 kHz, G.722 | ITU-T G.711, G.722, RFC 3551 §4.5 |
 //! | [`dtmf`] | RFC 4733 receiver, in-band Goertzel detector | RFC 4733 §2.5, ITU-T Q.23/Q.24 |
 //! | [`jitter`] | adaptive jitter buffer | RFC 3550 §A.8 |
 //! | [`pacer`] | paced sender: one packet per ptime, markers, prompt ends, RFC 4733 sending | RFC 3550 §5.1, RFC 4733 §2.5 |
@@ -18,6 +18,39 @@
 //! | [`wav`] | WAV read/write (hound) | — |
 //! | [`endpoint`] | tokio driver: port pairs, one task per stream composing the machines above | RFC 3550 §11 |
 //! | [`session`] | RTP/RTCP session: validation, latching, statistics, reports | RFC 3550, RFC 4961 |
+//!
+//! The receive side, sans-IO, as the server's session task drives it for each 20 ms frame:
+//! ```
+//! use std::time::{Duration, Instant};
+//! use mrcp_media::codec::{AudioDecoder, Codec, SampleRate};
+//! use mrcp_media::dtmf::{InbandConfig, InbandDetector};
+//! use mrcp_media::jitter::{JitterBuffer, JitterConfig, JitterPacket, Playout};
+//! use mrcp_media::vad::{Endpointer, EndpointerConfig, EnergyDetector, VadEvent};
+//! use mrcp_proto::rtp::Ssrc;
+//!
+//! let t0 = Instant::now();
+//! let mut jitter = JitterBuffer::new(JitterConfig::new(8000, Duration::from_millis(20)));
+//! let mut decoder = AudioDecoder::new(Codec::Pcmu);
+//! let mut dtmf = InbandDetector::new(InbandConfig::new(8000));
+//! let mut vad = Endpointer::new(EndpointerConfig::default(), Box::new(EnergyDetector::new(SampleRate::HZ_8000)));
+//!
+//! // A packet arrives (from `session::RtpSession`'s `SessionEvent::Media`)...
+//! let packet = JitterPacket { ssrc: Ssrc(7), sequence: 1, timestamp: 0, marker: true, duration: 160, payload: vec![0xffu8; 160] };
+//! jitter.push(t0, packet);
+//! // ...and is played out at `jitter.poll_timeout()`.
+//! let due = jitter.poll_timeout().expect("a frame is scheduled");
+//! let mut pcm = Vec::new();
+//! while let Some(frame) = jitter.pop(due) {
+//!     pcm.clear();
+//!     match frame {
+//!         Playout::Packet { payload, .. } => decoder.decode(&payload, &mut pcm),
+//!         Playout::Gap { duration, .. } => decoder.conceal(duration as usize, &mut pcm),
+//!     }
+//!     let digits = dtmf.detect(&pcm);
+//!     let speech: Option<VadEvent> = vad.process(&pcm);
+//!     assert!(digits.is_empty() && speech.is_none());
+//! }
+//! ```
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

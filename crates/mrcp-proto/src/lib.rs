@@ -10,6 +10,7 @@
 //! | [`nlsml`] | recognition results | RFC 6787 §9.6 |
 //! | [`grammar`] | SRGS XML and ABNF, JSGF, builtin grammars, semantic tags, matching | W3C SRGS 1.0, SISR 1.0 |
 //! | [`sip`] | SIP helpers over rsip: compact header forms, stream framing | RFC 3261 §7.3.3, §18.3 |
+//! | [`ssml`] | SSML documents for SPEAK: parsing, writing, segments for engines | W3C SSML 1.0/1.1, RFC 6787 §8 |
 //! | [`engine`] | the failure vocabulary engines and the server share | — |
 //! | [`rtp`] | RTP/RTCP packets, G.711 tables, telephone-event payloads | RFC 3550, ITU-T G.711, RFC 4733 |
 #![deny(missing_docs)]
@@ -22,3 +23,4 @@ pub mod nlsml;
 pub mod rtp;
 pub mod sdp;
 pub mod sip;
+pub mod ssml;

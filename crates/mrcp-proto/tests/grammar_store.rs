@@ -28,14 +28,7 @@ fn ready(r: Resolution) -> Vec<ResolvedGrammar> {
 }
 
 fn best(grammars: &[ResolvedGrammar], text: &str) -> Option<serde_json::Value> {
-    let active: Vec<ActiveGrammar<'_>> = grammars
-        .iter()
-        .map(|g| ActiveGrammar {
-            id: &g.id,
-            grammar: &g.grammar,
-            weight: g.weight,
-        })
-        .collect();
+    let active: Vec<ActiveGrammar<'_>> = grammars.iter().map(ResolvedGrammar::active).collect();
     let t = [Transcript {
         text: text.into(),
         confidence: 0.8,

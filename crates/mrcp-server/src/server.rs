@@ -112,7 +112,17 @@ impl Server {
     pub async fn start(config: Config) -> Result<Server, StartError> {
         let config = Arc::new(config);
         let sip_addr = config.sip.listen;
+        let listen_ip = sip_addr.ip();
+        let advertise = config
+            .server
+            .advertise
+            .unwrap_or(if listen_ip.is_unspecified() {
+                IpAddr::V4(Ipv4Addr::LOCALHOST)
+            } else {
+                listen_ip
+            });
         let driver = spawn(DriverConfig {
+            advertise: Some(advertise),
             udp: if config.sip.udp {
                 vec![sip_addr]
             } else {
@@ -149,15 +159,6 @@ impl Server {
                 addr: config.mrcp.listen,
                 source,
             })?;
-        let listen_ip = sip_addr.ip();
-        let advertise = config
-            .server
-            .advertise
-            .unwrap_or(if listen_ip.is_unspecified() {
-                IpAddr::V4(Ipv4Addr::LOCALHOST)
-            } else {
-                listen_ip
-            });
         if config.server.advertise.is_none() && listen_ip.is_unspecified() {
             warn!(%advertise, "listening on all addresses without --advertise: SDP answers name {advertise}; set --advertise to the address clients reach");
         }
@@ -244,7 +245,9 @@ async fn sip_loop(mut driver: SipDriver, shared: Arc<Shared>, shutdown: Cancella
             },
         };
         match event {
-            Event::IncomingInvite { call, tx, request } => {
+            Event::IncomingInvite {
+                call, tx, request, ..
+            } => {
                 if !shared.try_begin_session() {
                     // At capacity: refuse at once so the client or balancer tries elsewhere (RFC 3261 §21.5.4).
                     let mut response = Response::status(503);

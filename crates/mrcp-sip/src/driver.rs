@@ -1,5 +1,6 @@
-//! The tokio driver of an [`Endpoint`]: one task per UDP socket, one per TCP listener, one per TCP
-//! connection, and one core task that owns the endpoint (RFC 3261 §18).
+//! The tokio driver of an [`Endpoint`] ([`spawn`]) or a [`Proxy`] ([`spawn_proxy`]): one task per
+//! UDP socket, one per TCP listener, one per TCP connection, and one core task that owns the
+//! sans-IO machine (RFC 3261 §18).
 //!
 //! Socket tasks only move bytes: they send what they read to the core over a bounded channel,
 //! and TCP connection tasks write what the core queues for them. The core task feeds the
@@ -27,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     Body, CallHandle, ClientRequestId, Endpoint, EndpointConfig, Error, Event, Invite, LocalAddr,
     OutOfDialogRequest, Output, Response, ServerTxId, Transmit,
+    proxy::{Proxy, ProxyConfig, ProxyEvent, ProxyOutput, ProxyTxId},
     transport::{ConnectionId, Peer, Transport},
 };
 
@@ -47,6 +49,9 @@ pub struct DriverConfig {
     pub tcp_idle_timeout: Duration,
     /// Limit on outgoing TCP connection set-up.
     pub tcp_connect_timeout: Duration,
+    /// The address written in `Via`, `Contact` and `Record-Route` when a socket is bound to a
+    /// wildcard address (`0.0.0.0`, `::`); without it the wildcard would be advertised.
+    pub advertise: Option<std::net::IpAddr>,
 }
 
 impl Default for DriverConfig {
@@ -59,11 +64,13 @@ impl Default for DriverConfig {
             max_connections_per_ip: 256,
             tcp_idle_timeout: Duration::from_secs(600),
             tcp_connect_timeout: Duration::from_secs(5),
+            advertise: None,
         }
     }
 }
 
-enum Command {
+/// Commands of an endpoint driver.
+pub(crate) enum Command {
     Respond(ServerTxId, Response, oneshot::Sender<Result<(), Error>>),
     Invite(Box<Invite>, oneshot::Sender<Result<CallHandle, Error>>),
     Cancel(CallHandle, oneshot::Sender<Result<(), Error>>),
@@ -179,55 +186,100 @@ impl SipHandle {
     }
 }
 
-/// Binds the sockets of `cfg` and starts the driver.
+/// Binds the sockets of `cfg` and starts the driver of an [`Endpoint`] (UAS and UAC).
 pub async fn spawn(cfg: DriverConfig) -> Result<SipDriver, Error> {
+    let sockets = bind(&cfg).await?;
+    let mut endpoint_cfg = cfg.endpoint.clone();
+    endpoint_cfg.local.extend(sockets.local.iter().copied());
+    let local = Arc::new(endpoint_cfg.local.clone());
+    let (cmd, events, task, cancel) = start(cfg, sockets, Endpoint::new(endpoint_cfg));
+    Ok(SipDriver {
+        handle: SipHandle { cmd, local, cancel },
+        events,
+        task,
+    })
+}
+
+/// Binds the sockets of `cfg` and starts the driver of a stateful [`Proxy`] (the dispatcher).
+pub async fn spawn_proxy(cfg: DriverConfig, mut proxy: ProxyConfig) -> Result<ProxyDriver, Error> {
+    let sockets = bind(&cfg).await?;
+    proxy.local.extend(sockets.local.iter().copied());
+    let local = Arc::new(proxy.local.clone());
+    let (cmd, events, task, cancel) = start(cfg, sockets, Proxy::new(proxy));
+    Ok(ProxyDriver {
+        handle: ProxyHandle { cmd, local, cancel },
+        events,
+        task,
+    })
+}
+
+struct Sockets {
+    udp: Vec<Arc<UdpSocket>>,
+    tcp: Vec<TcpListener>,
+    local: Vec<LocalAddr>,
+}
+
+async fn bind(cfg: &DriverConfig) -> Result<Sockets, Error> {
+    let mut sockets = Sockets {
+        udp: Vec::new(),
+        tcp: Vec::new(),
+        local: Vec::new(),
+    };
+    for addr in &cfg.udp {
+        let io = |source| Error::Io {
+            addr: *addr,
+            source,
+        };
+        let socket = UdpSocket::bind(addr).await.map_err(io)?;
+        let bound = socket.local_addr().map_err(io)?;
+        sockets.local.push(LocalAddr {
+            transport: Transport::Udp,
+            addr: advertised(bound, cfg.advertise),
+        });
+        sockets.udp.push(Arc::new(socket));
+    }
+    for addr in &cfg.tcp {
+        let io = |source| Error::Io {
+            addr: *addr,
+            source,
+        };
+        let listener = TcpListener::bind(addr).await.map_err(io)?;
+        let bound = listener.local_addr().map_err(io)?;
+        sockets.local.push(LocalAddr {
+            transport: Transport::Tcp,
+            addr: advertised(bound, cfg.advertise),
+        });
+        sockets.tcp.push(listener);
+    }
+    Ok(sockets)
+}
+
+type Started<M> = (
+    mpsc::Sender<<M as Machine>::Command>,
+    mpsc::Receiver<<M as Machine>::Event>,
+    JoinHandle<()>,
+    CancellationToken,
+);
+
+fn start<M: Machine>(cfg: DriverConfig, sockets: Sockets, machine: M) -> Started<M> {
     let cancel = CancellationToken::new();
     let cap = cfg.channel_capacity.max(1);
     let (in_tx, in_rx) = mpsc::channel(cap);
-    let mut endpoint_cfg = cfg.endpoint.clone();
-    let mut udp = Vec::new();
-    for addr in &cfg.udp {
-        let socket = UdpSocket::bind(addr).await.map_err(|source| Error::Io {
-            addr: *addr,
-            source,
-        })?;
-        let local = socket.local_addr().map_err(|source| Error::Io {
-            addr: *addr,
-            source,
-        })?;
-        endpoint_cfg.local.push(LocalAddr {
-            transport: Transport::Udp,
-            addr: local,
-        });
-        let socket = Arc::new(socket);
+    for socket in &sockets.udp {
         tokio::spawn(udp_reader(
             socket.clone(),
             in_tx.clone(),
             cancel.child_token(),
         ));
-        udp.push(socket);
     }
-    for addr in &cfg.tcp {
-        let listener = TcpListener::bind(addr).await.map_err(|source| Error::Io {
-            addr: *addr,
-            source,
-        })?;
-        let local = listener.local_addr().map_err(|source| Error::Io {
-            addr: *addr,
-            source,
-        })?;
-        endpoint_cfg.local.push(LocalAddr {
-            transport: Transport::Tcp,
-            addr: local,
-        });
+    for listener in sockets.tcp {
         tokio::spawn(tcp_acceptor(listener, in_tx.clone(), cancel.child_token()));
     }
-    let local = Arc::new(endpoint_cfg.local.clone());
     let (cmd_tx, cmd_rx) = mpsc::channel(cap);
     let (ev_tx, ev_rx) = mpsc::channel(cap);
     let core = Core {
-        endpoint: Endpoint::new(endpoint_cfg),
-        udp,
+        machine,
+        udp: sockets.udp,
         connections: HashMap::new(),
         by_addr: HashMap::new(),
         next_conn: 1,
@@ -237,15 +289,205 @@ pub async fn spawn(cfg: DriverConfig) -> Result<SipDriver, Error> {
         cancel: cancel.clone(),
     };
     let task = tokio::spawn(core.run(in_rx, cmd_rx));
-    Ok(SipDriver {
-        handle: SipHandle {
-            cmd: cmd_tx,
-            local,
-            cancel,
-        },
-        events: ev_rx,
-        task,
-    })
+    (cmd_tx, ev_rx, task, cancel)
+}
+
+/// What a sans-IO machine gives its driver.
+enum MachineOutput<E> {
+    Transmit(Transmit),
+    Event(E),
+}
+
+/// The sans-IO machines a driver can run: the [`Endpoint`] and the [`Proxy`].
+trait Machine: Send + 'static {
+    type Command: Send + 'static;
+    type Event: Send + 'static;
+    fn handle_message(&mut self, now: std::time::Instant, bytes: &[u8], peer: Peer);
+    fn handle_connection_closed(&mut self, id: ConnectionId);
+    fn handle_transport_error(
+        &mut self,
+        now: std::time::Instant,
+        transport: Transport,
+        addr: SocketAddr,
+    );
+    fn handle_timeout(&mut self, now: std::time::Instant);
+    fn poll_timeout(&self) -> Option<std::time::Instant>;
+    fn poll_output(&mut self) -> Option<MachineOutput<Self::Event>>;
+    fn handle_command(&mut self, now: std::time::Instant, cmd: Self::Command);
+}
+
+impl Machine for Endpoint {
+    type Command = Command;
+    type Event = Event;
+    fn handle_message(&mut self, now: std::time::Instant, bytes: &[u8], peer: Peer) {
+        Endpoint::handle_message(self, now, bytes, peer);
+    }
+    fn handle_connection_closed(&mut self, id: ConnectionId) {
+        Endpoint::handle_connection_closed(self, id);
+    }
+    fn handle_transport_error(
+        &mut self,
+        now: std::time::Instant,
+        transport: Transport,
+        addr: SocketAddr,
+    ) {
+        Endpoint::handle_transport_error(self, now, transport, addr);
+    }
+    fn handle_timeout(&mut self, now: std::time::Instant) {
+        Endpoint::handle_timeout(self, now);
+    }
+    fn poll_timeout(&self) -> Option<std::time::Instant> {
+        Endpoint::poll_timeout(self)
+    }
+    fn poll_output(&mut self) -> Option<MachineOutput<Event>> {
+        Endpoint::poll_output(self).map(|o| match o {
+            Output::Transmit(t) => MachineOutput::Transmit(t),
+            Output::Event(e) => MachineOutput::Event(e),
+        })
+    }
+    fn handle_command(&mut self, now: std::time::Instant, cmd: Command) {
+        match cmd {
+            Command::Respond(tx, response, reply) => {
+                drop(reply.send(self.respond(now, tx, response)))
+            }
+            Command::Invite(invite, reply) => drop(reply.send(self.invite(now, *invite))),
+            Command::Cancel(call, reply) => drop(reply.send(self.cancel(now, call))),
+            Command::Bye(call, reply) => drop(reply.send(self.bye(now, call))),
+            Command::ReInvite(call, body, reply) => {
+                drop(reply.send(self.reinvite(now, call, body)))
+            }
+            Command::Request(request, reply) => drop(reply.send(self.request(now, *request))),
+            Command::OptionsStatus(status) => self.set_options_status(status),
+        }
+    }
+}
+
+enum ProxyCommand {
+    Forward(
+        ProxyTxId,
+        Peer,
+        Option<String>,
+        oneshot::Sender<Result<(), Error>>,
+    ),
+    Respond(ProxyTxId, u16, oneshot::Sender<Result<(), Error>>),
+    Finish(ProxyTxId, oneshot::Sender<Result<(), Error>>),
+}
+
+impl std::fmt::Debug for ProxyCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProxyCommand")
+    }
+}
+
+impl Machine for Proxy {
+    type Command = ProxyCommand;
+    type Event = ProxyEvent;
+    fn handle_message(&mut self, now: std::time::Instant, bytes: &[u8], peer: Peer) {
+        Proxy::handle_message(self, now, bytes, peer);
+    }
+    fn handle_connection_closed(&mut self, _id: ConnectionId) {}
+    fn handle_transport_error(
+        &mut self,
+        now: std::time::Instant,
+        transport: Transport,
+        addr: SocketAddr,
+    ) {
+        Proxy::handle_transport_error(self, now, transport, addr);
+    }
+    fn handle_timeout(&mut self, now: std::time::Instant) {
+        Proxy::handle_timeout(self, now);
+    }
+    fn poll_timeout(&self) -> Option<std::time::Instant> {
+        Proxy::poll_timeout(self)
+    }
+    fn poll_output(&mut self) -> Option<MachineOutput<ProxyEvent>> {
+        Proxy::poll_output(self).map(|o| match o {
+            ProxyOutput::Transmit(t) => MachineOutput::Transmit(t),
+            ProxyOutput::Event(e) => MachineOutput::Event(e),
+        })
+    }
+    fn handle_command(&mut self, now: std::time::Instant, cmd: ProxyCommand) {
+        match cmd {
+            ProxyCommand::Forward(id, peer, uri, reply) => {
+                drop(reply.send(self.forward(now, id, peer, uri)))
+            }
+            ProxyCommand::Respond(id, code, reply) => drop(reply.send(self.respond(now, id, code))),
+            ProxyCommand::Finish(id, reply) => drop(reply.send(self.finish(now, id))),
+        }
+    }
+}
+
+/// A cheap, cloneable handle to a running proxy driver.
+#[derive(Clone, Debug)]
+pub struct ProxyHandle {
+    cmd: mpsc::Sender<ProxyCommand>,
+    local: Arc<Vec<LocalAddr>>,
+    cancel: CancellationToken,
+}
+
+/// The running proxy driver.
+#[must_use = "dropping the driver loses its events; call shutdown() to stop it"]
+#[derive(Debug)]
+pub struct ProxyDriver {
+    /// Commands.
+    pub handle: ProxyHandle,
+    /// Events ([`ProxyEvent::NewRequest`], [`ProxyEvent::BranchFailed`]).
+    pub events: mpsc::Receiver<ProxyEvent>,
+    /// The core task.
+    pub task: JoinHandle<()>,
+}
+
+impl ProxyHandle {
+    /// The bound local addresses.
+    pub fn local_addrs(&self) -> &[LocalAddr] {
+        &self.local
+    }
+
+    async fn call(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<(), Error>>) -> ProxyCommand,
+    ) -> Result<(), Error> {
+        let (tx, rx) = oneshot::channel();
+        self.cmd
+            .send(make(tx))
+            .await
+            .map_err(|_| Error::DriverStopped)?;
+        rx.await.map_err(|_| Error::DriverStopped)?
+    }
+
+    /// See [`Proxy::forward`].
+    pub async fn forward(
+        &self,
+        id: ProxyTxId,
+        target: Peer,
+        request_uri: Option<String>,
+    ) -> Result<(), Error> {
+        self.call(|r| ProxyCommand::Forward(id, target, request_uri, r))
+            .await
+    }
+
+    /// See [`Proxy::respond`].
+    pub async fn respond(&self, id: ProxyTxId, code: u16) -> Result<(), Error> {
+        self.call(|r| ProxyCommand::Respond(id, code, r)).await
+    }
+
+    /// See [`Proxy::finish`].
+    pub async fn finish(&self, id: ProxyTxId) -> Result<(), Error> {
+        self.call(|r| ProxyCommand::Finish(id, r)).await
+    }
+
+    /// Stops every task of the driver.
+    pub fn shutdown(&self) {
+        self.cancel.cancel();
+    }
+}
+
+/// The bound address, with a wildcard IP replaced by the advertised one.
+fn advertised(bound: SocketAddr, advertise: Option<std::net::IpAddr>) -> SocketAddr {
+    match advertise {
+        Some(ip) if bound.ip().is_unspecified() => SocketAddr::new(ip, bound.port()),
+        _ => bound,
+    }
 }
 
 struct Connection {
@@ -253,32 +495,36 @@ struct Connection {
     tx: mpsc::Sender<Bytes>,
 }
 
-struct Core {
-    endpoint: Endpoint,
+struct Core<M: Machine> {
+    machine: M,
     udp: Vec<Arc<UdpSocket>>,
     connections: HashMap<ConnectionId, Connection>,
     by_addr: HashMap<SocketAddr, ConnectionId>,
     next_conn: u64,
     in_tx: mpsc::Sender<Inbound>,
-    events: mpsc::Sender<Event>,
+    events: mpsc::Sender<M::Event>,
     cfg: DriverConfig,
     cancel: CancellationToken,
 }
 
-impl Core {
+impl<M: Machine> Core<M> {
     async fn run(
         mut self,
         mut inbound: mpsc::Receiver<Inbound>,
-        mut commands: mpsc::Receiver<Command>,
+        mut commands: mpsc::Receiver<M::Command>,
     ) {
         loop {
-            let deadline = self.endpoint.poll_timeout().map(Instant::from_std);
+            if self.events.is_closed() {
+                // The application dropped its event receiver: nobody can answer requests.
+                break;
+            }
+            let deadline = self.machine.poll_timeout().map(Instant::from_std);
             tokio::select! {
                 () = self.cancel.cancelled() => break,
                 Some(msg) = inbound.recv() => self.handle_inbound(msg),
-                Some(cmd) = commands.recv() => self.handle_command(cmd),
+                Some(cmd) = commands.recv() => self.machine.handle_command(Instant::now().into_std(), cmd),
                 () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
-                    self.endpoint.handle_timeout(Instant::now().into_std());
+                    self.machine.handle_timeout(Instant::now().into_std());
                 }
             }
             if !self.drain().await {
@@ -291,7 +537,7 @@ impl Core {
     fn handle_inbound(&mut self, msg: Inbound) {
         let now = Instant::now().into_std();
         match msg {
-            Inbound::Message(bytes, peer) => self.endpoint.handle_message(now, &bytes, peer),
+            Inbound::Message(bytes, peer) => self.machine.handle_message(now, &bytes, peer),
             Inbound::Accepted(stream, addr) => {
                 if self
                     .connections
@@ -311,37 +557,21 @@ impl Core {
                 {
                     self.by_addr.remove(&conn.addr);
                 }
-                self.endpoint.handle_connection_closed(id);
+                self.machine.handle_connection_closed(id);
             }
             Inbound::ConnectFailed(addr) => {
-                self.endpoint
+                self.machine
                     .handle_transport_error(now, Transport::Tcp, addr)
             }
         }
     }
 
-    fn handle_command(&mut self, cmd: Command) {
-        let now = Instant::now().into_std();
-        let ep = &mut self.endpoint;
-        match cmd {
-            Command::Respond(tx, response, reply) => {
-                drop(reply.send(ep.respond(now, tx, response)))
-            }
-            Command::Invite(invite, reply) => drop(reply.send(ep.invite(now, *invite))),
-            Command::Cancel(call, reply) => drop(reply.send(ep.cancel(now, call))),
-            Command::Bye(call, reply) => drop(reply.send(ep.bye(now, call))),
-            Command::ReInvite(call, body, reply) => drop(reply.send(ep.reinvite(now, call, body))),
-            Command::Request(request, reply) => drop(reply.send(ep.request(now, *request))),
-            Command::OptionsStatus(status) => ep.set_options_status(status),
-        }
-    }
-
     /// Sends every pending output; `false` when the application dropped its event receiver.
     async fn drain(&mut self) -> bool {
-        while let Some(out) = self.endpoint.poll_output() {
+        while let Some(out) = self.machine.poll_output() {
             match out {
-                Output::Transmit(t) => self.transmit(t).await,
-                Output::Event(event) => {
+                MachineOutput::Transmit(t) => self.transmit(t).await,
+                MachineOutput::Event(event) => {
                     if self.events.send(event).await.is_err() {
                         return false;
                     }

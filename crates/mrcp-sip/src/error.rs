@@ -57,6 +57,12 @@ pub enum Error {
         /// The error.
         source: std::io::Error,
     },
+    /// The proxied request is unknown or already answered.
+    #[error("unknown or finished proxied request {id:?}")]
+    ProxyUnknown {
+        /// The request.
+        id: crate::proxy::ProxyTxId,
+    },
     /// The driver task has stopped.
     #[error("sip driver stopped")]
     DriverStopped,

@@ -95,6 +95,7 @@ pub fn run(data: &[u8]) {
             }
         }
     }
+    run_proxy(data);
     // Time always ends every transaction and call.
     ep.handle_timeout(now + Duration::from_secs(600));
     while ep.poll_output().is_some() {}
@@ -104,5 +105,72 @@ pub fn run(data: &[u8]) {
         ep.transaction_count(),
         0,
         "a transaction outlived every timer"
+    );
+}
+
+/// The same script through the proxy core: every new request is forwarded to one backend, and a
+/// failed branch is finished.
+fn run_proxy(data: &[u8]) {
+    use crate::proxy::{Proxy, ProxyConfig, ProxyEvent, ProxyOutput};
+    let start = Instant::now();
+    let mut now = start;
+    let local = std::net::SocketAddr::from(([127, 0, 0, 1], 5070));
+    let mut proxy = Proxy::new(ProxyConfig {
+        local: vec![
+            LocalAddr {
+                transport: Transport::Udp,
+                addr: local,
+            },
+            LocalAddr {
+                transport: Transport::Tcp,
+                addr: local,
+            },
+        ],
+        ..ProxyConfig::default()
+    });
+    let client = Peer {
+        transport: Transport::Udp,
+        addr: std::net::SocketAddr::from(([127, 0, 0, 1], 5090)),
+        connection: None,
+    };
+    let backend = Peer {
+        transport: Transport::Udp,
+        addr: std::net::SocketAddr::from(([127, 0, 0, 1], 8060)),
+        connection: None,
+    };
+    for chunk in data.split(|b| *b == 0).filter(|c| !c.is_empty()) {
+        let Some((op, rest)) = chunk.split_first() else {
+            continue;
+        };
+        match op % 9 {
+            0..=2 => proxy.handle_message(now, rest, client),
+            3 | 4 => proxy.handle_message(now, rest, backend),
+            5 => {
+                now += Duration::from_millis(rest.first().map_or(500, |b| u64::from(*b) * 250));
+                proxy.handle_timeout(now);
+            }
+            6 => proxy.handle_transport_error(now, Transport::Udp, backend.addr),
+            _ => {}
+        }
+        while let Some(out) = proxy.poll_output() {
+            match out {
+                ProxyOutput::Event(ProxyEvent::NewRequest { id, .. }) => {
+                    let _ = proxy.forward(now, id, backend, None);
+                }
+                ProxyOutput::Event(ProxyEvent::BranchFailed { id, .. }) => {
+                    let _ = proxy.finish(now, id);
+                }
+                ProxyOutput::Transmit(_) => {}
+            }
+        }
+    }
+    for step in [600, 1200] {
+        proxy.handle_timeout(now + Duration::from_secs(step));
+        while proxy.poll_output().is_some() {}
+    }
+    assert_eq!(
+        proxy.transaction_count(),
+        0,
+        "a proxy transaction outlived every timer"
     );
 }

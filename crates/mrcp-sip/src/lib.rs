@@ -21,8 +21,26 @@
 //! | [`endpoint`] | transaction matching, UAS/UAC cores, dialogs, CANCEL, session timers | §8, §9, §12–§15, RFC 4028 |
 //! | [`transport`] | transports, response routing | §18, RFC 3581 |
 //! | [`header`] | typed Via, CSeq, tags, SIP URIs with IPv6 | §20, §25 |
-//! | [`proxy`] | stateless-forwarding helpers of a stateful proxy core | §16 |
-//! | [`driver`] | tokio driver: UDP and TCP (IPv4/IPv6), connection reuse, limits | §18 |
+//! | [`proxy`] | stateful proxy core for the dispatcher | §16 |
+//! | [`driver`] | tokio drivers of the endpoint and the proxy: UDP and TCP (IPv4/IPv6), connection reuse, limits | §18 |
+//!
+//! ## Example: the sans-IO endpoint answers a balancer's OPTIONS ping
+//!
+//! ```
+//! use std::time::Instant;
+//! use mrcp_sip::{Endpoint, EndpointConfig, LocalAddr, Output, Peer, Transport};
+//!
+//! let local = LocalAddr { transport: Transport::Udp, addr: "127.0.0.1:8060".parse().unwrap() };
+//! let mut endpoint = Endpoint::new(EndpointConfig { local: vec![local], ..EndpointConfig::default() });
+//! let balancer = Peer { transport: Transport::Udp, addr: "127.0.0.1:5070".parse().unwrap(), connection: None };
+//! let ping = "OPTIONS sip:127.0.0.1:8060 SIP/2.0\r\nv: SIP/2.0/UDP 127.0.0.1:5070;rport;branch=z9hG4bK1\r\n\
+//!             f: <sip:lb@127.0.0.1>;tag=a\r\nt: <sip:127.0.0.1:8060>\r\ni: ping-1\r\nCSeq: 1 OPTIONS\r\nl: 0\r\n\r\n";
+//! endpoint.handle_message(Instant::now(), ping.as_bytes(), balancer);
+//! let Some(Output::Transmit(reply)) = endpoint.poll_output() else { panic!("no reply") };
+//! assert!(reply.payload.starts_with(b"SIP/2.0 200 OK\r\n"));
+//! assert_eq!(reply.peer.addr, balancer.addr); // rport: back to the source port
+//! endpoint.set_options_status(Some(503)); // draining: balancers take us out of rotation
+//! ```
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

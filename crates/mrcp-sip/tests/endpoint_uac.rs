@@ -384,3 +384,70 @@ fn our_uac_against_our_uas_with_a_lost_invite() {
     );
     assert_eq!(pair.client.call_count() + pair.server.call_count(), 0);
 }
+
+#[test]
+fn session_timer_from_a_unimrcp_server_is_refreshed_by_reinvite() {
+    let start = Instant::now();
+    let mut ep = endpoint(26);
+    let (call, invite) = start_invite(&mut ep, start);
+    // The UniMRCP server's 200 OK (captures, frame 7) asks the UAC to refresh every 600 s.
+    let extra = "Contact: <sip:127.0.0.1:9060>\r\nRequire: timer\r\nSession-Expires: 600;refresher=uac\r\nMin-SE: 120\r\n";
+    ep.handle_message(
+        start,
+        &reply(&invite, 200, Some("srv"), extra),
+        server_peer(),
+    );
+    drain(&mut ep);
+    let (sent, _) = run_until(&mut ep, start, start + Duration::from_secs(299));
+    assert!(
+        sent.iter()
+            .all(|(_, t)| parse(t).method() != Some("INVITE")),
+        "no refresh before half the interval"
+    );
+    let (sent, _) = run_until(&mut ep, start, start + Duration::from_secs(301));
+    let (at, refresh) = sent
+        .iter()
+        .find(|(_, t)| parse(t).method() == Some("INVITE"))
+        .expect("a refresh re-INVITE");
+    assert_eq!(*at, 300_000);
+    let refresh = parse(refresh);
+    assert_eq!(
+        &refresh.body[..],
+        OFFER.as_bytes(),
+        "the refresh repeats our offer"
+    );
+    assert_eq!(
+        refresh.header("To").and_then(mrcp_sip::header::tag_of),
+        Some("srv")
+    );
+    let now = start + Duration::from_secs(300);
+    ep.handle_message(now, &reply(&refresh, 200, None, extra), server_peer());
+    let (out, ev) = drain(&mut ep);
+    assert_eq!(parse(&out[0]).method(), Some("ACK"));
+    assert!(matches!(ev.as_slice(), [Event::ReInviteResponse { call: c, .. }] if *c == call));
+    let (sent, _) = run_until(&mut ep, start, start + Duration::from_secs(601));
+    assert!(
+        sent.iter()
+            .any(|(at, t)| *at == 600_000 && parse(t).method() == Some("INVITE")),
+        "next refresh 300 s later"
+    );
+}
+
+#[test]
+fn refresher_uas_means_we_do_not_refresh() {
+    let start = Instant::now();
+    let mut ep = endpoint(27);
+    let (_, invite) = start_invite(&mut ep, start);
+    let extra = "Contact: <sip:127.0.0.1:9060>\r\nSession-Expires: 600;refresher=uas\r\n";
+    ep.handle_message(
+        start,
+        &reply(&invite, 200, Some("srv"), extra),
+        server_peer(),
+    );
+    drain(&mut ep);
+    let (sent, _) = run_until(&mut ep, start, start + Duration::from_secs(700));
+    assert!(
+        sent.iter()
+            .all(|(_, t)| parse(t).method() != Some("INVITE"))
+    );
+}

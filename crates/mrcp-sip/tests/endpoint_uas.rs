@@ -19,7 +19,15 @@ fn incoming(
     let (tx, ev) = drain(ep);
     assert_eq!(statuses(&tx), vec![100]);
     match ev.as_slice() {
-        [Event::IncomingInvite { call, tx, request }] => {
+        [
+            Event::IncomingInvite {
+                call,
+                tx,
+                request,
+                peer,
+            },
+        ] => {
+            assert_eq!(*peer, udp_peer());
             assert!(request.body.starts_with(b"v=0"));
             (*call, *tx)
         }
@@ -371,8 +379,23 @@ fn malformed_requests_get_400_with_a_reason_or_are_dropped() {
     ep.handle_message(now, raw.as_bytes(), udp_peer());
     assert_eq!(
         statuses(&drain(&mut ep).0),
-        vec![],
+        Vec::<u16>::new(),
         "no Call-ID: no response possible"
+    );
+    let raw = String::from_utf8(invite("z9hG4bKbad4", ""))
+        .expect("utf-8")
+        .replace(
+            "INVITE sip:127.0.0.1:8060 SIP/2.0",
+            "INVITE  sip:x SIP/2.0 junk",
+        );
+    ep.handle_message(now, raw.as_bytes(), udp_peer());
+    let (out, _) = drain(&mut ep);
+    assert_eq!(
+        parse(&out[0]).start,
+        mrcp_sip::StartLine::Response {
+            code: 400,
+            reason: "Malformed Request Line".into()
+        }
     );
     ep.handle_message(now, b"\x00\x01garbage", udp_peer());
     assert!(drain(&mut ep).0.is_empty());
@@ -492,4 +515,56 @@ fn out_of_order_cseq_in_dialog_gets_500() {
         udp_peer(),
     );
     assert_eq!(statuses(&drain(&mut ep).0), vec![500]);
+}
+
+#[test]
+fn unanswered_invite_gets_500_after_the_answer_timeout() {
+    let start = Instant::now();
+    let mut ep = endpoint(18);
+    let (call, _) = incoming(&mut ep, start, "");
+    let (sent, ev) = run_until(&mut ep, start, start + Duration::from_secs(31));
+    let first = sent
+        .iter()
+        .find(|(_, t)| parse(t).status() == Some(500))
+        .expect("a 500");
+    assert_eq!(first.0, 30_000, "answer_timeout defaults to 30 s");
+    assert!(parse(&first.1).header("Retry-After").is_some());
+    assert_eq!(
+        ev,
+        vec![Event::Terminated {
+            call,
+            reason: EndReason::NotAnswered
+        }]
+    );
+}
+
+#[test]
+fn server_bye_over_tcp_reuses_the_clients_connection() {
+    let now = Instant::now();
+    let mut ep = endpoint(19);
+    let raw = String::from_utf8(invite("z9hG4bKtcp2", ""))
+        .expect("utf-8")
+        .replace("SIP/2.0/UDP", "SIP/2.0/TCP")
+        .replace("transport=udp", "transport=tcp");
+    ep.handle_message(now, raw.as_bytes(), tcp_peer());
+    let (_, ev) = drain(&mut ep);
+    let Event::IncomingInvite { call, tx, .. } = ev[0].clone() else {
+        panic!("invite")
+    };
+    ep.respond(now, tx, Response::ok_with_sdp(SDP))
+        .expect("respond");
+    drain(&mut ep);
+    ep.bye(now, call).expect("bye");
+    let (out, _) = drain(&mut ep);
+    let bye = parse(&out[0]);
+    assert_eq!(bye.method(), Some("BYE"));
+    assert_eq!(
+        out[0].peer,
+        tcp_peer(),
+        "sent on the connection the INVITE came on"
+    );
+    assert!(
+        bye.header("Via")
+            .is_some_and(|v| v.starts_with("SIP/2.0/TCP"))
+    );
 }

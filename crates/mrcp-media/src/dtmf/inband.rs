@@ -74,18 +74,6 @@ impl Goertzel {
             coeff: 2.0 * (2.0 * std::f32::consts::PI * freq / rate).cos(),
         }
     }
-
-    /// Power of the block at this frequency, scaled to the mean square of a matching sine.
-    fn power(&self, block: &[f32]) -> f32 {
-        let (mut s1, mut s2) = (0.0f32, 0.0f32);
-        for &x in block {
-            let s = x + self.coeff * s1 - s2;
-            s2 = s1;
-            s1 = s;
-        }
-        let n = block.len() as f32;
-        (s1 * s1 + s2 * s2 - self.coeff * s1 * s2) * 2.0 / (n * n)
-    }
 }
 
 /// The frequency of the tone near `nominal`, from the phase advance of its DFT between the two
@@ -203,12 +191,34 @@ impl InbandDetector {
         found
     }
 
+    /// The eight Goertzel powers (scaled to the mean square of a matching sine) in one pass over the block: eight independent recurrences per
+    /// sample keep the pipeline busy (and vectorise), where eight passes would each wait on the
+    /// previous sample.
+    fn powers(&self, block: &[f32]) -> [f32; 8] {
+        let coeff: [f32; 8] = std::array::from_fn(|i| self.filters[i].coeff);
+        let mut s1 = [0f32; 8];
+        let mut s2 = [0f32; 8];
+        for &x in block {
+            for k in 0..8 {
+                let s = x + coeff[k] * s1[k] - s2[k];
+                s2[k] = s1[k];
+                s1[k] = s;
+            }
+        }
+        let n = block.len() as f32;
+        std::array::from_fn(|k| {
+            (s1[k] * s1[k] + s2[k] * s2[k] - coeff[k] * s1[k] * s2[k]) * 2.0 / (n * n)
+        })
+    }
+
     fn vote(&self) -> Option<usize> {
         let block = &self.block;
-        let mut p = [0f32; 8];
-        for (out, f) in p.iter_mut().zip(&self.filters) {
-            *out = f.power(block);
+        let energy = block.iter().map(|x| x * x).sum::<f32>() / block.len() as f32;
+        // Two tones at the minimum level carry at least this much: skip quiet blocks.
+        if energy < 2.0 * self.min_power {
+            return None;
         }
+        let p = self.powers(block);
         let (row, &row_p) = p[..4]
             .iter()
             .enumerate()
@@ -233,8 +243,7 @@ impl InbandDetector {
         if !margin_ok(&p[..4], row, row_p) || !margin_ok(&p[4..], col, col_p) {
             return None;
         }
-        // Talk-off guard: the two tones carry most of the energy, with no strong harmonics.
-        let energy = block.iter().map(|x| x * x).sum::<f32>() / block.len() as f32;
+        // Talk-off guard: the two tones carry most of the energy.
         if row_p + col_p < self.cfg.min_tone_share * energy {
             return None;
         }

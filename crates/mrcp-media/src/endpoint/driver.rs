@@ -120,11 +120,22 @@ impl Machines {
                         );
                     }
                 }
-                Output::Event(SessionEvent::Latched(a)) => events.push(MediaEvent::Latched(a)),
-                Output::Event(SessionEvent::Bye(_)) => events.push(MediaEvent::Bye),
-                Output::Event(SessionEvent::Inactive { .. }) => events.push(MediaEvent::Inactive),
-                Output::Event(SessionEvent::SsrcChanged { .. } | SessionEvent::SenderReport(_)) => {
+                Output::Event(SessionEvent::Latched(a)) => {
+                    tracing::debug!(remote = %a, "rtp latched to the peer's source address");
+                    events.push(MediaEvent::Latched(a));
                 }
+                Output::Event(SessionEvent::Bye(ssrc)) => {
+                    tracing::debug!(%ssrc, "rtcp bye from the peer");
+                    events.push(MediaEvent::Bye);
+                }
+                Output::Event(SessionEvent::Inactive { .. }) => {
+                    tracing::info!("no rtp from the peer within the inactivity timeout");
+                    events.push(MediaEvent::Inactive);
+                }
+                Output::Event(SessionEvent::SsrcChanged { old, new }) => {
+                    tracing::debug!(%old, %new, "peer ssrc changed");
+                }
+                Output::Event(SessionEvent::SenderReport(_)) => {}
             }
         }
         while let Some(frame) = self.jitter.pop(now) {
@@ -235,7 +246,8 @@ pub(super) async fn run(
                 Channel::Rtp => &rtp,
                 Channel::Rtcp => &rtcp,
             };
-            if socket.send_to(&bytes, dest).await.is_err() {
+            if let Err(e) = socket.send_to(&bytes, dest).await {
+                tracing::warn!(destination = %dest, error = %e, "rtp send failed");
                 m.report.send_errors += 1;
             }
         }
@@ -244,6 +256,12 @@ pub(super) async fn run(
                 m.report.events_dropped += 1;
             }
         }
+    }
+    if m.report.events_dropped > 0 {
+        tracing::warn!(
+            dropped = m.report.events_dropped,
+            "media events dropped: the owner did not keep up"
+        );
     }
     m.report.receive = m.session.stats();
     m.report.jitter = m.jitter.stats();

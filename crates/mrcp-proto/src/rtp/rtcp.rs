@@ -450,8 +450,15 @@ impl RtcpPacket<'_> {
             }
             RtcpPacket::Other { payload, .. } => {
                 out.extend_from_slice(payload);
-                while !(out.len() - start).is_multiple_of(4) {
-                    out.push(0);
+                // An unaligned payload (it had padding when parsed) gets RTCP padding again: the
+                // P bit and a count in the last octet (§6.4.1), so it parses back unchanged.
+                let rem = (out.len() - start) % 4;
+                if rem != 0 {
+                    let n = 4 - rem;
+                    out.resize(out.len() + n - 1, 0);
+                    // n is 1..=3.
+                    out.push(n as u8);
+                    out[start] |= 0x20;
                 }
             }
         }
@@ -521,6 +528,21 @@ mod tests {
         sr.write_to(&mut bytes).unwrap();
         assert_eq!(bytes.len(), 28);
         assert_eq!(RtcpCompound::parse(&bytes).unwrap().packets, vec![sr]);
+    }
+
+    #[test]
+    fn unaligned_raw_payload_round_trips_with_padding() {
+        let p = RtcpCompound {
+            packets: vec![RtcpPacket::Other {
+                packet_type: 204,
+                count: 1,
+                payload: b"abcdefg",
+            }],
+        };
+        let bytes = p.to_bytes().unwrap();
+        assert_eq!(bytes.len(), 12);
+        assert_eq!(bytes[0] & 0x20, 0x20);
+        assert_eq!(RtcpCompound::parse(&bytes).unwrap(), p);
     }
 
     #[test]

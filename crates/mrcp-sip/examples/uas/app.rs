@@ -38,6 +38,8 @@ pub struct Seen {
     pub cancels: u32,
     /// re-INVITEs.
     pub reinvites: u32,
+    /// Calls that ended for another reason (ACK timeout, not answered, ...).
+    pub other_ends: u32,
 }
 
 /// An MRCPv2 answer to `offer` (resource copied from `a=resource`).
@@ -66,7 +68,9 @@ pub async fn serve(mut driver: SipDriver, behaviour: Behaviour) -> Seen {
     let mut seen = Seen::default();
     while let Some(event) = driver.events.recv().await {
         match event {
-            Event::IncomingInvite { call, tx, request } => {
+            Event::IncomingInvite {
+                call, tx, request, ..
+            } => {
                 seen.invites += 1;
                 if !behaviour.answer {
                     continue;
@@ -96,7 +100,7 @@ pub async fn serve(mut driver: SipDriver, behaviour: Behaviour) -> Seen {
             Event::Terminated { reason, .. } => match reason {
                 mrcp_sip::EndReason::RemoteBye => seen.byes += 1,
                 mrcp_sip::EndReason::Cancelled => seen.cancels += 1,
-                _ => {}
+                _ => seen.other_ends += 1,
             },
             other => tracing::debug!(?other, "event"),
         }

@@ -258,6 +258,14 @@ impl Endpoint {
             .as_ref()
             .and_then(|u| u.transport)
             .unwrap_or(fallback.transport);
+        // A stream connection to the previous hop of the dialog stays the way to reach it
+        // (connection reuse, as Sofia-SIP and Kamailio do), whatever port its URI names.
+        if transport.is_reliable()
+            && transport == fallback.transport
+            && fallback.connection.is_some()
+        {
+            return *fallback;
+        }
         match parsed.and_then(|u| u.socket_addr()) {
             Some(addr) => Peer {
                 transport,
@@ -273,7 +281,16 @@ impl Endpoint {
     /// Answers a message that failed to parse with `400` when a response is possible (a request
     /// with the headers a response needs), otherwise drops it with a log line (§21.4.1).
     pub(super) fn reject_malformed(&mut self, bytes: &[u8], err: &ParseError, peer: Peer) {
-        let raw = RawHeaders::scan(bytes, &self.cfg.limits).ok();
+        let raw = RawHeaders::scan(bytes, &self.cfg.limits).ok().or_else(|| {
+            // A malformed request line: the headers may still allow a 400 (§21.4.1).
+            if !matches!(err, ParseError::BadStartLine) || bytes.starts_with(b"SIP/") {
+                return None;
+            }
+            let end = bytes.windows(2).position(|w| w == b"\r\n")?;
+            let mut fixed = b"INVALID sip:invalid SIP/2.0".to_vec();
+            fixed.extend_from_slice(bytes.get(end..)?);
+            RawHeaders::scan(&fixed, &self.cfg.limits).ok()
+        });
         let answerable = raw.as_ref().filter(|r| {
             r.is_request()
                 && r.method() != Some("ACK")

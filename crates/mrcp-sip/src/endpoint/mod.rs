@@ -17,9 +17,9 @@
 //! Every incoming request that needs an answer from the application carries a [`ServerTxId`];
 //! every call (a dialog and the INVITE that makes it) has a [`CallHandle`].
 
-mod build;
+pub(crate) mod build;
 mod uac;
-mod uas;
+pub(crate) mod uas;
 
 use std::{
     cmp::Reverse,
@@ -79,6 +79,10 @@ pub struct EndpointConfig {
     pub min_se: u32,
     /// Seed of the generator of tags, branches and Call-IDs.
     pub seed: u64,
+    /// A request handed to the application and not answered within this time gets
+    /// `500 Server Internal Error` from the endpoint, so a peer never hangs on a silent UAS
+    /// (FreeSWITCH's mod_unimrcp waits forever for an INVITE that only got 100).
+    pub answer_timeout: Duration,
 }
 
 impl Default for EndpointConfig {
@@ -91,6 +95,7 @@ impl Default for EndpointConfig {
             options_status: Some(200),
             min_se: 90,
             seed: 0,
+            answer_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -191,6 +196,8 @@ pub enum EndReason {
     Timeout,
     /// No ACK for our 2xx within 64·T1 (§13.3.1.4); a BYE was sent.
     AckTimeout,
+    /// The application did not answer the INVITE within `answer_timeout`; 500 was sent.
+    NotAnswered,
     /// A transport failure.
     TransportError,
 }
@@ -206,6 +213,8 @@ pub enum Event {
         tx: ServerTxId,
         /// The request.
         request: Message,
+        /// Where the request came from and its responses go (§18.2.2, RFC 3581).
+        peer: Peer,
     },
     /// UAS or UAC: a re-INVITE inside the call (RFC 4028 refresh or a changed offer). Answer
     /// with [`Endpoint::respond`].
@@ -302,21 +311,23 @@ pub enum Output {
 /// Server transaction key (§17.2.3): branch, sent-by and method (ACK matches INVITE).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct ServerKey {
-    branch: String,
-    sent_by: String,
-    method: String,
+    pub(crate) branch: String,
+    pub(crate) sent_by: String,
+    pub(crate) method: String,
 }
 
 /// Client transaction key (§17.1.3): branch and CSeq method.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct ClientKey {
-    branch: String,
-    method: String,
+    pub(crate) branch: String,
+    pub(crate) method: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum TimerRef {
     Server(ServerKey),
+    Answer(ServerKey),
+    Refresh(CallHandle),
     Client(ClientKey),
     Call(CallHandle),
 }
@@ -411,6 +422,12 @@ struct Call {
     session_expires: Option<u32>,
     /// UAS: a CANCEL arrived for the initial INVITE.
     cancelled: bool,
+    /// UAS: the application never answered the initial INVITE.
+    not_answered: bool,
+    /// UAC: the last SDP offer we sent, re-sent in session refreshes (RFC 4028).
+    offer: Option<Body>,
+    /// UAC: when to send the next session refresh.
+    refresh_at: Option<Instant>,
 }
 
 /// The sans-IO SIP endpoint. See the module docs for the run loop.
@@ -541,6 +558,8 @@ impl Endpoint {
             };
             match which {
                 TimerRef::Server(key) => self.server_timeout(now, key),
+                TimerRef::Answer(key) => self.answer_timeout(now, key),
+                TimerRef::Refresh(call) => self.refresh_timeout(now, call),
                 TimerRef::Client(key) => self.client_timeout(now, key),
                 TimerRef::Call(call) => self.call_timeout(now, call),
             }
@@ -584,6 +603,44 @@ impl Endpoint {
                 None => return,
             }
         }
+    }
+
+    fn answer_timeout(&mut self, now: Instant, key: ServerKey) {
+        let Some(tx) = self.server.get(&key) else {
+            return;
+        };
+        let unanswered = match &tx.machine {
+            ServerMachine::Invite(m) => {
+                m.state() == crate::transaction::ServerInviteState::Proceeding
+            }
+            ServerMachine::NonInvite(m) => {
+                matches!(
+                    m.state(),
+                    crate::transaction::ServerNonInviteState::Trying
+                        | crate::transaction::ServerNonInviteState::Proceeding
+                )
+            }
+        };
+        if !unanswered {
+            return;
+        }
+        let (id, call) = (tx.id, tx.call);
+        tracing::warn!(?id, "application did not answer in time; sending 500");
+        if let Some(c) = call.and_then(|c| self.calls.get_mut(&c))
+            && c.invite_tx.as_ref() == Some(&key)
+        {
+            c.cancelled = false;
+            c.not_answered = true;
+        }
+        let _ = self.respond(
+            now,
+            id,
+            Response {
+                code: 500,
+                headers: vec![("Retry-After".to_owned(), "5".to_owned())],
+                ..Response::default()
+            },
+        );
     }
 
     fn client_timeout(&mut self, now: Instant, key: ClientKey) {
@@ -651,10 +708,7 @@ impl Endpoint {
             call.pending_2xx = None;
             // §13.3.1.4: no ACK; the session is over, end it with BYE.
             let _ = self.send_bye(now, handle);
-            self.event(Event::Terminated {
-                call: handle,
-                reason: EndReason::AckTimeout,
-            });
+            self.end_call(handle, EndReason::AckTimeout);
             return;
         }
         if pending.next <= now {
@@ -667,6 +721,59 @@ impl Endpoint {
         } else {
             let next = pending.next.min(pending.give_up);
             self.timers.push(Reverse((next, TimerRef::Call(handle))));
+        }
+    }
+
+    /// RFC 4028 §10: as refresher, re-INVITE with the last offer at half the interval.
+    fn refresh_timeout(&mut self, now: Instant, handle: CallHandle) {
+        let Some(call) = self.calls.get_mut(&handle) else {
+            return;
+        };
+        match call.refresh_at {
+            Some(at) if at <= now => {}
+            _ => return,
+        }
+        call.refresh_at = None;
+        let offer = call.offer.clone();
+        if self.reinvite(now, handle, offer).is_err() {
+            // Another re-INVITE is pending: try again shortly.
+            let retry = now + Duration::from_secs(10);
+            if let Some(call) = self.calls.get_mut(&handle) {
+                call.refresh_at = Some(retry);
+            }
+            self.timers
+                .push(Reverse((retry, TimerRef::Refresh(handle))));
+        }
+    }
+
+    /// Schedules our refresh if `response` (a 2xx to our INVITE or re-INVITE) makes us the
+    /// refresher (RFC 4028 §7.4: `refresher=uac`, or no refresher parameter).
+    pub(crate) fn schedule_refresh(
+        &mut self,
+        now: Instant,
+        handle: CallHandle,
+        response: &Message,
+    ) {
+        let Some(value) = response.header("Session-Expires") else {
+            return;
+        };
+        let mut parts = value.split(';');
+        let Some(interval) = parts.next().and_then(|v| v.trim().parse::<u64>().ok()) else {
+            return;
+        };
+        let refresher = parts.find_map(|p| {
+            let (n, v) = p.split_once('=')?;
+            n.trim()
+                .eq_ignore_ascii_case("refresher")
+                .then(|| v.trim().to_ascii_lowercase())
+        });
+        if refresher.as_deref().is_some_and(|r| r != "uac") || interval < 90 {
+            return;
+        }
+        let at = now + Duration::from_secs(interval / 2);
+        if let Some(call) = self.calls.get_mut(&handle) {
+            call.refresh_at = Some(at);
+            self.timers.push(Reverse((at, TimerRef::Refresh(handle))));
         }
     }
 

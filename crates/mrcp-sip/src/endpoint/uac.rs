@@ -85,6 +85,9 @@ impl Endpoint {
                 outgoing_reinvite: false,
                 session_expires: None,
                 cancelled: false,
+                not_answered: false,
+                offer: invite.body.clone(),
+                refresh_at: None,
             },
         );
         self.start_client(now, key, msg, invite.peer, Some(handle), Purpose::Invite);
@@ -198,6 +201,9 @@ impl Endpoint {
         msg.push_header("Allow", ALLOW);
         msg.push_header("Supported", SUPPORTED);
         if let Some(body) = body {
+            if let Some(c) = self.calls.get_mut(&handle) {
+                c.offer = Some(body.clone());
+            }
             msg.push_header("Content-Type", body.content_type);
             msg.body = body.bytes;
         }
@@ -351,6 +357,7 @@ impl Endpoint {
                 }
                 if (200..300).contains(&code) {
                     self.send_2xx_ack(handle, &msg);
+                    self.schedule_refresh(now, handle, &msg);
                 }
                 self.event(Event::ReInviteResponse {
                     call: handle,
@@ -414,6 +421,7 @@ impl Endpoint {
                 }
                 let cancelled = call.cancel_pending;
                 self.send_2xx_ack(handle, &msg);
+                self.schedule_refresh(now, handle, &msg);
                 self.event(Event::Answered {
                     call: handle,
                     response: msg,

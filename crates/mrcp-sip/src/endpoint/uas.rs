@@ -241,6 +241,9 @@ impl Endpoint {
             outgoing_reinvite: false,
             session_expires,
             cancelled: false,
+            not_answered: false,
+            offer: None,
+            refresh_at: None,
         };
         self.calls.insert(handle, call);
         self.dialogs.insert((call_id, local_tag, from_tag), handle);
@@ -251,6 +254,7 @@ impl Endpoint {
             call: handle,
             tx: id,
             request: msg,
+            peer: dest,
         });
     }
 
@@ -340,7 +344,7 @@ impl Endpoint {
     #[allow(clippy::too_many_arguments)]
     fn new_server_tx(
         &mut self,
-        _now: Instant,
+        now: Instant,
         msg: &Message,
         key: ServerKey,
         peer: Peer,
@@ -356,6 +360,12 @@ impl Endpoint {
             ServerMachine::NonInvite(ServerNonInvite::new(reliable, self.cfg.timers))
         };
         self.server_ids.insert(id, key.clone());
+        if to_application {
+            self.timers.push(Reverse((
+                now + self.cfg.answer_timeout,
+                TimerRef::Answer(key.clone()),
+            )));
+        }
         self.server.insert(
             key,
             ServerTx {
@@ -474,6 +484,8 @@ impl Endpoint {
         } else if initial {
             let reason = if call.cancelled {
                 EndReason::Cancelled
+            } else if call.not_answered {
+                EndReason::NotAnswered
             } else {
                 EndReason::Rejected
             };
@@ -543,7 +555,7 @@ impl Endpoint {
 
 /// The server transaction key of `msg` (§17.2.3), with the RFC 2543 fallback (§17.2.3, second
 /// part) when the branch lacks the magic cookie.
-fn server_key(msg: &Message, via: &Via, method: &str) -> ServerKey {
+pub(crate) fn server_key(msg: &Message, via: &Via, method: &str) -> ServerKey {
     let method = if method == "ACK" { "INVITE" } else { method }.to_owned();
     let branch = if via.is_rfc3261_branch() {
         via.branch().unwrap_or_default().to_owned()

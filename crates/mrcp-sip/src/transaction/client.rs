@@ -279,3 +279,73 @@ impl ClientNonInvite {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> TimerConfig {
+        TimerConfig::default()
+    }
+
+    #[test]
+    fn timer_k_waits_t4_over_udp_and_nothing_over_tcp() {
+        let now = Instant::now();
+        let mut udp = ClientNonInvite::new(now, Bytes::from_static(b"BYE"), false, cfg());
+        assert_eq!(udp.on_response(now, 200), ResponseAction::PassUp);
+        assert_eq!(udp.poll_timeout(), Some(now + cfg().t4));
+        assert_eq!(
+            udp.on_response(now, 200),
+            ResponseAction::Absorb,
+            "retransmitted final absorbed"
+        );
+        assert_eq!(
+            udp.handle_timeout(now + cfg().t4),
+            Some(TimerAction::Terminated)
+        );
+        let mut tcp = ClientNonInvite::new(now, Bytes::from_static(b"BYE"), true, cfg());
+        assert_eq!(
+            tcp.poll_timeout(),
+            Some(now + cfg().t1x64()),
+            "no Timer E over TCP, only F"
+        );
+        tcp.on_response(now, 200);
+        assert_eq!(tcp.handle_timeout(now), Some(TimerAction::Terminated));
+    }
+
+    #[test]
+    fn timer_e_uses_t2_in_proceeding() {
+        let now = Instant::now();
+        let mut tx = ClientNonInvite::new(now, Bytes::from_static(b"OPTIONS"), false, cfg());
+        tx.on_response(now, 100);
+        let at = tx.poll_timeout().expect("timer e");
+        assert!(matches!(
+            tx.handle_timeout(at),
+            Some(TimerAction::Retransmit(_))
+        ));
+        assert_eq!(tx.poll_timeout(), Some(at + cfg().t2));
+    }
+
+    #[test]
+    fn timer_m_absorbs_2xx_retransmissions_then_ends() {
+        let now = Instant::now();
+        let mut tx = ClientInvite::new(now, Bytes::from_static(b"INVITE"), false, cfg());
+        assert_eq!(tx.on_response(now, 200), ResponseAction::PassUp);
+        assert_eq!(tx.state(), ClientInviteState::Accepted);
+        assert_eq!(
+            tx.on_response(now, 200),
+            ResponseAction::PassUp,
+            "2xx retransmissions reach the TU"
+        );
+        assert_eq!(tx.on_response(now, 486), ResponseAction::Absorb);
+        assert_eq!(
+            tx.handle_timeout(now + cfg().t1x64()),
+            Some(TimerAction::Terminated)
+        );
+        assert_eq!(
+            tx.handle_timeout(now + cfg().t1x64()),
+            None,
+            "spurious timeouts do nothing"
+        );
+    }
+}

@@ -258,3 +258,62 @@ impl ServerNonInvite {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timer_i_and_l() {
+        let cfg = TimerConfig::default();
+        let now = Instant::now();
+        let mut tx = ServerInvite::new(false, cfg);
+        assert!(tx.on_response(now, 404, Bytes::from_static(b"404")));
+        assert!(
+            !tx.on_response(now, 200, Bytes::from_static(b"200")),
+            "one final response only"
+        );
+        assert!(tx.on_ack(now));
+        assert_eq!(tx.state(), ServerInviteState::Confirmed);
+        assert_eq!(
+            tx.poll_timeout(),
+            Some(now + cfg.t4),
+            "Timer I = T4 over UDP"
+        );
+        assert_eq!(
+            tx.on_request(),
+            None,
+            "INVITE retransmissions absorbed once confirmed"
+        );
+        assert_eq!(
+            tx.handle_timeout(now + cfg.t4),
+            Some(TimerAction::Terminated)
+        );
+
+        let mut tx = ServerInvite::new(true, cfg);
+        assert!(tx.on_response(now, 200, Bytes::from_static(b"200")));
+        assert_eq!(tx.state(), ServerInviteState::Accepted);
+        assert_eq!(
+            tx.poll_timeout(),
+            Some(now + cfg.t1x64()),
+            "Timer L = 64*T1"
+        );
+        assert!(tx.on_ack(now), "ACKs absorbed while Accepted");
+        assert_eq!(
+            tx.handle_timeout(now + cfg.t1x64()),
+            Some(TimerAction::Terminated)
+        );
+    }
+
+    #[test]
+    fn timer_j_is_zero_over_tcp() {
+        let now = Instant::now();
+        let mut tx = ServerNonInvite::new(true, TimerConfig::default());
+        assert_eq!(tx.on_request(), None, "nothing to resend in Trying");
+        assert!(tx.on_response(now, 200, Bytes::from_static(b"200")));
+        assert_eq!(tx.on_request(), Some(Bytes::from_static(b"200")));
+        assert_eq!(tx.poll_timeout(), Some(now));
+        assert_eq!(tx.handle_timeout(now), Some(TimerAction::Terminated));
+        assert_eq!(tx.state(), ServerNonInviteState::Terminated);
+    }
+}

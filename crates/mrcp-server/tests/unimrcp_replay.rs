@@ -1,0 +1,234 @@
+//! Replays the client side of a real UniMRCP 1.8 exchange (`umc run recog`, frames 23–44 of
+//! `crates/mrcp-proto/tests/data/unimrcp-wire-captures.txt`) against the `mrcp-server` binary, byte for byte
+//! except for addresses, ports, the server's tags and the channel id, and checks every answer.
+//!
+//! Needs espeak-ng and sox (the caller says "one"), libpocketsphinx3 and pocketsphinx-en-us.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../../mrcp-proto/tests/mrcp_support/capture.rs"]
+mod capture;
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use common::{DEADLINE, ServerProcess, telephone_speech};
+use mrcp_media::codec::Codec as MediaCodec;
+use mrcp_media::endpoint::{EndpointConfig, MediaCommand, PortAllocator, PortRange, RtpEndpoint};
+use mrcp_media::pacer::PromptId;
+use mrcp_proto::mrcp::codec::Decoder;
+use mrcp_proto::mrcp::{Message, StartLine};
+use mrcp_proto::rtp::PayloadType;
+use mrcp_proto::sdp::MrcpSdp;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+
+fn frame(frames: &[capture::Frame], number: u32) -> String {
+    let f = frames
+        .iter()
+        .find(|f| f.number == number)
+        .expect("frame missing from the capture");
+    String::from_utf8(f.payload.clone()).unwrap()
+}
+
+async fn sip_response(socket: &UdpSocket, wanted: u16) -> String {
+    tokio::time::timeout(DEADLINE, async {
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            let n = socket.recv(&mut buf).await.unwrap();
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if text.starts_with(&format!("SIP/2.0 {wanted} ")) {
+                return text;
+            }
+            assert!(
+                text.starts_with("SIP/2.0 1"),
+                "unexpected SIP message:\n{text}"
+            );
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no SIP {wanted} within 20 s"))
+}
+
+fn header<'a>(message: &'a str, name: &str) -> &'a str {
+    message
+        .split("\r\n")
+        .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':')))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no {name} in\n{message}"))
+}
+
+async fn mrcp_message(
+    stream: &mut TcpStream,
+    decoder: &mut Decoder,
+    buf: &mut BytesMut,
+) -> Message {
+    tokio::time::timeout(DEADLINE, async {
+        loop {
+            if let Some(m) = decoder.decode(buf).unwrap() {
+                return m;
+            }
+            assert!(
+                stream.read_buf(buf).await.unwrap() > 0,
+                "the server closed the MRCP connection"
+            );
+        }
+    })
+    .await
+    .expect("no MRCP message within 20 s")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_umc_recognizer_scenario_replays() {
+    let text = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../mrcp-proto/tests/data/unimrcp-wire-captures.txt"
+    ))
+    .unwrap();
+    let frames = capture::parse(&text).unwrap();
+    let server = ServerProcess::start("32900-32999", &[]);
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    socket.connect(server.sip).await.unwrap();
+    let me = socket.local_addr().unwrap().to_string();
+    let them = server.sip.to_string();
+    let mut ports = PortAllocator::new(PortRange::new(33900, 33999));
+    let cfg = EndpointConfig::new(
+        MediaCodec::Pcmu,
+        PayloadType::PCMU,
+        PayloadType::new(101),
+        3,
+    );
+    let rtp = RtpEndpoint::bind(cfg, &mut ports, common::LOCALHOST, 3)
+        .await
+        .unwrap();
+    let rewrite = |s: &str| {
+        s.replace("127.0.0.1:8062", &me)
+            .replace("127.0.0.1:8060", &them)
+            .replace(
+                "m=audio 4002 ",
+                &format!("m=audio {} ", rtp.local_rtp.port()),
+            )
+    };
+
+    // INVITE (frame 23) → 100 Trying, 200 OK with the answer.
+    socket
+        .send(rewrite(&frame(&frames, 23)).as_bytes())
+        .await
+        .unwrap();
+    let ok = sip_response(&socket, 200).await;
+    let to = header(&ok, "To").to_owned();
+    let body = &ok[ok.find("\r\n\r\n").unwrap() + 4..];
+    let answer = MrcpSdp::parse(body).unwrap();
+    assert!(
+        body.contains("a=setup:passive\r\n") && body.contains("a=connection:new\r\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("m=audio ") && body.contains("RTP/AVP 0 101\r\n"),
+        "PCMU and telephone-event first:\n{body}"
+    );
+    let channel_line = body
+        .lines()
+        .find_map(|l| l.strip_prefix("a=channel:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let mrcp_port = body
+        .lines()
+        .find_map(|l| l.strip_prefix("m=application "))
+        .unwrap();
+    let mrcp_port: u16 = mrcp_port.split(' ').next().unwrap().parse().unwrap();
+    let rtp_port: u16 = body
+        .lines()
+        .find_map(|l| l.strip_prefix("m=audio "))
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(answer.media.len(), 2);
+
+    // ACK (frame 26) with the server's To tag.
+    let with_tag = |number: u32| {
+        let raw = frame(&frames, number);
+        rewrite(&raw.replace(header(&raw, "To"), "@TO@")).replace("@TO@", &to)
+    };
+    let ack = with_tag(26);
+    socket.send(ack.as_bytes()).await.unwrap();
+
+    // MRCP: DEFINE-GRAMMAR (frame 30) and RECOGNIZE (frame 34) with our channel id (same length, so the
+    // captured message-length stays right).
+    let captured_channel = "d3a3e355e6e74d5b@speechrecog";
+    assert_eq!(channel_line.len(), captured_channel.len());
+    let mut stream = TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], mrcp_port)))
+        .await
+        .unwrap();
+    let (mut decoder, mut buf) = (Decoder::default(), BytesMut::new());
+    stream
+        .write_all(
+            frame(&frames, 30)
+                .replace(captured_channel, &channel_line)
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let defined = mrcp_message(&mut stream, &mut decoder, &mut buf).await;
+    assert_eq!(defined.start.to_string(), "1 200 COMPLETE");
+    assert_eq!(
+        defined.headers.get_raw("Completion-Cause"),
+        Some("000 success")
+    );
+    stream
+        .write_all(
+            frame(&frames, 34)
+                .replace(captured_channel, &channel_line)
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let started = mrcp_message(&mut stream, &mut decoder, &mut buf).await;
+    assert_eq!(started.start.to_string(), "2 200 IN-PROGRESS");
+
+    // The caller says "one" (the capture streamed one-8kHz.pcm).
+    let remote = SocketAddr::from(([127, 0, 0, 1], rtp_port));
+    rtp.commands
+        .send(MediaCommand::SetRemote(Some(remote), None))
+        .await
+        .unwrap();
+    for command in [
+        MediaCommand::BeginPrompt(PromptId(1)),
+        MediaCommand::Audio(telephone_speech("one")),
+        MediaCommand::EndPrompt,
+    ] {
+        rtp.commands.send(command).await.unwrap();
+    }
+    let start_of_input = mrcp_message(&mut stream, &mut decoder, &mut buf).await;
+    assert!(
+        matches!(&start_of_input.start, StartLine::Event { event, .. } if event.as_str() == "START-OF-INPUT"),
+        "{start_of_input:?}"
+    );
+    let complete = mrcp_message(&mut stream, &mut decoder, &mut buf).await;
+    assert_eq!(
+        complete.start.to_string(),
+        "RECOGNITION-COMPLETE 2 COMPLETE"
+    );
+    assert_eq!(
+        complete.headers.get_raw("Completion-Cause"),
+        Some("000 success")
+    );
+    let nlsml = String::from_utf8_lossy(&complete.body);
+    assert!(
+        nlsml.contains("grammar=\"session:request1@form-level\""),
+        "{nlsml}"
+    );
+    assert!(nlsml.contains("<instance>one</instance>"), "{nlsml}");
+
+    // BYE (frame 44) → 200 OK.
+    let bye = with_tag(44);
+    socket.send(bye.as_bytes()).await.unwrap();
+    let bye_ok = sip_response(&socket, 200).await;
+    assert!(header(&bye_ok, "CSeq").ends_with("BYE"), "{bye_ok}");
+    drop(tokio::time::timeout(Duration::from_secs(2), rtp.close()).await);
+}
