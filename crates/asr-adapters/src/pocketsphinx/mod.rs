@@ -282,25 +282,10 @@ impl PocketSphinx {
         let mut decoder = match pooled {
             Some(d) => d,
             None => {
-                let config = &self.shared.config;
                 // An empty dictionary to start from: the grammar's words are added below.
                 let base = base_dictionary_file()
                     .map_err(|e| self.error(EngineErrorKind::Unavailable, e))?;
-                let raw = RawDecoder::new(
-                    api.clone(),
-                    &[
-                        ("-hmm", &config.acoustic_model().to_string_lossy()),
-                        ("-dict", &base.to_string_lossy()),
-                        ("-samprate", "16000"),
-                        ("-logfn", "/dev/null"),
-                    ],
-                )
-                .map_err(|e| {
-                    self.error(
-                        EngineErrorKind::Unavailable,
-                        format!("{e}: check the model in {}", config.model_dir.display()),
-                    )
-                })?;
+                let raw = self.new_decoder(api, &base, None)?;
                 GrammarDecoder {
                     raw,
                     words: HashSet::new(),
@@ -358,17 +343,26 @@ impl PocketSphinx {
             return Ok(d);
         }
         let config = &self.shared.config;
-        RawDecoder::new(
-            api.clone(),
-            &[
-                ("-hmm", &config.acoustic_model().to_string_lossy()),
-                ("-dict", &config.dictionary().to_string_lossy()),
-                ("-lm", &config.language_model().to_string_lossy()),
-                ("-samprate", "16000"),
-                ("-logfn", "/dev/null"),
-            ],
-        )
-        .map_err(|e| {
+        self.new_decoder(api, &config.dictionary(), Some(&config.language_model()))
+    }
+
+    /// A decoder on the acoustic model with `dictionary`, and an n-gram model for dictation.
+    fn new_decoder(
+        &self,
+        api: &Arc<Api>,
+        dictionary: &std::path::Path,
+        language_model: Option<&std::path::Path>,
+    ) -> Result<RawDecoder, EngineError> {
+        let config = &self.shared.config;
+        let (hmm, dict) = (config.acoustic_model(), dictionary.to_string_lossy());
+        let hmm = hmm.to_string_lossy();
+        let mut args = vec![("-hmm", hmm.as_ref()), ("-dict", dict.as_ref())];
+        let lm = language_model.map(|p| p.to_string_lossy());
+        if let Some(lm) = &lm {
+            args.push(("-lm", lm.as_ref()));
+        }
+        args.extend([("-samprate", "16000"), ("-logfn", "/dev/null")]);
+        RawDecoder::new(api.clone(), &args).map_err(|e| {
             self.error(
                 EngineErrorKind::Unavailable,
                 format!("{e}: check the model in {}", config.model_dir.display()),
