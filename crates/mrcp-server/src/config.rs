@@ -187,12 +187,27 @@ pub struct RecognizerDefaults {
 pub struct DefaultEngines {
     /// `speechrecog`: the engine recognizing speech when no route matches. Default `"pocketsphinx"`.
     pub speechrecog: String,
+    /// `speechsynth`: the engine speaking when no route matches. Default `"espeak"`.
+    pub speechsynth: String,
 }
 
 /// `[engines.<name>]`: one engine instance; `kind` says which adapter it is.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum EngineConfig {
+    /// `kind = "espeak"`: the embedded offline synthesizer (espeak-ng as a subprocess).
+    Espeak {
+        /// `max_concurrent`: espeak-ng processes at once. Default: the number of cores.
+        #[serde(default = "default_parallelism")]
+        max_concurrent: usize,
+        /// `default_language`: when neither the request nor the SSML names one. Default `"en-us"`.
+        #[serde(default = "default_espeak_language")]
+        default_language: String,
+        /// `strict_voice_names`: a Voice-Name espeak-ng lacks fails the SPEAK with 005 rather than being
+        /// ignored. Default true; set false for clients that always send a vendor's voice name.
+        #[serde(default = "default_true")]
+        strict_voice_names: bool,
+    },
     /// `kind = "pocketsphinx"`: the embedded offline recognizer.
     Pocketsphinx {
         /// `model_dir`: default `/usr/share/pocketsphinx/model/en-us`.
@@ -206,6 +221,14 @@ pub enum EngineConfig {
 
 fn default_pocketsphinx_model() -> PathBuf {
     PathBuf::from("/usr/share/pocketsphinx/model/en-us")
+}
+
+fn default_espeak_language() -> String {
+    "en-us".to_owned()
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_parallelism() -> usize {
@@ -334,6 +357,7 @@ impl Default for DefaultEngines {
     fn default() -> Self {
         Self {
             speechrecog: "pocketsphinx".to_owned(),
+            speechsynth: "espeak".to_owned(),
         }
     }
 }
@@ -346,6 +370,14 @@ impl Default for Config {
             EngineConfig::Pocketsphinx {
                 model_dir: default_pocketsphinx_model(),
                 max_concurrent: default_parallelism(),
+            },
+        );
+        engines.insert(
+            "espeak".to_owned(),
+            EngineConfig::Espeak {
+                max_concurrent: default_parallelism(),
+                default_language: default_espeak_language(),
+                strict_voice_names: true,
             },
         );
         Self {
@@ -473,6 +505,15 @@ impl Config {
             }
         }
         let known = |name: &str| self.engines.contains_key(name);
+        if !known(&self.default_engines.speechsynth) {
+            return Err(invalid(
+                "default_engines.speechsynth",
+                format!(
+                    "no engine named {:?} in [engines]",
+                    self.default_engines.speechsynth
+                ),
+            ));
+        }
         if !known(&self.default_engines.speechrecog) {
             return Err(invalid(
                 "default_engines.speechrecog",

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use asr_adapters::Recognizer;
 use asr_adapters::pocketsphinx::{PocketSphinx, PocketSphinxConfig};
 use tracing::warn;
+use tts_adapters::Synthesizer;
+use tts_adapters::espeak::{EspeakConfig, EspeakNg};
 
 use crate::config::{Config, EngineConfig};
 use crate::routing::{RouteContext, RouteRule, choose};
@@ -14,42 +16,18 @@ use crate::routing::{RouteContext, RouteRule, choose};
 /// Every configured engine, by name, with the routes.
 pub struct Engines {
     recognizers: BTreeMap<String, Arc<dyn Recognizer>>,
+    synthesizers: BTreeMap<String, Arc<dyn Synthesizer>>,
     routes: Vec<RouteRule>,
     default_recognizer: String,
+    default_synthesizer: String,
 }
 
 impl Engines {
-    /// Builds the engines of a validated config. Nothing is loaded yet: an engine that is not installed is
-    /// reported by [`Engines::check`] and fails only the requests routed to it.
-    pub fn from_config(config: &Config) -> Self {
-        let recognizers = config
-            .engines
-            .iter()
-            .map(|(name, engine)| {
-                let recognizer: Arc<dyn Recognizer> = match engine {
-                    EngineConfig::Pocketsphinx {
-                        model_dir,
-                        max_concurrent,
-                    } => Arc::new(PocketSphinx::new(
-                        name.clone(),
-                        PocketSphinxConfig {
-                            model_dir: model_dir.clone(),
-                            max_concurrent: *max_concurrent,
-                        },
-                    )),
-                };
-                (name.clone(), recognizer)
-            })
-            .collect();
-        Self {
-            recognizers,
-            routes: config.routes.clone(),
-            default_recognizer: config.default_engines.speechrecog.clone(),
-        }
-    }
-
-    /// Warns, naming what to install, about every engine that cannot run on this machine.
-    pub fn check(&self, config: &Config) {
+    /// Builds the engines of a validated config. An engine that is not installed is logged with what to
+    /// install and fails only the requests routed to it.
+    pub async fn from_config(config: &Config) -> Self {
+        let mut recognizers: BTreeMap<String, Arc<dyn Recognizer>> = BTreeMap::new();
+        let mut synthesizers: BTreeMap<String, Arc<dyn Synthesizer>> = BTreeMap::new();
         for (name, engine) in &config.engines {
             match engine {
                 EngineConfig::Pocketsphinx {
@@ -66,8 +44,36 @@ impl Engines {
                     if let Err(error) = ps.check_installed() {
                         warn!(%error, "requests routed to this engine will fail");
                     }
+                    recognizers.insert(name.clone(), Arc::new(ps));
+                }
+                EngineConfig::Espeak {
+                    max_concurrent,
+                    default_language,
+                    strict_voice_names,
+                } => {
+                    let config = EspeakConfig {
+                        max_concurrent: *max_concurrent,
+                        default_language: default_language.clone(),
+                        strict_voice_names: *strict_voice_names,
+                        ..EspeakConfig::default()
+                    };
+                    match EspeakNg::new(name.clone(), config).await {
+                        Ok(engine) => {
+                            synthesizers.insert(name.clone(), Arc::new(engine));
+                        }
+                        Err(error) => {
+                            warn!(%error, "SPEAK requests routed to this engine will fail")
+                        }
+                    }
                 }
             }
+        }
+        Self {
+            recognizers,
+            synthesizers,
+            routes: config.routes.clone(),
+            default_recognizer: config.default_engines.speechrecog.clone(),
+            default_synthesizer: config.default_engines.speechsynth.clone(),
         }
     }
 
@@ -75,6 +81,12 @@ impl Engines {
     pub fn recognizer(&self, cx: &RouteContext<'_>) -> Option<Arc<dyn Recognizer>> {
         let name = choose(&self.routes, cx, &self.default_recognizer);
         self.recognizers.get(name).cloned()
+    }
+
+    /// The synthesizer for a request: the first matching route's engine, else the default.
+    pub fn synthesizer(&self, cx: &RouteContext<'_>) -> Option<Arc<dyn Synthesizer>> {
+        let name = choose(&self.routes, cx, &self.default_synthesizer);
+        self.synthesizers.get(name).cloned()
     }
 
     /// The sample rate of the default recognizer, which a session's listener starts with.

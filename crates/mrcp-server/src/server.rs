@@ -162,8 +162,7 @@ impl Server {
         if config.server.advertise.is_none() && listen_ip.is_unspecified() {
             warn!(%advertise, "listening on all addresses without --advertise: SDP answers name {advertise}; set --advertise to the address clients reach");
         }
-        let engines = Arc::new(Engines::from_config(&config));
-        engines.check(&config);
+        let engines = Arc::new(Engines::from_config(&config).await);
         let registry = Arc::new(SessionRegistry::new());
         let range = PortRange::new(config.rtp.ports.min, config.rtp.ports.max);
         let shared = Arc::new(Shared {

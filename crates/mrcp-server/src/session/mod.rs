@@ -4,8 +4,10 @@
 //! tears everything down on BYE, on the control connection closing, on RTP inactivity or when idle.
 
 pub(crate) mod audio_in;
+mod outbox;
 mod recog;
 mod setup;
+mod synth;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +21,7 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::control::{ConnectionId, ControlEvent};
 use crate::server::Shared;
 pub(crate) use recog::RecogChannel;
+pub(crate) use synth::SynthChannel;
 
 /// What the SIP loop tells a session.
 #[derive(Debug)]
@@ -53,6 +56,7 @@ pub(crate) struct Session {
     session_id: String,
     answer: bytes::Bytes,
     recog: Option<RecogChannel>,
+    synth: Option<SynthChannel>,
     rtp: Option<RtpEndpoint>,
     control: mpsc::Receiver<ControlEvent>,
     connection: Option<ConnectionId>,
@@ -102,34 +106,57 @@ impl Session {
                 }
                 event = next_engine(&mut self.recog) => {
                     if let Some(recog) = &mut self.recog {
-                        recog.handle_engine_event(std::time::Instant::now(), event);
+                        recog.handle_engine_event(Instant::now().into_std(), event);
+                    }
+                }
+                event = next_synthesis(&mut self.synth, Instant::now().into_std()) => {
+                    if let Some(synth) = &mut self.synth {
+                        synth.handle_engine_event(Instant::now().into_std(), event);
                     }
                 }
                 () = tokio::time::sleep_until(deadline) => {
                     let now = Instant::now();
-                    if now.duration_since(self.last_activity) >= idle_limit {
+                    if now.duration_since(self.last_activity) >= idle_limit
+                        && !self.synth.as_ref().is_some_and(SynthChannel::is_speaking)
+                    {
                         break Ending::Idle;
                     }
                     if let Some(recog) = &mut self.recog {
                         recog.handle_timeout(now.into_std());
                     }
+                    if let Some(synth) = &mut self.synth {
+                        synth.handle_timeout(now.into_std());
+                    }
                 }
             }
+            self.barge_in();
         };
         self.teardown(ending).await;
     }
 
-    /// The earliest of the machine's deadline and the idle limit.
+    /// The earliest of the channels' deadlines and the idle limit.
     fn next_deadline(&self, idle_limit: Duration) -> Instant {
         let idle = self.last_activity + idle_limit;
-        self.recog
-            .as_ref()
-            .and_then(RecogChannel::poll_timeout)
-            .map_or(idle, |t| Instant::from_std(t).min(idle))
+        let recog = self.recog.as_ref().and_then(RecogChannel::poll_timeout);
+        let synth = self.synth.as_ref().and_then(SynthChannel::poll_timeout);
+        [recog, synth]
+            .into_iter()
+            .flatten()
+            .map(Instant::from_std)
+            .fold(idle, Instant::min)
+    }
+
+    /// When the recognizer heard the caller start, a prompt with Kill-On-Barge-In stops (RFC 6787 §8.4).
+    fn barge_in(&mut self) {
+        if let (Some(recog), Some(synth)) = (&mut self.recog, &mut self.synth)
+            && recog.take_heard_input()
+        {
+            synth.barge_in(Instant::now().into_std());
+        }
     }
 
     fn on_control(&mut self, event: ControlEvent) -> Option<Ending> {
-        let now = std::time::Instant::now();
+        let now = Instant::now().into_std();
         match event {
             ControlEvent::Request {
                 message,
@@ -138,9 +165,16 @@ impl Session {
                 self.last_activity = Instant::now();
                 self.connection = Some(connection.id());
                 let target = message.channel_id().ok().flatten();
-                match (&mut self.recog, target) {
-                    (Some(recog), Some(channel)) if &channel == recog.id() => {
-                        recog.handle_request(now, message, connection);
+                match target {
+                    Some(channel) if self.recog.as_ref().is_some_and(|r| r.id() == &channel) => {
+                        if let Some(recog) = &mut self.recog {
+                            recog.handle_request(now, message, connection);
+                        }
+                    }
+                    Some(channel) if self.synth.as_ref().is_some_and(|s| s.id() == &channel) => {
+                        if let Some(synth) = &mut self.synth {
+                            synth.handle_request(now, message, connection);
+                        }
                     }
                     _ => {
                         // §6.2.1: a channel this session did not allocate.
@@ -158,6 +192,9 @@ impl Session {
                 if let Some(recog) = &mut self.recog {
                     recog.connection_closed(now);
                 }
+                if let Some(synth) = &mut self.synth {
+                    synth.connection_closed(now);
+                }
                 Some(Ending::ControlClosed)
             }
             ControlEvent::Closed(_) => None,
@@ -165,7 +202,7 @@ impl Session {
     }
 
     fn on_media(&mut self, event: Option<MediaEvent>) -> Option<Ending> {
-        let now = std::time::Instant::now();
+        let now = Instant::now().into_std();
         match event {
             Some(MediaEvent::Audio { samples, .. } | MediaEvent::Gap { samples, .. }) => {
                 if let Some(recog) = &mut self.recog {
@@ -180,7 +217,17 @@ impl Session {
             }
             Some(MediaEvent::Inactive) => return Some(Ending::RtpInactive),
             Some(MediaEvent::Latched(addr)) => info!(%addr, "RTP latched"),
-            Some(MediaEvent::Bye | MediaEvent::PromptFinished { .. }) => {}
+            Some(MediaEvent::PromptFinished {
+                prompt,
+                audio_end,
+                stopped,
+                ..
+            }) => {
+                if let Some(synth) = &mut self.synth {
+                    synth.prompt_finished(prompt, audio_end, stopped);
+                }
+            }
+            Some(MediaEvent::Bye) => {}
             None => {
                 // The endpoint task ended (socket error): the session goes on without audio.
                 warn!("RTP endpoint stopped");
@@ -202,8 +249,9 @@ impl Session {
     async fn teardown(mut self, ending: Ending) {
         info!(session_id = %self.session_id, ?ending, "session ends");
         self.shared.registry.remove(&self.session_id);
-        // Dropping the channel drops its engine stream, which cancels the engine.
+        // Dropping the channels drops their engine streams, which cancels the engines.
         self.recog = None;
+        self.synth = None;
         if let Some(rtp) = self.rtp.take() {
             let report = rtp.close().await;
             info!(
@@ -223,6 +271,16 @@ impl Session {
 async fn next_media(rtp: &mut Option<RtpEndpoint>) -> Option<MediaEvent> {
     match rtp {
         Some(rtp) => rtp.events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn next_synthesis(
+    synth: &mut Option<SynthChannel>,
+    now: std::time::Instant,
+) -> Option<Result<tts_adapters::SynthesisEvent, asr_adapters::EngineError>> {
+    match synth.as_mut().and_then(|s| s.stream_to_read(now)) {
+        Some(stream) => stream.next_event().await,
         None => std::future::pending().await,
     }
 }

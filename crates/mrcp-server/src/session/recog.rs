@@ -32,6 +32,7 @@ use mrcp_proto::nlsml::{Input, InputMode, Interpretation, Nlsml, WriteOptions};
 use tracing::{debug, warn};
 
 use super::audio_in::{AudioIn, Heard};
+use super::outbox::Outbox;
 use crate::config::RecognizerDefaults;
 use crate::control::ConnectionHandle;
 use crate::engines::Engines;
@@ -94,7 +95,7 @@ fn active(grammars: &[ResolvedGrammar]) -> Vec<ActiveGrammar<'_>> {
 
 /// A speechrecog channel.
 pub(crate) struct RecogChannel {
-    id: ChannelId,
+    out: Outbox,
     machine: RecognizerMachine<Nlsml>,
     params: ChannelParams,
     defaults: Arc<RecognizerDefaults>,
@@ -104,11 +105,12 @@ pub(crate) struct RecogChannel {
     /// The running RECOGNIZE first, then the queued one.
     prepared: VecDeque<Prepared>,
     stream: Option<RecognitionStream>,
-    connection: Option<ConnectionHandle>,
     listener: AudioIn,
     heard: Vec<Heard>,
     engine_audio: Vec<i16>,
     frames_dropped: u64,
+    /// START-OF-INPUT went out since the session last asked (barge-in for the session's synthesizer).
+    heard_input: bool,
 }
 
 impl RecogChannel {
@@ -120,7 +122,7 @@ impl RecogChannel {
         listener: AudioIn,
     ) -> Self {
         Self {
-            id,
+            out: Outbox::new(id),
             machine: RecognizerMachine::new(),
             params: ChannelParams::new(defaults.as_headers()),
             defaults,
@@ -129,17 +131,23 @@ impl RecogChannel {
             call,
             prepared: VecDeque::new(),
             stream: None,
-            connection: None,
             listener,
             heard: Vec::new(),
             engine_audio: Vec::new(),
             frames_dropped: 0,
+            heard_input: false,
         }
     }
 
     /// The channel id.
     pub(crate) fn id(&self) -> &ChannelId {
-        &self.id
+        self.out.channel()
+    }
+
+    /// Whether START-OF-INPUT went out since the last call: the caller started speaking or keying, which
+    /// barges in on the session's prompt.
+    pub(crate) fn take_heard_input(&mut self) -> bool {
+        std::mem::take(&mut self.heard_input)
     }
 
     /// The running engine stream, for the session's `select!`.
@@ -160,7 +168,7 @@ impl RecogChannel {
 
     /// The connection closed: requests in flight end silently (nobody can hear their events).
     pub(crate) fn connection_closed(&mut self, now: Instant) {
-        self.connection = None;
+        self.out.disconnect();
         if self.machine.is_recognizing() {
             self.machine.handle_input(
                 now,
@@ -179,20 +187,22 @@ impl RecogChannel {
         request: Message,
         connection: ConnectionHandle,
     ) {
-        self.connection = Some(connection);
+        self.out.answer_on(connection);
         let StartLine::Request { method, request_id } = &request.start else {
             return;
         };
         let request_id = *request_id;
-        debug!(channel = %self.id, %method, request_id = request_id.0, "MRCP request");
+        debug!(channel = %self.out.channel(), %method, request_id = request_id.0, "MRCP request");
         match method {
             Method::SetParams => match self.params.set_params(&request.headers) {
-                Ok(()) => self.respond(request_id, StatusCode::SUCCESS, Headers::new()),
-                Err(invalid) => self.respond_invalid(request_id, &invalid),
+                Ok(()) => self
+                    .out
+                    .respond(request_id, StatusCode::SUCCESS, &Headers::new()),
+                Err(invalid) => self.out.respond_invalid(request_id, &invalid),
             },
             Method::GetParams => {
                 let values = self.params.get_params(&request.headers);
-                self.respond(request_id, StatusCode::SUCCESS, values);
+                self.out.respond(request_id, StatusCode::SUCCESS, &values);
             }
             Method::DefineGrammar => self.define_grammar(now, request_id, &request),
             Method::Recognize => self.recognize(now, request_id, &request),
@@ -206,7 +216,9 @@ impl RecogChannel {
                 .machine
                 .handle_input(now, MachineInput::GetResult { request_id }),
             // §5.3: a method the resource does not have.
-            _ => self.respond(request_id, StatusCode::METHOD_NOT_ALLOWED, Headers::new()),
+            _ => self
+                .out
+                .respond(request_id, StatusCode::METHOD_NOT_ALLOWED, &Headers::new()),
         }
         self.drain(now);
     }
@@ -233,7 +245,7 @@ impl RecogChannel {
                 Err(PushError::Full) => {
                     self.frames_dropped += 1;
                     if self.frames_dropped.is_power_of_two() {
-                        warn!(channel = %self.id, dropped = self.frames_dropped, "engine behind: audio frames dropped");
+                        warn!(channel = %self.out.channel(), dropped = self.frames_dropped, "engine behind: audio frames dropped");
                     }
                 }
             }
@@ -255,7 +267,7 @@ impl RecogChannel {
     ) {
         let input = match event {
             Some(Ok(RecognizerEvent::Final(alternatives))) => {
-                debug!(channel = %self.id, ?alternatives, "engine result");
+                debug!(channel = %self.out.channel(), ?alternatives, "engine result");
                 MachineInput::EngineResult(self.interpret(&alternatives))
             }
             Some(Ok(
@@ -266,12 +278,12 @@ impl RecogChannel {
                 return;
             }
             Some(Err(error)) => {
-                warn!(channel = %self.id, %error, "recognizer engine failed");
+                warn!(channel = %self.out.channel(), %error, "recognizer engine failed");
                 self.stream = None;
                 MachineInput::EngineFailed
             }
             None => {
-                warn!(channel = %self.id, "recognizer engine ended without a result");
+                warn!(channel = %self.out.channel(), "recognizer engine ended without a result");
                 self.stream = None;
                 MachineInput::EngineFailed
             }
@@ -285,13 +297,13 @@ impl RecogChannel {
             Ok(Some(id)) => id.0,
             Ok(None) => {
                 // §9.8: DEFINE-GRAMMAR needs a Content-ID to name the grammar.
-                return self.respond(
+                return self.out.respond(
                     request_id,
                     StatusCode::MANDATORY_HEADER_MISSING,
-                    Headers::new(),
+                    &Headers::new(),
                 );
             }
-            Err(invalid) => return self.respond_invalid(request_id, &invalid),
+            Err(invalid) => return self.out.respond_invalid(request_id, &invalid),
         };
         let content_type = request.content_type().unwrap_or("");
         match self
@@ -301,7 +313,7 @@ impl RecogChannel {
             Ok(DefineOutcome::Defined | DefineOutcome::Unloaded | DefineOutcome::NotDefined) => {
                 let mut headers = Headers::new();
                 set_cause(&mut headers, RecognizerCause::Success);
-                self.respond(request_id, StatusCode::SUCCESS, headers);
+                self.out.respond(request_id, StatusCode::SUCCESS, &headers);
             }
             Ok(DefineOutcome::NeedFetch(uris)) => {
                 self.grammar_failure(
@@ -320,11 +332,8 @@ impl RecogChannel {
 
     /// Answers a request whose grammar failed: 407 with the Completion-Cause (RFC 6787 §9.8, §9.9).
     fn grammar_failure(&mut self, request_id: RequestId, cause: RecognizerCause, reason: &str) {
-        warn!(channel = %self.id, request_id = request_id.0, cause = cause.code(), reason, "grammar failure");
-        let mut headers = Headers::new();
-        set_cause(&mut headers, cause);
-        let _ = headers.set_raw("Completion-Reason", &sanitize(reason));
-        self.respond(request_id, StatusCode::OUT_OF_SYNC, headers);
+        warn!(channel = %self.out.channel(), request_id = request_id.0, cause = cause.code(), reason, "grammar failure");
+        self.out.respond_failed(request_id, cause.into(), reason);
     }
 
     fn recognize(&mut self, now: Instant, request_id: RequestId, request: &Message) {
@@ -342,7 +351,7 @@ impl RecogChannel {
         let engine_request = if speech {
             match self.engine_request(request, &grammars) {
                 Ok(r) => Some(r),
-                Err(invalid) => return self.respond_invalid(request_id, &invalid),
+                Err(invalid) => return self.out.respond_invalid(request_id, &invalid),
             }
         } else {
             None
@@ -360,7 +369,7 @@ impl RecogChannel {
             ActiveInputs { speech, dtmf },
         ) {
             Ok(p) => p,
-            Err(invalid) => return self.respond_invalid(request_id, &invalid),
+            Err(invalid) => return self.out.respond_invalid(request_id, &invalid),
         };
         self.prepared.push_back(Prepared {
             request_id,
@@ -523,18 +532,11 @@ impl RecogChannel {
                             active_request_ids.iter().map(|r| r.0.to_string()).collect();
                         let _ = headers.set_raw("Active-Request-Id-List", &list.join(","));
                     }
-                    let mut message = self.message(
-                        StartLine::Response {
-                            request_id,
-                            status,
-                            state,
-                        },
-                        headers,
-                    );
+                    let mut message = self.out.response(request_id, status, state, &headers);
                     if let Some(outcome) = result {
                         self.attach_result(&mut message, &outcome);
                     }
-                    self.send(message);
+                    self.out.send(message);
                 }
                 Output::StartOfInput { request_id, input } => {
                     let mut headers = Headers::new();
@@ -543,13 +545,14 @@ impl RecogChannel {
                         InputKind::Dtmf => InputType::Dtmf,
                     };
                     let _ = headers.set(&InputTypeHeader(kind));
-                    let start = StartLine::Event {
-                        event: EventName::StartOfInput,
+                    let message = self.out.event(
+                        EventName::StartOfInput,
                         request_id,
-                        state: RequestState::InProgress,
-                    };
-                    let message = self.message(start, headers);
-                    self.send(message);
+                        RequestState::InProgress,
+                        &headers,
+                    );
+                    self.out.send(message);
+                    self.heard_input = true;
                 }
                 Output::RecognitionComplete {
                     request_id,
@@ -558,14 +561,14 @@ impl RecogChannel {
                 } => {
                     let mut headers = Headers::new();
                     set_cause(&mut headers, cause);
-                    let start = StartLine::Event {
-                        event: EventName::RecognitionComplete,
+                    let mut message = self.out.event(
+                        EventName::RecognitionComplete,
                         request_id,
-                        state: RequestState::Complete,
-                    };
-                    let mut message = self.message(start, headers);
+                        RequestState::Complete,
+                        &headers,
+                    );
                     self.attach_result(&mut message, &outcome);
-                    self.send(message);
+                    self.out.send(message);
                     if self
                         .prepared
                         .front()
@@ -611,30 +614,30 @@ impl RecogChannel {
             return;
         };
         let route = RouteContext {
-            resource: self.id.resource(),
+            resource: self.out.channel().resource(),
             language: request.language.as_deref(),
             request_uri_user: self.call.request_uri_user.as_deref(),
             user_agent: self.call.user_agent.as_deref(),
             vendor_parameters: &request.vendor_parameters,
         };
         let Some(engine) = self.engines.recognizer(&route) else {
-            warn!(channel = %self.id, "no recognizer engine for this request");
+            warn!(channel = %self.out.channel(), "no recognizer engine for this request");
             self.machine.handle_input(now, MachineInput::EngineFailed);
             return;
         };
         let rate = mrcp_media::codec::SampleRate(engine.capabilities().sample_rate);
         if let Err(error) = self.listener.set_engine_rate(rate) {
-            warn!(channel = %self.id, %error, "cannot resample to the engine's rate");
+            warn!(channel = %self.out.channel(), %error, "cannot resample to the engine's rate");
             self.machine.handle_input(now, MachineInput::EngineFailed);
             return;
         }
         if let Constraint::Grammars(g) = &request.constraint {
-            debug!(channel = %self.id, jsgf = ?g.jsgf, "engine grammar");
+            debug!(channel = %self.out.channel(), jsgf = ?g.jsgf, "engine grammar");
         }
         match engine.start(request) {
             Ok(stream) => self.stream = Some(stream),
             Err(error) => {
-                warn!(channel = %self.id, %error, "recognizer engine refused the request");
+                warn!(channel = %self.out.channel(), %error, "recognizer engine refused the request");
                 self.machine.handle_input(now, MachineInput::EngineFailed);
             }
         }
@@ -664,72 +667,10 @@ impl RecogChannel {
             None => Nlsml::no_match(Some(InputMode::Dtmf)),
         }
     }
-
-    fn message(&self, start: StartLine, headers: Headers) -> Message {
-        let mut message = match &start {
-            StartLine::Event {
-                event,
-                request_id,
-                state,
-            } => Message::event(event.clone(), *request_id, *state, &self.id),
-            StartLine::Request { method, request_id } => {
-                Message::request(method.clone(), *request_id, &self.id)
-            }
-            StartLine::Response { request_id, .. } => {
-                Message::request(Method::Stop, *request_id, &self.id)
-            }
-        };
-        message.start = start;
-        for (name, value) in headers.iter() {
-            let _ = message.headers.append_raw(name, value);
-        }
-        message
-    }
-
-    fn respond(&mut self, request_id: RequestId, status: StatusCode, headers: Headers) {
-        let message = self.message(
-            StartLine::Response {
-                request_id,
-                status,
-                state: RequestState::Complete,
-            },
-            headers,
-        );
-        self.send(message);
-    }
-
-    fn respond_invalid(
-        &mut self,
-        request_id: RequestId,
-        invalid: &mrcp_proto::mrcp::InvalidHeader,
-    ) {
-        debug!(channel = %self.id, %invalid, "request refused");
-        let mut headers = Headers::new();
-        // Name the header at fault, as RFC 6787 §5.4 asks of 403/404/409 responses.
-        let _ = headers.set_raw(&invalid.name, &sanitize(&invalid.value));
-        self.respond(request_id, invalid.status_code(), headers);
-    }
-
-    fn send(&mut self, message: Message) {
-        let Some(connection) = &self.connection else {
-            return;
-        };
-        if let Err(error) = connection.send(message) {
-            warn!(channel = %self.id, %error, "MRCP message not sent");
-        }
-    }
 }
 
 fn set_cause(headers: &mut Headers, cause: RecognizerCause) {
     let _ = headers.set(&CompletionCause::from(cause));
-}
-
-/// Keeps a text usable as a header value: one line, printable.
-fn sanitize(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(200)
-        .collect()
 }
 
 /// One NLSML result from grammar matches, best first.

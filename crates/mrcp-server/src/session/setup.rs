@@ -15,12 +15,12 @@ use tracing::{info, warn};
 
 use super::audio_in::AudioIn;
 use super::recog::CallInfo;
-use super::{RecogChannel, Session};
+use super::{RecogChannel, Session, SynthChannel};
 use crate::control::CONTROL_CAPACITY;
 use crate::server::Shared;
 
 /// Resources this server runs today; offers for others get their m-line refused (port 0).
-const SERVED: [ResourceType; 1] = [ResourceType::Speechrecog];
+const SERVED: [ResourceType; 2] = [ResourceType::Speechrecog, ResourceType::Speechsynth];
 
 /// Answers the INVITE and returns the running session, or answers with an error and returns `None`.
 pub(super) async fn establish(
@@ -92,29 +92,36 @@ async fn try_establish(
     config.ptime = Some(shared.config.rtp.ptime_ms);
     let mut answer = AnswerBuilder::new(&offer, config)?;
 
-    let channel_request = answer
-        .channels()
-        .into_iter()
-        .find(|c| c.resource == ResourceType::Speechrecog)
-        .ok_or_else(|| Failure {
-            code: 488,
-            reason: "no speechrecog channel in the offer".to_owned(),
-        })?;
-    let channel_id =
-        ChannelId::new(session_id.0.clone(), ResourceType::Speechrecog).map_err(|e| Failure {
-            code: 500,
-            reason: e.to_string(),
-        })?;
-    answer.accept_control(channel_request.index, channel_id.clone(), None)?;
-
+    // One channel per resource this server runs; the session's one audio line is the first the offer
+    // pairs with them (FreeSWITCH and Asterisk open one dialog per resource, so there is one of each).
+    let requests = answer.channels();
+    let first = requests.first().ok_or_else(|| Failure {
+        code: 488,
+        reason: "no MRCP channel in the offer".to_owned(),
+    })?;
     let plan = answer
         .audio()
         .into_iter()
-        .find(|a| channel_request.audio_index.is_none_or(|i| i == a.index))
+        .find(|a| first.audio_index.is_none_or(|i| i == a.index))
         .ok_or_else(|| Failure {
             code: 488,
             reason: "no audio line in the offer".to_owned(),
         })?;
+    let mut channels: Vec<ChannelId> = Vec::new();
+    for request in &requests {
+        let shares_audio = request.audio_index.is_none_or(|i| i == plan.index);
+        let duplicate = channels.iter().any(|c| c.resource() == request.resource);
+        if !shares_audio || duplicate {
+            answer.reject(request.index);
+            continue;
+        }
+        let id = ChannelId::new(session_id.0.clone(), request.resource).map_err(|e| Failure {
+            code: 500,
+            reason: e.to_string(),
+        })?;
+        answer.accept_control(request.index, id.clone(), None)?;
+        channels.push(id);
+    }
     let (rtp, codec) = bind_rtp(shared, &plan).await?;
     answer.accept_audio(plan.index, rtp.local_rtp.port())?;
     let body = bytes::Bytes::from(answer.build().to_string());
@@ -127,29 +134,48 @@ async fn try_establish(
             code: 500,
             reason: e.to_string(),
         })?;
-    let engine_rate = SampleRate(shared.engines.default_recognizer_rate());
-    let listener = AudioIn::new(codec.sample_rate(), engine_rate).map_err(|e| Failure {
-        code: 500,
-        reason: e.to_string(),
-    })?;
     let call_info = CallInfo {
         request_uri_user: request_uri_user(invite),
         user_agent: invite.header("User-Agent").map(str::to_owned),
     };
-    let recog = RecogChannel::new(
-        channel_id,
-        shared.recognizer_defaults.clone(),
-        shared.engines.clone(),
-        call_info,
-        listener,
-    );
+    let mut recog = None;
+    let mut synth = None;
+    for id in channels {
+        match id.resource() {
+            ResourceType::Speechrecog => {
+                let engine_rate = SampleRate(shared.engines.default_recognizer_rate());
+                let listener =
+                    AudioIn::new(codec.sample_rate(), engine_rate).map_err(|e| Failure {
+                        code: 500,
+                        reason: e.to_string(),
+                    })?;
+                recog = Some(RecogChannel::new(
+                    id,
+                    shared.recognizer_defaults.clone(),
+                    shared.engines.clone(),
+                    call_info.clone(),
+                    listener,
+                ));
+            }
+            _ => {
+                synth = Some(SynthChannel::new(
+                    id,
+                    shared.engines.clone(),
+                    call_info.clone(),
+                    rtp.commands.clone(),
+                    codec.sample_rate(),
+                ));
+            }
+        }
+    }
     info!(session_id = %session_id.0, codec = ?codec, remote = %plan.remote, "session established");
     let session = Session {
         shared: shared.clone(),
         call,
         session_id: session_id.0,
         answer: body.clone(),
-        recog: Some(recog),
+        recog,
+        synth,
         rtp: Some(rtp),
         control: control_rx,
         connection: None,
