@@ -319,3 +319,63 @@ async fn a_menu_grammar_gives_its_semantic_instance() {
     );
     client.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn save_waveform_writes_the_utterance_and_reports_its_uri() {
+    let dir = std::env::temp_dir().join(format!("mrcp-waveforms-{}", std::process::id()));
+    let config = dir.with_extension("toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[recognizer]\nwaveform_dir = {:?}\n",
+            dir.display().to_string()
+        ),
+    )
+    .unwrap();
+    let server = ServerProcess::start("35000-35099", &["--config", config.to_str().unwrap()]);
+    let mut client = connect(&server, ClientProfile::Asterisk, (35500, 35599)).await;
+    client
+        .send(
+            Method::Recognize,
+            &[("Save-Waveform", "true")],
+            Some(("text/uri-list", b"builtin:dtmf/digits?length=2".as_slice())),
+        )
+        .await
+        .unwrap();
+    assert_response(
+        &client.receive().await.unwrap(),
+        200,
+        RequestState::InProgress,
+    );
+    client.play(inband_dtmf("42")).await.unwrap();
+    let (_, complete) = client.until_event("RECOGNITION-COMPLETE").await.unwrap();
+    assert_eq!(cause(&complete), 0, "{}", body(&complete));
+    let uri = complete
+        .headers
+        .get_raw("Waveform-Uri")
+        .expect("no Waveform-Uri")
+        .to_owned();
+    // `<file:///…/<session>-1.wav>;size=…;duration=…`, as FreeSWITCH reads it.
+    let path = uri
+        .trim_start_matches('<')
+        .split('>')
+        .next()
+        .unwrap()
+        .trim_start_matches("file://")
+        .to_owned();
+    assert!(
+        uri.contains(";size=") && uri.contains(";duration="),
+        "{uri}"
+    );
+    let deadline = std::time::Instant::now() + common::DEADLINE;
+    while !std::path::Path::new(&path).exists() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let wav = hound::WavReader::open(&path).expect("the waveform file was not written");
+    assert_eq!(wav.spec().sample_rate, 8000);
+    // Both digits (0.2 s of silence, then 100 ms tones 100 ms apart) end the recognition after ~0.4 s.
+    assert!(wav.len() > 2400, "only {} samples saved", wav.len());
+    client.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&config);
+}

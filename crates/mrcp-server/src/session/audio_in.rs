@@ -57,6 +57,11 @@ impl AudioIn {
         StreamResampler::new(rate, engine_rate, std::time::Duration::from_millis(20)).map(Some)
     }
 
+    /// The rate of the call's audio.
+    pub(crate) fn rate(&self) -> SampleRate {
+        self.rate
+    }
+
     /// Switches the engine rate (a new RECOGNIZE routed to another engine).
     pub(crate) fn set_engine_rate(&mut self, engine_rate: SampleRate) -> Result<(), ResampleError> {
         if engine_rate != self.engine_rate {

@@ -3,13 +3,14 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use asr_adapters::{
     Alternative, CompiledGrammars, Constraint, PushError, RecognitionRequest, RecognitionStream,
     RecognizerEvent,
 };
 use bytes::Bytes;
+use mrcp_media::wav::WavAudio;
 use mrcp_proto::grammar::GrammarLimits;
 use mrcp_proto::grammar::dtmf::{DtmfOutcome, match_dtmf};
 use mrcp_proto::grammar::export::{phrase_list, to_jsgf, word_list};
@@ -22,8 +23,8 @@ use mrcp_proto::grammar::store::{
     DefineOutcome, GrammarStore, Resolution, ResolvedGrammar, parse_uri_list,
 };
 use mrcp_proto::mrcp::header::{
-    CompletionCause, ContentId, InputType, InputTypeHeader, NBestListLength, RecognizerCause,
-    SpeechLanguage,
+    CompletionCause, ContentId, InputType, InputTypeHeader, MediaUri, NBestListLength,
+    RecognizerCause, SaveWaveform, SpeechLanguage, WaveformUri,
 };
 use mrcp_proto::mrcp::{
     ChannelId, EventName, Headers, Message, Method, RequestId, RequestState, StartLine, StatusCode,
@@ -111,7 +112,12 @@ pub(crate) struct RecogChannel {
     frames_dropped: u64,
     /// START-OF-INPUT went out since the session last asked (barge-in for the session's synthesizer).
     heard_input: bool,
+    /// The call's audio of the running RECOGNIZE, kept when it asked for Save-Waveform (RFC 6787 §9.4).
+    waveform: Option<Vec<i16>>,
 }
+
+/// The longest recording kept for Save-Waveform: 60 s at 16 kHz is under 2 MB.
+const MAX_WAVEFORM: Duration = Duration::from_secs(60);
 
 impl RecogChannel {
     pub(crate) fn new(
@@ -136,6 +142,7 @@ impl RecogChannel {
             engine_audio: Vec::new(),
             frames_dropped: 0,
             heard_input: false,
+            waveform: None,
         }
     }
 
@@ -229,6 +236,16 @@ impl RecogChannel {
         self.engine_audio.clear();
         self.listener
             .process(samples, &mut self.heard, &mut self.engine_audio);
+        if let Some(waveform) = &mut self.waveform
+            && self.machine.is_recognizing()
+        {
+            let limit = self
+                .listener
+                .rate()
+                .samples_in_ms(MAX_WAVEFORM.as_millis() as u32);
+            let room = limit.saturating_sub(waveform.len());
+            waveform.extend(samples.iter().take(room));
+        }
         for heard in std::mem::take(&mut self.heard) {
             let input = match heard {
                 Heard::SpeechStarted => MachineInput::SpeechStarted,
@@ -369,6 +386,10 @@ impl RecogChannel {
             ActiveInputs { speech, dtmf },
         ) {
             Ok(p) => p,
+            Err(invalid) => return self.out.respond_invalid(request_id, &invalid),
+        };
+        self.waveform = match self.params.effective::<SaveWaveform>(&request.headers) {
+            Ok(save) => save.is_some_and(|s| s.0).then(Vec::new),
             Err(invalid) => return self.out.respond_invalid(request_id, &invalid),
         };
         self.prepared.push_back(Prepared {
@@ -561,6 +582,9 @@ impl RecogChannel {
                 } => {
                     let mut headers = Headers::new();
                     set_cause(&mut headers, cause);
+                    if let Some(uri) = self.save_waveform(request_id) {
+                        let _ = headers.set(&WaveformUri(uri));
+                    }
                     let mut message = self.out.event(
                         EventName::RecognitionComplete,
                         request_id,
@@ -641,6 +665,40 @@ impl RecogChannel {
                 self.machine.handle_input(now, MachineInput::EngineFailed);
             }
         }
+    }
+
+    /// Writes the recording of a finished RECOGNIZE that asked for Save-Waveform to the waveform directory,
+    /// on the blocking pool, and returns the URI to report (`file://…;size=…;duration=…`, as FreeSWITCH reads
+    /// it). A failed write is logged; the URI names where it was to be.
+    fn save_waveform(&mut self, request_id: RequestId) -> Option<MediaUri> {
+        let samples = self.waveform.take()?;
+        let rate = self.listener.rate();
+        let name = format!("{}-{}.wav", self.out.channel().session_id(), request_id.0);
+        let path = self.defaults.waveform_dir.join(name);
+        let duration =
+            Duration::from_millis(samples.len() as u64 * 1000 / u64::from(rate.0.max(1)));
+        let size = samples.len() as u64 * 2 + 44;
+        let uri = format!("file://{}", path.display());
+        tokio::task::spawn_blocking(move || {
+            let written = path
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .map_err(|e| e.to_string())
+                .and_then(|()| {
+                    WavAudio { rate, samples }
+                        .write(&path)
+                        .map_err(|e| e.to_string())
+                });
+            if let Err(error) = written {
+                warn!(path = %path.display(), %error, "cannot save the waveform: check [recognizer] waveform_dir");
+            }
+        });
+        Some(MediaUri {
+            uri,
+            size: Some(size),
+            duration: Some(duration),
+            other: Vec::new(),
+        })
     }
 
     /// Writes the NLSML of an outcome into a RECOGNITION-COMPLETE or GET-RESULT response.
