@@ -87,7 +87,18 @@ async fn the_umc_recognizer_scenario_replays() {
     ))
     .unwrap();
     let frames = capture::parse(&text).unwrap();
-    let server = ServerProcess::start("32900-32999", &[]);
+    // The captured RECOGNIZE asks for Save-Waveform: keep the recording in a directory of the test's own.
+    let dir = std::env::temp_dir().join(format!("mrcp-replay-{}", std::process::id()));
+    let config = dir.with_extension("toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[recognizer]\nwaveform_dir = {:?}\n",
+            dir.display().to_string()
+        ),
+    )
+    .unwrap();
+    let server = ServerProcess::start("32900-32999", &["--config", config.to_str().unwrap()]);
     let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     socket.connect(server.sip).await.unwrap();
     let me = socket.local_addr().unwrap().to_string();
@@ -224,6 +235,11 @@ async fn the_umc_recognizer_scenario_replays() {
         "{nlsml}"
     );
     assert!(nlsml.contains("<instance>one</instance>"), "{nlsml}");
+    let waveform = complete.headers.get_raw("Waveform-Uri").unwrap_or_default();
+    assert!(
+        waveform.starts_with("<file://") && waveform.contains(";size="),
+        "Waveform-Uri {waveform:?}"
+    );
 
     // BYE (frame 44) → 200 OK.
     let bye = with_tag(44);
@@ -231,4 +247,6 @@ async fn the_umc_recognizer_scenario_replays() {
     let bye_ok = sip_response(&socket, 200).await;
     assert!(header(&bye_ok, "CSeq").ends_with("BYE"), "{bye_ok}");
     drop(tokio::time::timeout(Duration::from_secs(2), rtp.close()).await);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&config);
 }
