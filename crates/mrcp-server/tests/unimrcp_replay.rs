@@ -1,4 +1,4 @@
-//! Replays the client side of a real UniMRCP 1.8 exchange (`umc run recog`, frames 23–44 of
+//! Replays the client side of real UniMRCP 1.8 exchanges (`umc run recog` and `unimrcpclient run recog` in
 //! `crates/mrcp-proto/tests/data/unimrcp-wire-captures.txt`) against the `mrcp-server` binary, byte for byte
 //! except for addresses, ports, the server's tags and the channel id, and checks every answer.
 //!
@@ -79,16 +79,34 @@ async fn mrcp_message(
     .expect("no MRCP message within 20 s")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_umc_recognizer_scenario_replays() {
+/// The frames of one captured recognizer exchange.
+struct Scenario {
+    invite: u32,
+    ack: u32,
+    define_grammar: u32,
+    recognize: u32,
+    /// The channel id the capture's server allocated (same length as ours).
+    channel: &'static str,
+    /// A re-INVITE removing the channel, and its ACK.
+    removal: Option<(u32, u32)>,
+    bye: u32,
+    server_rtp: &'static str,
+    client_rtp: (u16, u16),
+}
+
+async fn replay(scenario: Scenario) {
     let text = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../mrcp-proto/tests/data/unimrcp-wire-captures.txt"
     ))
     .unwrap();
     let frames = capture::parse(&text).unwrap();
-    // The captured RECOGNIZE asks for Save-Waveform: keep the recording in a directory of the test's own.
-    let dir = std::env::temp_dir().join(format!("mrcp-replay-{}", std::process::id()));
+    // The captured RECOGNIZE may ask for Save-Waveform: keep recordings in a directory of the test's own.
+    let dir = std::env::temp_dir().join(format!(
+        "mrcp-replay-{}-{}",
+        std::process::id(),
+        scenario.invite
+    ));
     let config = dir.with_extension("toml");
     std::fs::write(
         &config,
@@ -98,12 +116,13 @@ async fn the_umc_recognizer_scenario_replays() {
         ),
     )
     .unwrap();
-    let server = ServerProcess::start("32900-32999", &["--config", config.to_str().unwrap()]);
+    let server = ServerProcess::start(scenario.server_rtp, &["--config", config.to_str().unwrap()]);
     let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     socket.connect(server.sip).await.unwrap();
     let me = socket.local_addr().unwrap().to_string();
     let them = server.sip.to_string();
-    let mut ports = PortAllocator::new(PortRange::new(33900, 33999));
+    let mut ports =
+        PortAllocator::new(PortRange::new(scenario.client_rtp.0, scenario.client_rtp.1));
     let cfg = EndpointConfig::new(
         MediaCodec::Pcmu,
         PayloadType::PCMU,
@@ -122,9 +141,9 @@ async fn the_umc_recognizer_scenario_replays() {
             )
     };
 
-    // INVITE (frame 23) → 100 Trying, 200 OK with the answer.
+    // INVITE → 100 Trying, 200 OK with the answer.
     socket
-        .send(rewrite(&frame(&frames, 23)).as_bytes())
+        .send(rewrite(&frame(&frames, scenario.invite)).as_bytes())
         .await
         .unwrap();
     let ok = sip_response(&socket, 200).await;
@@ -136,53 +155,41 @@ async fn the_umc_recognizer_scenario_replays() {
         "{body}"
     );
     assert!(
-        body.contains("m=audio ") && body.contains("RTP/AVP 0 101\r\n"),
+        body.contains("RTP/AVP 0 101\r\n"),
         "PCMU and telephone-event first:\n{body}"
     );
-    let channel_line = body
-        .lines()
-        .find_map(|l| l.strip_prefix("a=channel:"))
-        .unwrap()
-        .trim()
-        .to_owned();
-    let mrcp_port = body
-        .lines()
-        .find_map(|l| l.strip_prefix("m=application "))
-        .unwrap();
-    let mrcp_port: u16 = mrcp_port.split(' ').next().unwrap().parse().unwrap();
-    let rtp_port: u16 = body
-        .lines()
-        .find_map(|l| l.strip_prefix("m=audio "))
-        .unwrap()
-        .split(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
     assert_eq!(answer.media.len(), 2);
+    let line = |prefix: &str| {
+        body.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    let channel = line("a=channel:");
+    let port_of =
+        |prefix: &str| -> u16 { line(prefix).split(' ').next().unwrap().parse().unwrap() };
+    let (mrcp_port, rtp_port) = (port_of("m=application "), port_of("m=audio "));
 
-    // ACK (frame 26) with the server's To tag.
+    // In-dialog requests carry the server's To tag.
     let with_tag = |number: u32| {
         let raw = frame(&frames, number);
         rewrite(&raw.replace(header(&raw, "To"), "@TO@")).replace("@TO@", &to)
     };
-    let ack = with_tag(26);
-    socket.send(ack.as_bytes()).await.unwrap();
+    socket
+        .send(with_tag(scenario.ack).as_bytes())
+        .await
+        .unwrap();
 
-    // MRCP: DEFINE-GRAMMAR (frame 30) and RECOGNIZE (frame 34) with our channel id (same length, so the
-    // captured message-length stays right).
-    let captured_channel = "d3a3e355e6e74d5b@speechrecog";
-    assert_eq!(channel_line.len(), captured_channel.len());
+    // MRCP with our channel id (same length, so the captured message-length stays right).
+    assert_eq!(channel.len(), scenario.channel.len());
     let mut stream = TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], mrcp_port)))
         .await
         .unwrap();
     let (mut decoder, mut buf) = (Decoder::default(), BytesMut::new());
+    let ours = |number: u32| frame(&frames, number).replace(scenario.channel, &channel);
     stream
-        .write_all(
-            frame(&frames, 30)
-                .replace(captured_channel, &channel_line)
-                .as_bytes(),
-        )
+        .write_all(ours(scenario.define_grammar).as_bytes())
         .await
         .unwrap();
     let defined = mrcp_message(&mut stream, &mut decoder, &mut buf).await;
@@ -191,18 +198,12 @@ async fn the_umc_recognizer_scenario_replays() {
         defined.headers.get_raw("Completion-Cause"),
         Some("000 success")
     );
-    stream
-        .write_all(
-            frame(&frames, 34)
-                .replace(captured_channel, &channel_line)
-                .as_bytes(),
-        )
-        .await
-        .unwrap();
+    let recognize = ours(scenario.recognize);
+    stream.write_all(recognize.as_bytes()).await.unwrap();
     let started = mrcp_message(&mut stream, &mut decoder, &mut buf).await;
     assert_eq!(started.start.to_string(), "2 200 IN-PROGRESS");
 
-    // The caller says "one" (the capture streamed one-8kHz.pcm).
+    // The caller says "one" (the captures streamed one-8kHz.pcm).
     let remote = SocketAddr::from(([127, 0, 0, 1], rtp_port));
     rtp.commands
         .send(MediaCommand::SetRemote(Some(remote), None))
@@ -230,23 +231,67 @@ async fn the_umc_recognizer_scenario_replays() {
         Some("000 success")
     );
     let nlsml = String::from_utf8_lossy(&complete.body);
-    assert!(
-        nlsml.contains("grammar=\"session:request1@form-level\""),
-        "{nlsml}"
-    );
     assert!(nlsml.contains("<instance>one</instance>"), "{nlsml}");
-    let waveform = complete.headers.get_raw("Waveform-Uri").unwrap_or_default();
-    assert!(
-        waveform.starts_with("<file://") && waveform.contains(";size="),
-        "Waveform-Uri {waveform:?}"
-    );
+    if recognize.contains("Save-Waveform: true") {
+        let waveform = complete.headers.get_raw("Waveform-Uri").unwrap_or_default();
+        assert!(
+            waveform.starts_with("<file://") && waveform.contains(";size="),
+            "Waveform-Uri {waveform:?}"
+        );
+    }
 
-    // BYE (frame 44) → 200 OK.
-    let bye = with_tag(44);
-    socket.send(bye.as_bytes()).await.unwrap();
+    // unimrcpclient removes the channel with a re-INVITE (port 0) before BYE; the answer removes it too.
+    if let Some((reinvite, ack)) = scenario.removal {
+        socket.send(with_tag(reinvite).as_bytes()).await.unwrap();
+        let removed = sip_response(&socket, 200).await;
+        assert!(header(&removed, "CSeq").ends_with("INVITE"), "{removed}");
+        assert!(
+            removed.contains("m=application 0 TCP/MRCPv2") && removed.contains("m=audio 0 RTP/AVP"),
+            "{removed}"
+        );
+        socket.send(with_tag(ack).as_bytes()).await.unwrap();
+    }
+
+    // BYE → 200 OK.
+    socket
+        .send(with_tag(scenario.bye).as_bytes())
+        .await
+        .unwrap();
     let bye_ok = sip_response(&socket, 200).await;
     assert!(header(&bye_ok, "CSeq").ends_with("BYE"), "{bye_ok}");
     drop(tokio::time::timeout(Duration::from_secs(2), rtp.close()).await);
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_file(&config);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_umc_recognizer_scenario_replays() {
+    replay(Scenario {
+        invite: 23,
+        ack: 26,
+        define_grammar: 30,
+        recognize: 34,
+        channel: "d3a3e355e6e74d5b@speechrecog",
+        removal: None,
+        bye: 44,
+        server_rtp: "32900-32949",
+        client_rtp: (33900, 33949),
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_unimrcpclient_scenario_with_channel_removal_replays() {
+    replay(Scenario {
+        invite: 69,
+        ack: 72,
+        define_grammar: 76,
+        recognize: 80,
+        channel: "71012f1302144e25@speechrecog",
+        removal: Some((87, 90)),
+        bye: 93,
+        server_rtp: "32950-32999",
+        client_rtp: (33950, 33999),
+    })
+    .await;
 }

@@ -12,7 +12,9 @@ mod synth;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mrcp_media::endpoint::{MediaEvent, RtpEndpoint};
+use mrcp_media::endpoint::{MediaCommand, MediaEvent, RtpEndpoint};
+use mrcp_proto::mrcp::ResourceType;
+use mrcp_proto::sdp::{AnswerBuilder, MrcpSdp, SdpError};
 use mrcp_sip::{CallHandle, EndReason, ServerTxId};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -55,6 +57,10 @@ pub(crate) struct Session {
     call: CallHandle,
     session_id: String,
     answer: bytes::Bytes,
+    /// The `o=` session id and version of our answers (RFC 4566 §5.2: the version grows when the answer
+    /// changes).
+    sdp_id: u64,
+    sdp_version: u64,
     recog: Option<RecogChannel>,
     synth: Option<SynthChannel>,
     rtp: Option<RtpEndpoint>,
@@ -237,13 +243,78 @@ impl Session {
         None
     }
 
-    /// A re-INVITE: a refresh or an unchanged offer gets the same answer; the session's channels stay.
+    /// A re-INVITE (RFC 3261 §14.2): a session refresh without a body, or with the same offer, gets the
+    /// current answer; an offer that removes a channel (its m-line at port 0, as UniMRCP does before BYE)
+    /// ends that channel and answers it with port 0. Adding a resource by re-INVITE is refused per m-line.
     async fn reinvite(&mut self, tx: ServerTxId, request: &mrcp_sip::Message) {
-        let _ = request;
-        let response = mrcp_sip::Response::ok_with_sdp(self.answer.clone());
+        let response = match self.reanswer(request) {
+            Ok(body) => mrcp_sip::Response::ok_with_sdp(body),
+            Err(error) => {
+                warn!(%error, "re-INVITE offer refused");
+                let mut response = mrcp_sip::Response::status(488);
+                let warning = format!("399 open-mrcp \"{}\"", error.to_string().replace('"', "'"));
+                response.headers.push(("Warning".to_owned(), warning));
+                response
+            }
+        };
         if let Err(error) = self.shared.sip.respond(tx, response).await {
             warn!(%error, "cannot answer re-INVITE");
         }
+    }
+
+    fn reanswer(&mut self, request: &mrcp_sip::Message) -> Result<bytes::Bytes, SdpError> {
+        let text = String::from_utf8_lossy(&request.body);
+        if text.trim().is_empty() {
+            return Ok(self.answer.clone());
+        }
+        let offer = MrcpSdp::parse(&text)?;
+        // The same answer keeps its version; a changed one gets the next (RFC 3264 §8).
+        let same = self.answer_to(&offer, self.sdp_version)?;
+        if same == self.answer {
+            return Ok(same);
+        }
+        let changed = self.answer_to(&offer, self.sdp_version + 1)?;
+        self.sdp_version += 1;
+        self.answer = changed.clone();
+        Ok(changed)
+    }
+
+    /// The answer to a re-offer at `version`, dropping the channels the offer no longer asks for.
+    fn answer_to(&mut self, offer: &MrcpSdp, version: u64) -> Result<bytes::Bytes, SdpError> {
+        let config = setup::answer_config(&self.shared, self.sdp_id, version);
+        let mut builder = AnswerBuilder::new(offer, config)?;
+        let mut keep_recog = false;
+        let mut keep_synth = false;
+        for request in builder.channels() {
+            let existing = match request.resource {
+                ResourceType::Speechrecog => self.recog.as_ref().map(|c| c.id().clone()),
+                ResourceType::Speechsynth => self.synth.as_ref().map(|c| c.id().clone()),
+                _ => None,
+            };
+            match existing {
+                Some(id) => {
+                    builder.accept_control(request.index, id, None)?;
+                    keep_recog |= request.resource == ResourceType::Speechrecog;
+                    keep_synth |= request.resource == ResourceType::Speechsynth;
+                }
+                None => builder.reject(request.index),
+            }
+        }
+        if !keep_recog && self.recog.take().is_some() {
+            info!("speechrecog channel removed by re-INVITE");
+        }
+        if !keep_synth && self.synth.take().is_some() {
+            info!("speechsynth channel removed by re-INVITE");
+        }
+        if (keep_recog || keep_synth)
+            && let (Some(rtp), Some(plan)) = (&self.rtp, builder.audio().first().cloned())
+        {
+            builder.accept_audio(plan.index, rtp.local_rtp.port())?;
+            let _ = rtp
+                .commands
+                .try_send(MediaCommand::SetRemote(Some(plan.remote), None));
+        }
+        Ok(bytes::Bytes::from(builder.build().to_string()))
     }
 
     async fn teardown(mut self, ending: Ending) {

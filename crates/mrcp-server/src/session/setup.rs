@@ -86,11 +86,7 @@ async fn try_establish(
     }
     let offer = MrcpSdp::parse(text)?;
     let session_id = shared.new_session_id();
-    let mut config = AnswerConfig::new(shared.advertise, session_id.1);
-    config.mrcp_port = shared.mrcp_port;
-    config.resources = SERVED.to_vec();
-    config.ptime = Some(shared.config.rtp.ptime_ms);
-    let mut answer = AnswerBuilder::new(&offer, config)?;
+    let mut answer = AnswerBuilder::new(&offer, answer_config(shared, session_id.1, session_id.1))?;
 
     // One channel per resource this server runs; the session's one audio line is the first the offer
     // pairs with them (FreeSWITCH and Asterisk open one dialog per resource, so there is one of each).
@@ -174,6 +170,8 @@ async fn try_establish(
         call,
         session_id: session_id.0,
         answer: body.clone(),
+        sdp_id: session_id.1,
+        sdp_version: session_id.1,
         recog,
         synth,
         rtp: Some(rtp),
@@ -182,6 +180,16 @@ async fn try_establish(
         last_activity: Instant::now(),
     };
     Ok((session, body))
+}
+
+/// What every answer of this server carries; `version` grows with each new answer in the dialog.
+pub(super) fn answer_config(shared: &Shared, sdp_id: u64, version: u64) -> AnswerConfig {
+    let mut config = AnswerConfig::new(shared.advertise, sdp_id);
+    config.session_version = version;
+    config.mrcp_port = shared.mrcp_port;
+    config.resources = SERVED.to_vec();
+    config.ptime = Some(shared.config.rtp.ptime_ms);
+    config
 }
 
 /// Binds the RTP endpoint for the chosen codec of an audio line.
