@@ -15,12 +15,15 @@ use std::time::Duration;
 use bytes::BytesMut;
 use common::{DEADLINE, ServerProcess, telephone_speech};
 use mrcp_media::codec::Codec as MediaCodec;
-use mrcp_media::endpoint::{EndpointConfig, MediaCommand, PortAllocator, PortRange, RtpEndpoint};
+use mrcp_media::endpoint::{
+    EndpointConfig, MediaCommand, MediaEvent, PortAllocator, PortRange, RtpEndpoint,
+};
 use mrcp_media::pacer::PromptId;
 use mrcp_proto::mrcp::codec::Decoder;
 use mrcp_proto::mrcp::{Message, StartLine};
 use mrcp_proto::rtp::PayloadType;
 use mrcp_proto::sdp::MrcpSdp;
+use mrcp_proto::sip::{Frame, StreamFramer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
@@ -294,4 +297,134 @@ async fn the_unimrcpclient_scenario_with_channel_removal_replays() {
         client_rtp: (33950, 33999),
     })
     .await;
+}
+
+/// Reads SIP messages from a TCP stream until a response with `wanted` status.
+async fn sip_tcp_response(
+    stream: &mut TcpStream,
+    framer: &mut StreamFramer,
+    wanted: u16,
+) -> String {
+    tokio::time::timeout(DEADLINE, async {
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            while let Some(frame) = framer.next_frame().unwrap() {
+                let Frame::Message(bytes) = frame else {
+                    continue;
+                };
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                if text.starts_with(&format!("SIP/2.0 {wanted} ")) {
+                    return text;
+                }
+                assert!(
+                    text.starts_with("SIP/2.0 1"),
+                    "unexpected SIP message:\n{text}"
+                );
+            }
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the server closed the SIP connection");
+            framer.push(&buf[..n]);
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no SIP {wanted} over TCP within 20 s"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_umc_synthesizer_scenario_over_sip_tcp_replays() {
+    let text = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../mrcp-proto/tests/data/unimrcp-wire-captures.txt"
+    ))
+    .unwrap();
+    let frames = capture::parse(&text).unwrap();
+    let server = ServerProcess::start("33000-33049", &[]);
+    let mut sip = TcpStream::connect(server.sip_tcp).await.unwrap();
+    let mut framer = StreamFramer::new(Default::default());
+    let me = sip.local_addr().unwrap().to_string();
+    let them = server.sip_tcp.to_string();
+    // A 4-digit port like the captured 4000 keeps the INVITE's Content-Length right, which TCP framing needs.
+    let mut ports = PortAllocator::new(PortRange::new(4100, 4149));
+    let cfg = EndpointConfig::new(
+        MediaCodec::Pcmu,
+        PayloadType::PCMU,
+        PayloadType::new(101),
+        5,
+    );
+    let mut rtp = RtpEndpoint::bind(cfg, &mut ports, common::LOCALHOST, 5)
+        .await
+        .unwrap();
+    let rewrite = |s: &str| {
+        s.replace("127.0.0.1:8062", &me)
+            .replace("127.0.0.1:8060", &them)
+            .replace(
+                "m=audio 4000 ",
+                &format!("m=audio {} ", rtp.local_rtp.port()),
+            )
+    };
+
+    // INVITE over TCP (frame 99); the answer comes back on the same connection (RFC 3261 §18.2.2).
+    sip.write_all(rewrite(&frame(&frames, 99)).as_bytes())
+        .await
+        .unwrap();
+    let ok = sip_tcp_response(&mut sip, &mut framer, 200).await;
+    let to = header(&ok, "To").to_owned();
+    let body = &ok[ok.find("\r\n\r\n").unwrap() + 4..];
+    assert!(
+        body.contains("a=sendonly\r\n"),
+        "the server sends to a recvonly client:\n{body}"
+    );
+    let line = |prefix: &str| {
+        body.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    let channel = line("a=channel:");
+    let port_of =
+        |prefix: &str| -> u16 { line(prefix).split(' ').next().unwrap().parse().unwrap() };
+    let (mrcp_port, rtp_port) = (port_of("m=application "), port_of("m=audio "));
+    let with_tag = |number: u32| {
+        let raw = frame(&frames, number);
+        rewrite(&raw.replace(header(&raw, "To"), "@TO@")).replace("@TO@", &to)
+    };
+    sip.write_all(with_tag(105).as_bytes()).await.unwrap();
+    let remote = SocketAddr::from(([127, 0, 0, 1], rtp_port));
+    rtp.commands
+        .send(MediaCommand::SetRemote(Some(remote), None))
+        .await
+        .unwrap();
+
+    // SPEAK (frame 109) with `application/synthesis+ssml`, as UniMRCP's sample client sends it.
+    let mut stream = TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], mrcp_port)))
+        .await
+        .unwrap();
+    let (mut decoder, mut buf) = (Decoder::default(), BytesMut::new());
+    let speak = frame(&frames, 109).replace("1aa338ece309407b@speechsynth", &channel);
+    stream.write_all(speak.as_bytes()).await.unwrap();
+    let started = mrcp_message(&mut stream, &mut decoder, &mut buf).await;
+    assert_eq!(started.start.to_string(), "1 200 IN-PROGRESS");
+    let complete = mrcp_message(&mut stream, &mut decoder, &mut buf).await;
+    assert_eq!(complete.start.to_string(), "SPEAK-COMPLETE 1 COMPLETE");
+    assert_eq!(
+        complete.headers.get_raw("Completion-Cause"),
+        Some("000 normal")
+    );
+
+    // The prompt reached the client as RTP: about a second of audio.
+    let mut audio = 0usize;
+    while let Ok(Some(event)) =
+        tokio::time::timeout(Duration::from_millis(300), rtp.events.recv()).await
+    {
+        if let MediaEvent::Audio { samples, .. } = event {
+            audio += samples.len();
+        }
+    }
+    assert!(audio > 6000, "only {audio} samples of the prompt arrived");
+
+    sip.write_all(with_tag(119).as_bytes()).await.unwrap();
+    let bye_ok = sip_tcp_response(&mut sip, &mut framer, 200).await;
+    assert!(header(&bye_ok, "CSeq").ends_with("BYE"), "{bye_ok}");
+    drop(tokio::time::timeout(Duration::from_secs(2), rtp.close()).await);
 }

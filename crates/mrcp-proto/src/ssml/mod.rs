@@ -444,10 +444,13 @@ pub struct Lang {
     pub children: Vec<Node>,
 }
 
-/// Whether a body of this media type is SSML (`application/ssml+xml`, parameters ignored).
+/// Whether a body of this media type is SSML (`application/ssml+xml`, or UniMRCP's `application/synthesis+ssml`;
+/// parameters ignored).
 pub fn is_ssml_media_type(content_type: &str) -> bool {
-    content_type
-        .split(';')
-        .next()
-        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/ssml+xml"))
+    // `application/synthesis+ssml` is the pre-registration name that UniMRCP's clients still send.
+    content_type.split(';').next().is_some_and(|t| {
+        let t = t.trim();
+        t.eq_ignore_ascii_case("application/ssml+xml")
+            || t.eq_ignore_ascii_case("application/synthesis+ssml")
+    })
 }

@@ -286,6 +286,7 @@ fn prosody_resolution_nests() {
 fn media_type() {
     assert!(is_ssml_media_type("application/ssml+xml"));
     assert!(is_ssml_media_type("Application/SSML+XML; charset=utf-8"));
+    assert!(is_ssml_media_type("application/synthesis+ssml"));
     assert!(!is_ssml_media_type("text/plain"));
 }
 

@@ -18,6 +18,7 @@ pub const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 pub struct ServerProcess {
     child: Child,
     pub sip: SocketAddr,
+    pub sip_tcp: SocketAddr,
     pub mrcp: SocketAddr,
 }
 
@@ -43,12 +44,13 @@ impl ServerProcess {
             .spawn()
             .expect("cannot start the mrcp-server binary");
         let stdout = child.stdout.take().unwrap();
-        let (mut sip, mut mrcp) = (None, None);
+        let (mut sip, mut sip_tcp, mut mrcp) = (None, None, None);
         for line in BufReader::new(stdout).lines() {
             let line = line.expect("mrcp-server exited before printing its addresses");
             let parts: Vec<&str> = line.split_whitespace().collect();
             match parts.as_slice() {
                 ["sip", "UDP", addr] => sip = Some(addr.parse().unwrap()),
+                ["sip", "TCP", addr] => sip_tcp = Some(addr.parse().unwrap()),
                 ["mrcp", "tcp", addr] => {
                     mrcp = Some(addr.parse().unwrap());
                     break;
@@ -59,6 +61,7 @@ impl ServerProcess {
         ServerProcess {
             child,
             sip: sip.expect("no SIP UDP address printed"),
+            sip_tcp: sip_tcp.expect("no SIP TCP address printed"),
             mrcp: mrcp.expect("no MRCP address printed"),
         }
     }
