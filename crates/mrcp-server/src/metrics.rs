@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
+use mrcp_proto::engine::EngineError;
 use mrcp_proto::mrcp::{Method, ResourceType, StatusCode};
 
 /// The most label sets one family keeps; beyond it, new sets are counted under `overflow` label values so a
@@ -247,8 +248,8 @@ impl Registry {
         self.rtp_jitter.observe(jitter.as_secs_f64());
     }
 
-    /// An engine failed a request. `engine` is a configured engine name; `kind` is one of a few fixed words
-    /// (`error`, `panic`, `timeout`, `unavailable`).
+    /// An engine failed a request. `engine` is a configured engine name; `kind` is one of a few fixed words:
+    /// the [`mrcp_proto::engine::EngineErrorKind`] labels, or `no_result` for a stream that ended without one.
     pub fn engine_error(&self, engine: &str, kind: &str) {
         self.engine_errors_total.add(&[engine, kind], 1);
     }
@@ -405,6 +406,12 @@ pub fn rtp_report(lost: u64, jitter_units: u32, clock_rate: u32) {
 /// See [`Registry::engine_error`].
 pub fn engine_error(engine: &str, kind: &str) {
     GLOBAL.engine_error(engine, kind);
+}
+
+/// An engine's error value, counted under its engine name and kind (`unavailable`, `auth`, `bad_request`,
+/// `timeout`, `internal`).
+pub fn engine_failed(error: &EngineError) {
+    GLOBAL.engine_error(&error.engine, error.kind.as_str());
 }
 
 /// See [`Registry::invite_rejected`].

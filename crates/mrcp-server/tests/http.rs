@@ -71,3 +71,16 @@ async fn healthz_and_metrics_after_a_session() {
     }
     client.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn options_say_503_at_capacity() {
+    let server = ServerProcess::start("34200-34299", &["--max-sessions", "1"]);
+    let client = connect(&server, ClientProfile::Asterisk, (35400, 35499)).await;
+    let options = sip_options(&server).await;
+    assert!(options.starts_with("SIP/2.0 503 "), "{options}");
+    assert!(options.contains("Retry-After: 5\r\n"), "{options}");
+    assert!(options.contains("X-Load: 1/1\r\n"), "{options}");
+    // Full is not draining: the health check stays green.
+    assert_eq!(http_get(&server, "/healthz").await.0, 200);
+    client.close().await;
+}
