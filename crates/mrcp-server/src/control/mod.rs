@@ -166,11 +166,11 @@ pub async fn run_connection<S>(
             },
             Some(message) = outbound.recv() => {
                 out.clear();
-                pending.answered(&message);
+                pending.answered(&message, metrics::global());
                 message.encode(&mut out);
                 // Write what else is queued in the same syscall.
                 while let Ok(more) = outbound.try_recv() {
-                    pending.answered(&more);
+                    pending.answered(&more, metrics::global());
                     more.encode(&mut out);
                 }
                 if writer.write_all(&out).await.is_err() {
@@ -291,7 +291,7 @@ impl PendingRequests {
         }
     }
 
-    fn answered(&mut self, message: &Message) {
+    fn answered(&mut self, message: &Message, registry: &metrics::Registry) {
         let Ok(Some(channel)) = message.channel_id() else {
             return;
         };
@@ -301,7 +301,7 @@ impl PendingRequests {
                 request_id, status, ..
             } => {
                 if let Some(method) = self.methods.remove(&(channel, *request_id)) {
-                    metrics::request(Some(resource), &method, *status);
+                    registry.request(Some(resource), &method, *status);
                 }
             }
             // RFC 6787 §8.4.2, §9.4.11: `Completion-Cause: 000 success`, on the event that completes a request.
@@ -315,10 +315,57 @@ impl PendingRequests {
                     .and_then(|raw| raw.trim().get(..3))
                     .and_then(|digits| digits.parse::<u16>().ok());
                 if let Some(code) = code {
-                    metrics::completion(resource, code);
+                    registry.completion(resource, code);
                 }
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod pending_tests {
+    use super::*;
+
+    fn decode(text: &str) -> Message {
+        let mut decoder = Decoder::new(Limits::default(), Default::default());
+        let mut buf = BytesMut::from(text.replace("LEN", &text.len().to_string()).as_str());
+        decoder.decode(&mut buf).unwrap().unwrap()
+    }
+
+    #[test]
+    fn responses_and_final_events_are_counted_once() {
+        let registry = metrics::Registry::new();
+        let mut pending = PendingRequests::default();
+        // Each text is exactly as long as its LEN placeholder makes it (three digits).
+        let request = decode(
+            "MRCP/2.0 LEN RECOGNIZE 7\r\nChannel-Identifier: 32AECB23433801@speechrecog\r\n\r\n",
+        );
+        let channel = request.channel_id().unwrap().unwrap();
+        pending.routed(&request, &channel);
+        let response =
+            Message::response_to(&request, StatusCode::SUCCESS, RequestState::InProgress);
+        pending.answered(&response, &registry);
+        // A second response to the same request is not counted again.
+        pending.answered(&response, &registry);
+        let complete = decode(
+            "MRCP/2.0 LEN RECOGNITION-COMPLETE 7 COMPLETE\r\nChannel-Identifier: 32AECB23433801@speechrecog\r\n\
+             Completion-Cause: 002 no-input-timeout\r\n\r\n",
+        );
+        pending.answered(&complete, &registry);
+        let text = registry.render();
+        assert!(
+            text.contains(
+                "mrcp_requests_total{resource=\"speechrecog\",method=\"RECOGNIZE\",status=\"200\"} 1\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "mrcp_completion_causes_total{resource=\"speechrecog\",cause=\"002\"} 1\n"
+            ),
+            "{text}"
+        );
     }
 }
