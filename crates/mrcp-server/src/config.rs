@@ -87,6 +87,9 @@ pub struct ServerConfig {
     /// `session_idle_timeout_s`: a session with no MRCP request and no audio for this long is ended.
     /// Default 600.
     pub session_idle_timeout_s: u64,
+    /// `drain_timeout_s`: on SIGTERM, how long running sessions may go on while OPTIONS and new INVITEs get
+    /// 503; those still running then are ended with BYE. Default 300.
+    pub drain_timeout_s: u64,
 }
 
 /// `[sip]`.
@@ -283,6 +286,7 @@ impl Default for ServerConfig {
             advertise: None,
             max_sessions: 1000,
             session_idle_timeout_s: 600,
+            drain_timeout_s: 300,
         }
     }
 }
@@ -410,6 +414,8 @@ pub struct Overrides {
     pub http_listen: Option<SocketAddr>,
     /// `--max-sessions`.
     pub max_sessions: Option<usize>,
+    /// `--drain-timeout`.
+    pub drain_timeout_s: Option<u64>,
 }
 
 impl Config {
@@ -452,6 +458,9 @@ impl Config {
         if let Some(v) = o.max_sessions {
             self.server.max_sessions = v;
         }
+        if let Some(v) = o.drain_timeout_s {
+            self.server.drain_timeout_s = v;
+        }
         self.validate()?;
         Ok(self)
     }
@@ -460,6 +469,12 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.server.max_sessions == 0 {
             return Err(invalid("server.max_sessions", "must be at least 1"));
+        }
+        if !(1..=86_400).contains(&self.server.drain_timeout_s) {
+            return Err(invalid(
+                "server.drain_timeout_s",
+                "must be from 1 to 86400 seconds",
+            ));
         }
         if !self.sip.udp && !self.sip.tcp {
             return Err(invalid(
@@ -534,6 +549,11 @@ impl Config {
         Ok(())
     }
 
+    /// `server.drain_timeout_s` as a duration.
+    pub fn drain_timeout(&self) -> Duration {
+        Duration::from_secs(self.server.drain_timeout_s)
+    }
+
     /// `server.session_idle_timeout_s` as a duration.
     pub fn session_idle_timeout(&self) -> Duration {
         Duration::from_secs(self.server.session_idle_timeout_s)
@@ -582,6 +602,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("max_sesions"), "{e}");
+        let e = parse("[server]\ndrain_timeout_s = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("server.drain_timeout_s"), "{e}");
         let e = parse("[[routes]]\nengine = \"nope\"\n")
             .unwrap_err()
             .to_string();

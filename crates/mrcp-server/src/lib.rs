@@ -5,6 +5,8 @@
 //! - [`config`]: the TOML configuration with UniMRCP's defaults, command-line overrides and validation that
 //!   names the key at fault;
 //! - [`control`]: MRCPv2 control connections, routed by Channel-Identifier to the owning session;
+//! - [`metrics`]: the Prometheus registry and the typed calls that record into it;
+//! - [`http`]: `GET /metrics` and `GET /healthz` on the operations port;
 //! - [`params`]: SET-PARAMS/GET-PARAMS and the request → channel → default layering of parameters;
 //! - [`routing`]: the rules that choose an engine per request;
 //! - [`recognizer`]: the speechrecog resource (RFC 6787 §9) as a sans-IO state machine with every timer;
@@ -15,6 +17,8 @@
 pub mod config;
 pub mod control;
 pub mod engines;
+pub mod http;
+pub mod metrics;
 pub mod params;
 pub mod recognizer;
 pub mod routing;

@@ -2,8 +2,13 @@
 //!
 //! ```text
 //! mrcp-server [--config FILE] [--sip-listen ADDR:PORT] [--mrcp-listen ADDR:PORT] [--rtp-ports MIN-MAX]
-//!             [--advertise ADDR] [--http-listen ADDR:PORT] [--max-sessions N]
+//!             [--advertise ADDR] [--http-listen ADDR:PORT] [--max-sessions N] [--drain-timeout SECONDS]
 //! ```
+//! On SIGTERM the server drains: OPTIONS and new INVITEs get 503, running sessions go on up to the drain
+//! timeout, then the rest get BYE and the process exits. Ctrl-C (SIGINT) stops at once, ending sessions with BYE.
+//!
+//! Once listening it prints one line per socket on stdout (`sip UDP <addr>`, `sip TCP <addr>`,
+//! `http tcp <addr>`, `mrcp tcp <addr>`, in that order), for scripts that pass port 0.
 //! With no file, the defaults of `examples/mrcp-server.toml` apply: SIP on 8060 (UDP and TCP), MRCP on 1544,
 //! RTP from 5000 to 20000, PocketSphinx as the recognizer.
 
@@ -41,6 +46,9 @@ struct Cli {
     /// Sessions at once; more INVITEs get 503 [default: 1000].
     #[arg(long, value_name = "N")]
     max_sessions: Option<usize>,
+    /// On SIGTERM, seconds running sessions may go on before they are ended [default: 300].
+    #[arg(long, value_name = "SECONDS")]
+    drain_timeout: Option<u64>,
 }
 
 fn parse_ports(s: &str) -> Result<PortRange, String> {
@@ -73,7 +81,9 @@ async fn main() -> anyhow::Result<()> {
         advertise: cli.advertise,
         http_listen: cli.http_listen,
         max_sessions: cli.max_sessions,
+        drain_timeout_s: cli.drain_timeout,
     })?;
+    let drain_timeout = config.drain_timeout();
     init_logging(&config);
     let server = Server::start(config)
         .await
@@ -81,19 +91,26 @@ async fn main() -> anyhow::Result<()> {
     for (transport, addr) in &server.sip_addrs {
         println!("sip {transport} {addr}");
     }
+    // Printed before the MRCP line: scripts read up to that one.
+    println!("http tcp {}", server.http_addr);
     println!("mrcp tcp {}", server.mrcp_addr);
-    wait_for_signal().await?;
-    tracing::info!(sessions = server.active_sessions(), "stopping");
-    server.shutdown().await;
-    Ok(())
-}
-
-/// Ctrl-C or SIGTERM.
-async fn wait_for_signal() -> anyhow::Result<()> {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
-        result = tokio::signal::ctrl_c() => result?,
-        _ = term.recv() => {}
+        result = tokio::signal::ctrl_c() => {
+            result?;
+            tracing::info!(sessions = server.active_sessions(), "stopping");
+            server.shutdown().await;
+        }
+        _ = term.recv() => {
+            // SIGTERM (systemd, Kubernetes, an operator): drain. A second SIGTERM or Ctrl-C stops at once.
+            let drain = server.drain(drain_timeout);
+            tokio::pin!(drain);
+            tokio::select! {
+                () = &mut drain => {}
+                _ = term.recv() => tracing::warn!("second SIGTERM: exiting without waiting for sessions"),
+                _ = tokio::signal::ctrl_c() => tracing::warn!("Ctrl-C: exiting without waiting for sessions"),
+            }
+        }
     }
     Ok(())
 }

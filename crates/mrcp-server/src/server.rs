@@ -1,17 +1,19 @@
 //! The server: binds SIP (UDP and TCP), the MRCP control listener and the RTP port range, and runs the SIP
-//! loop that turns each INVITE into a session actor.
+//! loop that turns each INVITE into a session actor; serves `/metrics` and `/healthz` ([`crate::http`]); and
+//! drains on request (issue 10): OPTIONS and new INVITEs get 503 while running sessions finish.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use mrcp_media::endpoint::{PortAllocator, PortRange};
 use mrcp_proto::mrcp::codec::Limits;
 use mrcp_sip::driver::{DriverConfig, SipDriver, SipHandle, spawn};
 use mrcp_sip::{CallHandle, EndpointConfig, Event, Response, Transport};
 use tokio::net::TcpListener;
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::{Mutex, Notify, mpsc};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -19,10 +21,18 @@ use tracing::{info, warn};
 use crate::config::{Config, RecognizerDefaults};
 use crate::control::{self, ControlConfig, SessionRegistry};
 use crate::engines::Engines;
+use crate::http::{self, HttpState};
+use crate::metrics;
 use crate::session::{self, SessionCommand};
 
 /// Commands queued for one session from the SIP loop.
 const SESSION_COMMAND_CAPACITY: usize = 8;
+
+/// Retry-After (seconds) of a 503 at capacity: sessions end often, so soon (RFC 3261 §20.33).
+const RETRY_AFTER_BUSY: &str = "5";
+
+/// How long [`Server::shutdown`] waits for ended sessions to send their BYE before the SIP layer stops.
+const BYE_GRACE: Duration = Duration::from_secs(5);
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +48,14 @@ pub enum StartError {
     /// The MRCP listener could not be bound.
     #[error("cannot listen for MRCP on {addr}: {source}")]
     Mrcp {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The HTTP (metrics and health) listener could not be bound.
+    #[error("cannot listen for HTTP on {addr}: {source}")]
+    Http {
         /// The address.
         addr: SocketAddr,
         /// The I/O error.
@@ -60,6 +78,10 @@ pub(crate) struct Shared {
     /// The MRCP listener's port.
     pub(crate) mrcp_port: u16,
     active: AtomicUsize,
+    /// Notified each time a session ends, for the drain.
+    ended: Notify,
+    /// Cancelled when the server starts draining.
+    draining: CancellationToken,
 }
 
 impl Shared {
@@ -70,6 +92,7 @@ impl Shared {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < max).then_some(n + 1)
             })
+            .inspect(|_| metrics::global().session_started())
             .is_ok()
     }
 
@@ -77,7 +100,10 @@ impl Shared {
     pub(crate) fn session_ended(&self) {
         let _ = self
             .active
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .inspect(|_| metrics::global().session_released());
+        // A stored permit when nobody waits: the drain loop re-checks the count, so nothing is missed.
+        self.ended.notify_one();
     }
 
     /// Sessions running now.
@@ -102,6 +128,8 @@ pub struct Server {
     pub sip_addrs: Vec<(Transport, SocketAddr)>,
     /// The bound MRCP address.
     pub mrcp_addr: SocketAddr,
+    /// The bound address of `/metrics` and `/healthz`.
+    pub http_addr: SocketAddr,
     shared: Arc<Shared>,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
@@ -135,7 +163,8 @@ impl Server {
             },
             endpoint: EndpointConfig {
                 user_agent: format!("open-mrcp/{}", env!("CARGO_PKG_VERSION")),
-                options_status: Some(200),
+                // OPTIONS come to the SIP loop, which answers 200 or 503 (draining, full) with the load.
+                options_status: None,
                 // Tags, branches and Call-IDs derive from the seed (RFC 3261 §8.1.1.4, §19.3): unique per process.
                 seed: rand::random(),
                 ..EndpointConfig::default()
@@ -159,6 +188,19 @@ impl Server {
                 addr: config.mrcp.listen,
                 source,
             })?;
+        let http_listener = TcpListener::bind(config.http.listen)
+            .await
+            .map_err(|source| StartError::Http {
+                addr: config.http.listen,
+                source,
+            })?;
+        let http_addr = http_listener
+            .local_addr()
+            .map_err(|source| StartError::Http {
+                addr: config.http.listen,
+                source,
+            })?;
+        metrics::global().set_capacity(config.server.max_sessions);
         if config.server.advertise.is_none() && listen_ip.is_unspecified() {
             warn!(%advertise, "listening on all addresses without --advertise: SDP answers name {advertise}; set --advertise to the address clients reach");
         }
@@ -175,6 +217,8 @@ impl Server {
             rtp_ip: listen_ip,
             mrcp_port: mrcp_addr.port(),
             active: AtomicUsize::new(0),
+            ended: Notify::new(),
+            draining: CancellationToken::new(),
             config: config.clone(),
         });
         let sip_addrs = driver
@@ -198,11 +242,19 @@ impl Server {
                 shutdown.clone(),
             )),
             tokio::spawn(sip_loop(driver, shared.clone(), shutdown.clone())),
+            tokio::spawn(http::serve(
+                http_listener,
+                HttpState {
+                    draining: shared.draining.clone(),
+                },
+                shutdown.clone(),
+            )),
         ];
-        info!(sip = %sip_addr, mrcp = %mrcp_addr, %advertise, "open-mrcp server started");
+        info!(sip = %sip_addr, mrcp = %mrcp_addr, http = %http_addr, %advertise, "open-mrcp server started");
         Ok(Server {
             sip_addrs,
             mrcp_addr,
+            http_addr,
             shared,
             shutdown,
             tasks,
@@ -222,14 +274,55 @@ impl Server {
         self.shared.active_sessions()
     }
 
+    /// Whether [`Server::drain`] has begun.
+    pub fn is_draining(&self) -> bool {
+        self.shared.draining.is_cancelled()
+    }
+
+    /// Graceful drain (issue 10): from now on OPTIONS and new INVITEs get 503 with Retry-After, so balancers
+    /// take this server out of rotation, and `/healthz` answers 503. Running sessions go on until they end
+    /// or `deadline` passes; then the rest are ended with BYE and the server stops.
+    pub async fn drain(self, deadline: Duration) {
+        let until = tokio::time::Instant::now() + deadline;
+        self.shared.draining.cancel();
+        metrics::global().set_draining(true);
+        info!(
+            sessions = self.active_sessions(),
+            deadline_s = deadline.as_secs(),
+            "draining"
+        );
+        if wait_for_sessions(&self.shared, until).await {
+            info!("drained: every session ended");
+        } else {
+            warn!(
+                sessions = self.active_sessions(),
+                "drain deadline passed: ending the remaining sessions"
+            );
+        }
+        self.shutdown().await;
+    }
+
     /// Stops accepting, ends every session (with BYE) and waits for the tasks.
     pub async fn shutdown(self) {
         self.shutdown.cancel();
         for task in self.tasks {
             let _ = task.await;
         }
+        // Sessions were told to stop; let them send their BYE before the SIP layer goes.
+        let _ = wait_for_sessions(&self.shared, tokio::time::Instant::now() + BYE_GRACE).await;
         self.shared.sip.shutdown();
     }
+}
+
+/// Waits until no session runs (`true`) or `until` passes (`false`).
+async fn wait_for_sessions(shared: &Shared, until: tokio::time::Instant) -> bool {
+    while shared.active_sessions() > 0 {
+        tokio::select! {
+            () = shared.ended.notified() => {}
+            () = tokio::time::sleep_until(until) => return shared.active_sessions() == 0,
+        }
+    }
+    true
 }
 
 /// Turns SIP events into sessions and session commands.
@@ -247,13 +340,22 @@ async fn sip_loop(mut driver: SipDriver, shared: Arc<Shared>, shutdown: Cancella
             Event::IncomingInvite {
                 call, tx, request, ..
             } => {
-                if !shared.try_begin_session() {
-                    // At capacity: refuse at once so the client or balancer tries elsewhere (RFC 3261 §21.5.4).
+                let refusal = if shared.draining.is_cancelled() {
+                    Some(drain_retry_after(&shared))
+                } else if !shared.try_begin_session() {
+                    Some(RETRY_AFTER_BUSY.to_owned())
+                } else {
+                    None
+                };
+                if let Some(retry_after) = refusal {
+                    // Draining or at capacity: refuse at once so the client or balancer tries elsewhere
+                    // (RFC 3261 §21.5.4); never stay silent.
                     let mut response = Response::status(503);
                     response
                         .headers
-                        .push(("Retry-After".to_owned(), "5".to_owned()));
+                        .push(("Retry-After".to_owned(), retry_after));
                     let _ = shared.sip.respond(tx, response).await;
+                    metrics::invite_rejected(503);
                     continue;
                 }
                 let (commands_tx, commands_rx) = mpsc::channel(SESSION_COMMAND_CAPACITY);
@@ -275,7 +377,7 @@ async fn sip_loop(mut driver: SipDriver, shared: Arc<Shared>, shutdown: Cancella
                 }
             }
             Event::Options { tx, .. } => {
-                let _ = shared.sip.respond(tx, Response::status(200)).await;
+                let _ = shared.sip.respond(tx, options_response(&shared)).await;
             }
             _ => {}
         }
@@ -284,4 +386,37 @@ async fn sip_loop(mut driver: SipDriver, shared: Arc<Shared>, shutdown: Cancella
     for session in calls.values() {
         let _ = session.send(SessionCommand::Shutdown).await;
     }
+}
+
+/// Retry-After of a 503 while draining: the configured drain time, after which this instance is gone.
+fn drain_retry_after(shared: &Shared) -> String {
+    shared.config.server.drain_timeout_s.to_string()
+}
+
+/// The answer to OPTIONS (RFC 3261 §11.2): 200 while serving; 503 with Retry-After while draining or full, so
+/// Kamailio and OpenSIPS probing take the server out of rotation. `X-Load: <active>/<max>` lets a balancer
+/// or `mrcp-dispatcher` weigh servers by load.
+fn options_response(shared: &Shared) -> Response {
+    let active = shared.active_sessions();
+    let max = shared.config.server.max_sessions;
+    let mut response = if shared.draining.is_cancelled() {
+        let mut r = Response::status(503);
+        r.headers
+            .push(("Retry-After".to_owned(), drain_retry_after(shared)));
+        r
+    } else if active >= max {
+        let mut r = Response::status(503);
+        r.headers
+            .push(("Retry-After".to_owned(), RETRY_AFTER_BUSY.to_owned()));
+        r
+    } else {
+        Response::status(200)
+    };
+    response
+        .headers
+        .push(("Accept".to_owned(), "application/sdp".to_owned()));
+    response
+        .headers
+        .push(("X-Load".to_owned(), format!("{active}/{max}")));
+    response
 }

@@ -13,18 +13,23 @@ mod registry;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::BytesMut;
 use mrcp_proto::mrcp::codec::{Decoder, Limits};
-use mrcp_proto::mrcp::{Message, RequestState, StartLine, StatusCode};
+use mrcp_proto::mrcp::{
+    ChannelId, Message, Method, RequestId, RequestState, ResourceType, StartLine, StatusCode,
+};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
+
+use crate::metrics;
 
 pub use registry::{DuplicateSession, SessionRegistry};
 
@@ -145,6 +150,7 @@ pub async fn run_connection<S>(
     let mut buf = BytesMut::with_capacity(8 * 1024);
     let mut out = BytesMut::with_capacity(8 * 1024);
     let mut served: Vec<mpsc::Sender<ControlEvent>> = Vec::new();
+    let mut pending = PendingRequests::default();
     info!(connection = id.0, %peer, "MRCP connection opened");
     let reason = loop {
         tokio::select! {
@@ -152,7 +158,7 @@ pub async fn run_connection<S>(
             read = reader.read_buf(&mut buf) => match read {
                 Ok(0) => break "closed by the client",
                 Ok(_) => {
-                    if let Err(reason) = route_all(&mut decoder, &mut buf, &handle, &registry, &mut served).await {
+                    if let Err(reason) = route_all(&mut decoder, &mut buf, &handle, &registry, &mut served, &mut pending).await {
                         break reason;
                     }
                 }
@@ -160,9 +166,11 @@ pub async fn run_connection<S>(
             },
             Some(message) = outbound.recv() => {
                 out.clear();
+                pending.answered(&message, metrics::global());
                 message.encode(&mut out);
                 // Write what else is queued in the same syscall.
                 while let Ok(more) = outbound.try_recv() {
+                    pending.answered(&more, metrics::global());
                     more.encode(&mut out);
                 }
                 if writer.write_all(&out).await.is_err() {
@@ -185,6 +193,7 @@ async fn route_all(
     handle: &ConnectionHandle,
     registry: &SessionRegistry,
     served: &mut Vec<mpsc::Sender<ControlEvent>>,
+    pending: &mut PendingRequests,
 ) -> Result<(), &'static str> {
     loop {
         let message = match decoder.decode(buf) {
@@ -210,18 +219,24 @@ async fn route_all(
         let channel = match message.channel_id() {
             Ok(Some(channel)) => channel,
             Ok(None) => {
-                reject(handle, &message, StatusCode::MANDATORY_HEADER_MISSING);
+                reject(handle, &message, None, StatusCode::MANDATORY_HEADER_MISSING);
                 continue;
             }
             Err(invalid) => {
-                reject(handle, &message, invalid.status_code());
+                reject(handle, &message, None, invalid.status_code());
                 continue;
             }
         };
         let Some(session) = registry.get(channel.session_id()) else {
-            reject(handle, &message, StatusCode::RESOURCE_NOT_ALLOCATED);
+            reject(
+                handle,
+                &message,
+                Some(channel.resource()),
+                StatusCode::RESOURCE_NOT_ALLOCATED,
+            );
             continue;
         };
+        pending.routed(&message, &channel);
         if !served.iter().any(|s| s.same_channel(&session)) {
             served.push(session.clone());
         }
@@ -236,11 +251,121 @@ async fn route_all(
     }
 }
 
-fn reject(handle: &ConnectionHandle, request: &Message, status: StatusCode) {
+fn reject(
+    handle: &ConnectionHandle,
+    request: &Message,
+    resource: Option<ResourceType>,
+    status: StatusCode,
+) {
     debug!(connection = handle.id.0, status = status.code(), start = %request.start, "MRCP request rejected");
+    if let StartLine::Request { method, .. } = &request.start {
+        metrics::request(resource, method, status);
+    }
     let _ = handle.send(Message::response_to(
         request,
         status,
         RequestState::Complete,
     ));
+}
+
+/// Requests routed to sessions on one connection and not yet answered, so the response written back can be
+/// counted in `mrcp_requests_total` with its method (a response names only the request id, RFC 6787 §5.3).
+/// Final events are counted here too, in `mrcp_completion_causes_total`, whatever resource sent them.
+#[derive(Debug, Default)]
+struct PendingRequests {
+    methods: HashMap<(ChannelId, RequestId), Method>,
+}
+
+impl PendingRequests {
+    /// Clients wait for each response; more than this outstanding on one connection is a client that never
+    /// reads, and older entries are not worth keeping.
+    const LIMIT: usize = 1024;
+
+    fn routed(&mut self, request: &Message, channel: &ChannelId) {
+        if let StartLine::Request { method, request_id } = &request.start {
+            if self.methods.len() >= Self::LIMIT {
+                self.methods.clear();
+            }
+            self.methods
+                .insert((channel.clone(), *request_id), method.clone());
+        }
+    }
+
+    fn answered(&mut self, message: &Message, registry: &metrics::Registry) {
+        let Ok(Some(channel)) = message.channel_id() else {
+            return;
+        };
+        let resource = channel.resource();
+        match &message.start {
+            StartLine::Response {
+                request_id, status, ..
+            } => {
+                if let Some(method) = self.methods.remove(&(channel, *request_id)) {
+                    registry.request(Some(resource), &method, *status);
+                }
+            }
+            // RFC 6787 §8.4.2, §9.4.11: `Completion-Cause: 000 success`, on the event that completes a request.
+            StartLine::Event {
+                state: RequestState::Complete,
+                ..
+            } => {
+                let code = message
+                    .headers
+                    .get_raw("Completion-Cause")
+                    .and_then(|raw| raw.trim().get(..3))
+                    .and_then(|digits| digits.parse::<u16>().ok());
+                if let Some(code) = code {
+                    registry.completion(resource, code);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod pending_tests {
+    use super::*;
+
+    fn decode(text: &str) -> Message {
+        let mut decoder = Decoder::new(Limits::default(), Default::default());
+        let mut buf = BytesMut::from(text.replace("LEN", &text.len().to_string()).as_str());
+        decoder.decode(&mut buf).unwrap().unwrap()
+    }
+
+    #[test]
+    fn responses_and_final_events_are_counted_once() {
+        let registry = metrics::Registry::new();
+        let mut pending = PendingRequests::default();
+        // Each text is exactly as long as its LEN placeholder makes it (three digits).
+        let request = decode(
+            "MRCP/2.0 LEN RECOGNIZE 7\r\nChannel-Identifier: 32AECB23433801@speechrecog\r\n\r\n",
+        );
+        let channel = request.channel_id().unwrap().unwrap();
+        pending.routed(&request, &channel);
+        let response =
+            Message::response_to(&request, StatusCode::SUCCESS, RequestState::InProgress);
+        pending.answered(&response, &registry);
+        // A second response to the same request is not counted again.
+        pending.answered(&response, &registry);
+        let complete = decode(
+            "MRCP/2.0 LEN RECOGNITION-COMPLETE 7 COMPLETE\r\nChannel-Identifier: 32AECB23433801@speechrecog\r\n\
+             Completion-Cause: 002 no-input-timeout\r\n\r\n",
+        );
+        pending.answered(&complete, &registry);
+        let text = registry.render();
+        assert!(
+            text.contains(
+                "mrcp_requests_total{resource=\"speechrecog\",method=\"RECOGNIZE\",status=\"200\"} 1\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "mrcp_completion_causes_total{resource=\"speechrecog\",cause=\"002\"} 1\n"
+            ),
+            "{text}"
+        );
+    }
 }

@@ -20,6 +20,8 @@ pub struct ServerProcess {
     pub sip: SocketAddr,
     pub sip_tcp: SocketAddr,
     pub mrcp: SocketAddr,
+    /// `/metrics` and `/healthz`, on a free port.
+    pub http: SocketAddr,
 }
 
 impl ServerProcess {
@@ -33,6 +35,8 @@ impl ServerProcess {
                 "127.0.0.1:0",
                 "--rtp-ports",
                 rtp_ports,
+                "--http-listen",
+                "127.0.0.1:0",
             ])
             .args(extra)
             .env(
@@ -44,13 +48,14 @@ impl ServerProcess {
             .spawn()
             .expect("cannot start the mrcp-server binary");
         let stdout = child.stdout.take().unwrap();
-        let (mut sip, mut sip_tcp, mut mrcp) = (None, None, None);
+        let (mut sip, mut sip_tcp, mut mrcp, mut http) = (None, None, None, None);
         for line in BufReader::new(stdout).lines() {
             let line = line.expect("mrcp-server exited before printing its addresses");
             let parts: Vec<&str> = line.split_whitespace().collect();
             match parts.as_slice() {
                 ["sip", "UDP", addr] => sip = Some(addr.parse().unwrap()),
                 ["sip", "TCP", addr] => sip_tcp = Some(addr.parse().unwrap()),
+                ["http", "tcp", addr] => http = Some(addr.parse().unwrap()),
                 ["mrcp", "tcp", addr] => {
                     mrcp = Some(addr.parse().unwrap());
                     break;
@@ -63,8 +68,100 @@ impl ServerProcess {
             sip: sip.expect("no SIP UDP address printed"),
             sip_tcp: sip_tcp.expect("no SIP TCP address printed"),
             mrcp: mrcp.expect("no MRCP address printed"),
+            http: http.expect("no HTTP address printed"),
         }
     }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM (with kill(1): the crate forbids unsafe code, so no libc).
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("cannot run kill");
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// Waits for the process to exit within `deadline`; kills it and panics when it does not.
+    pub fn wait_exit(&mut self, deadline: Duration) -> std::process::ExitStatus {
+        let pid = self.pid();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let child = &mut self.child;
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                let _ = tx.send(child.wait());
+            });
+            match rx.recv_timeout(deadline) {
+                Ok(status) => status.expect("cannot wait for mrcp-server"),
+                Err(_) => {
+                    let _ = Command::new("kill")
+                        .args(["-KILL", &pid.to_string()])
+                        .status();
+                    let _ = rx.recv();
+                    panic!("mrcp-server did not exit within {deadline:?}");
+                }
+            }
+        })
+    }
+}
+
+/// `GET path` on the server's HTTP port: the status code and the body.
+pub async fn http_get(server: &ServerProcess, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(server.http).await?;
+        stream
+            .write_all(format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes())
+            .await?;
+        let mut text = String::new();
+        stream.read_to_string(&mut text).await?;
+        std::io::Result::Ok(text)
+    };
+    let text = tokio::time::timeout(DEADLINE, exchange)
+        .await
+        .unwrap_or_else(|_| panic!("no HTTP response to GET {path}"))
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    let (head, body) = text.split_once("\r\n\r\n").expect("no end of HTTP head");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("no HTTP status");
+    (status, body.to_owned())
+}
+
+/// Sends an OPTIONS over UDP as a balancer's probe does and returns the response text.
+pub async fn sip_options(server: &ServerProcess) -> String {
+    let socket = tokio::net::UdpSocket::bind((LOCALHOST, 0)).await.unwrap();
+    let local = socket.local_addr().unwrap();
+    let branch = format!("z9hG4bK-probe-{}", rand_suffix());
+    let request = format!(
+        "OPTIONS sip:{0} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch};rport\r\nMax-Forwards: 70\r\n\
+         From: <sip:probe@{local}>;tag=p{1}\r\nTo: <sip:{0}>\r\nCall-ID: probe-{1}@test\r\nCSeq: 1 OPTIONS\r\n\
+         Content-Length: 0\r\n\r\n",
+        server.sip,
+        rand_suffix()
+    );
+    socket
+        .send_to(request.as_bytes(), server.sip)
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let (n, _) = tokio::time::timeout(DEADLINE, socket.recv_from(&mut buf))
+        .await
+        .expect("no answer to OPTIONS")
+        .unwrap();
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    u64::from(std::process::id()) * 1_000_000 + NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 impl Drop for ServerProcess {
