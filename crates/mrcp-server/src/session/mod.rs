@@ -21,6 +21,7 @@ use tokio::time::Instant;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::control::{ConnectionId, ControlEvent};
+use crate::metrics::{self, SessionOutcome};
 use crate::server::Shared;
 pub(crate) use recog::RecogChannel;
 pub(crate) use synth::SynthChannel;
@@ -61,6 +62,8 @@ pub(crate) struct Session {
     /// changes).
     sdp_id: u64,
     sdp_version: u64,
+    /// The negotiated codec's RTP clock rate, for jitter in seconds.
+    clock_rate: u32,
     recog: Option<RecogChannel>,
     synth: Option<SynthChannel>,
     rtp: Option<RtpEndpoint>,
@@ -319,12 +322,20 @@ impl Session {
 
     async fn teardown(mut self, ending: Ending) {
         info!(session_id = %self.session_id, ?ending, "session ends");
+        metrics::session_outcome(match ending {
+            Ending::Sip(_) => SessionOutcome::Bye,
+            Ending::ControlClosed => SessionOutcome::ControlClosed,
+            Ending::RtpInactive => SessionOutcome::RtpInactive,
+            Ending::Idle => SessionOutcome::Idle,
+            Ending::Shutdown => SessionOutcome::Shutdown,
+        });
         self.shared.registry.remove(&self.session_id);
         // Dropping the channels drops their engine streams, which cancels the engines.
         self.recog = None;
         self.synth = None;
         if let Some(rtp) = self.rtp.take() {
             let report = rtp.close().await;
+            metrics::rtp_report(report.receive.lost, report.receive.jitter, self.clock_rate);
             info!(
                 received = report.receive.received,
                 lost = report.receive.lost,

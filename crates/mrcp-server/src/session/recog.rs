@@ -37,6 +37,7 @@ use super::outbox::Outbox;
 use crate::config::RecognizerDefaults;
 use crate::control::ConnectionHandle;
 use crate::engines::Engines;
+use crate::metrics;
 use crate::params::ChannelParams;
 use crate::recognizer::{
     self, ActiveInputs, DtmfClassifier, DtmfMatch, EngineOutcome, Input as MachineInput, InputKind,
@@ -114,6 +115,10 @@ pub(crate) struct RecogChannel {
     heard_input: bool,
     /// The call's audio of the running RECOGNIZE, kept when it asked for Save-Waveform (RFC 6787 §9.4).
     waveform: Option<Vec<i16>>,
+    /// The engine serving the running RECOGNIZE, for metrics.
+    engine_name: String,
+    /// When the caller's last speech or digit ended: RECOGNITION-COMPLETE's latency counts from here.
+    input_ended_at: Option<Instant>,
 }
 
 /// The longest recording kept for Save-Waveform: 60 s at 16 kHz is under 2 MB.
@@ -143,6 +148,8 @@ impl RecogChannel {
             frames_dropped: 0,
             heard_input: false,
             waveform: None,
+            engine_name: String::new(),
+            input_ended_at: None,
         }
     }
 
@@ -247,6 +254,9 @@ impl RecogChannel {
             waveform.extend(samples.iter().take(room));
         }
         for heard in std::mem::take(&mut self.heard) {
+            if matches!(heard, Heard::SpeechEnded | Heard::Digit(_)) {
+                self.input_ended_at = Some(now);
+            }
             let input = match heard {
                 Heard::SpeechStarted => MachineInput::SpeechStarted,
                 Heard::SpeechEnded => MachineInput::SpeechEnded,
@@ -272,6 +282,7 @@ impl RecogChannel {
 
     /// A DTMF digit from RFC 4733 events.
     pub(crate) fn handle_digit(&mut self, now: Instant, digit: char) {
+        self.input_ended_at = Some(now);
         self.machine.handle_input(now, MachineInput::Dtmf(digit));
         self.drain(now);
     }
@@ -296,11 +307,13 @@ impl RecogChannel {
             }
             Some(Err(error)) => {
                 warn!(channel = %self.out.channel(), %error, "recognizer engine failed");
+                metrics::engine_failed(&error);
                 self.stream = None;
                 MachineInput::EngineFailed
             }
             None => {
                 warn!(channel = %self.out.channel(), "recognizer engine ended without a result");
+                metrics::engine_error(&self.engine_name, "no_result");
                 self.stream = None;
                 MachineInput::EngineFailed
             }
@@ -392,6 +405,7 @@ impl RecogChannel {
             Ok(save) => save.is_some_and(|s| s.0).then(Vec::new),
             Err(invalid) => return self.out.respond_invalid(request_id, &invalid),
         };
+        self.input_ended_at = None;
         self.prepared.push_back(Prepared {
             request_id,
             grammars,
@@ -582,6 +596,9 @@ impl RecogChannel {
                 } => {
                     let mut headers = Headers::new();
                     set_cause(&mut headers, cause);
+                    if let Some(ended) = self.input_ended_at.take() {
+                        metrics::recognition_latency(now.saturating_duration_since(ended));
+                    }
                     if let Some(uri) = self.save_waveform(request_id) {
                         let _ = headers.set(&WaveformUri(uri));
                     }
@@ -646,6 +663,7 @@ impl RecogChannel {
         };
         let Some(engine) = self.engines.recognizer(&route) else {
             warn!(channel = %self.out.channel(), "no recognizer engine for this request");
+            metrics::engine_error("none", "unavailable");
             self.machine.handle_input(now, MachineInput::EngineFailed);
             return;
         };
@@ -658,10 +676,12 @@ impl RecogChannel {
         if let Constraint::Grammars(g) = &request.constraint {
             debug!(channel = %self.out.channel(), jsgf = ?g.jsgf, "engine grammar");
         }
+        self.engine_name = engine.name().to_owned();
         match engine.start(request) {
             Ok(stream) => self.stream = Some(stream),
             Err(error) => {
                 warn!(channel = %self.out.channel(), %error, "recognizer engine refused the request");
+                metrics::engine_failed(&error);
                 self.machine.handle_input(now, MachineInput::EngineFailed);
             }
         }

@@ -17,6 +17,7 @@ use super::audio_in::AudioIn;
 use super::recog::CallInfo;
 use super::{RecogChannel, Session, SynthChannel};
 use crate::control::CONTROL_CAPACITY;
+use crate::metrics::{self, SessionOutcome};
 use crate::server::Shared;
 
 /// Resources this server runs today; offers for others get their m-line refused (port 0).
@@ -33,6 +34,7 @@ pub(super) async fn establish(
         Ok((session, answer)) => {
             if let Err(error) = shared.sip.respond(tx, Response::ok_with_sdp(answer)).await {
                 warn!(%error, "cannot send the 200 OK");
+                metrics::session_outcome(SessionOutcome::SetupFailed);
                 session.abandon();
                 return None;
             }
@@ -40,6 +42,8 @@ pub(super) async fn establish(
         }
         Err(failure) => {
             warn!(code = failure.code, reason = %failure.reason, "INVITE refused");
+            metrics::invite_rejected(failure.code);
+            metrics::session_outcome(SessionOutcome::SetupFailed);
             let mut response = Response::status(failure.code);
             response.headers.push((
                 "Warning".to_owned(),
@@ -172,6 +176,7 @@ async fn try_establish(
         answer: body.clone(),
         sdp_id: session_id.1,
         sdp_version: session_id.1,
+        clock_rate: codec.clock_rate(),
         recog,
         synth,
         rtp: Some(rtp),

@@ -305,6 +305,7 @@ impl SynthChannel {
             }
             Some(Err(error)) => {
                 warn!(channel = %self.id(), %error, "synthesizer engine failed");
+                crate::metrics::engine_failed(&error);
                 self.fail(cause_of(&error));
             }
             None => {
@@ -511,6 +512,7 @@ impl SynthChannel {
             }
             Err(error) => {
                 warn!(channel = %self.id(), %error, "synthesizer engine refused the request");
+                crate::metrics::engine_failed(&error);
                 self.machine.handle_input(Input::PromptFailed {
                     cause: cause_of(&error),
                 });
