@@ -7,8 +7,10 @@
 //! | engine | module | what it needs |
 //! |---|---|---|
 //! | PocketSphinx (offline, grammar and dictation) | [`pocketsphinx`] | Debian `libpocketsphinx3`, `pocketsphinx-en-us`, loaded at run time |
+//! | a recognizer that fails on purpose, to prove isolation | [`fault`] | nothing |
 #![deny(missing_docs)]
 
+pub mod fault;
 pub mod pocketsphinx;
 mod recognizer;
 

@@ -211,6 +211,12 @@ pub enum EngineConfig {
         #[serde(default = "default_true")]
         strict_voice_names: bool,
     },
+    /// `kind = "fault"`: a recognizer that fails on purpose (`mode = "panic" | "hang" | "error"`), to prove that
+    /// a failing engine ends only its own requests. Never route production traffic to it.
+    Fault {
+        /// `mode`: how it fails.
+        mode: FaultKind,
+    },
     /// `kind = "pocketsphinx"`: the embedded offline recognizer.
     Pocketsphinx {
         /// `model_dir`: default `/usr/share/pocketsphinx/model/en-us`.
@@ -236,6 +242,18 @@ fn default_true() -> bool {
 
 fn default_parallelism() -> usize {
     std::thread::available_parallelism().map_or(2, usize::from)
+}
+
+/// How a `kind = "fault"` engine fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FaultKind {
+    /// Its task panics.
+    Panic,
+    /// It never answers.
+    Hang,
+    /// It reports an error.
+    Error,
 }
 
 /// An inclusive port range written `"MIN-MAX"`.

@@ -5,12 +5,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use asr_adapters::Recognizer;
+use asr_adapters::fault::{FaultMode, FaultRecognizer};
 use asr_adapters::pocketsphinx::{PocketSphinx, PocketSphinxConfig};
 use tracing::warn;
 use tts_adapters::Synthesizer;
 use tts_adapters::espeak::{EspeakConfig, EspeakNg};
 
-use crate::config::{Config, EngineConfig};
+use crate::config::{Config, EngineConfig, FaultKind};
 use crate::routing::{RouteContext, RouteRule, choose};
 
 /// Every configured engine, by name, with the routes.
@@ -45,6 +46,17 @@ impl Engines {
                         warn!(%error, "requests routed to this engine will fail");
                     }
                     recognizers.insert(name.clone(), Arc::new(ps));
+                }
+                EngineConfig::Fault { mode } => {
+                    let mode = match mode {
+                        FaultKind::Panic => FaultMode::Panic,
+                        FaultKind::Hang => FaultMode::Hang,
+                        FaultKind::Error => FaultMode::Error,
+                    };
+                    recognizers.insert(
+                        name.clone(),
+                        Arc::new(FaultRecognizer::new(name.clone(), mode)),
+                    );
                 }
                 EngineConfig::Espeak {
                     max_concurrent,

@@ -677,7 +677,16 @@ impl RecogChannel {
             debug!(channel = %self.out.channel(), jsgf = ?g.jsgf, "engine grammar");
         }
         self.engine_name = engine.name().to_owned();
-        match engine.start(request) {
+        // An engine is a guest: even a panic in `start` ends only this request (design rule 3).
+        let started =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.start(request)));
+        let Ok(started) = started else {
+            warn!(channel = %self.out.channel(), engine = engine.name(), "recognizer engine panicked");
+            metrics::engine_error(engine.name(), "panic");
+            self.machine.handle_input(now, MachineInput::EngineFailed);
+            return;
+        };
+        match started {
             Ok(stream) => self.stream = Some(stream),
             Err(error) => {
                 warn!(channel = %self.out.channel(), %error, "recognizer engine refused the request");

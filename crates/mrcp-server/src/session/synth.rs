@@ -496,7 +496,18 @@ impl SynthChannel {
                 }
             }
         };
-        match engine.start(request) {
+        // An engine is a guest: even a panic in `start` ends only this request (design rule 3).
+        let started =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.start(request)));
+        let Ok(started) = started else {
+            warn!(channel = %self.id(), engine = engine.name(), "synthesizer engine panicked");
+            crate::metrics::engine_error(engine.name(), "panic");
+            self.machine.handle_input(Input::PromptFailed {
+                cause: SynthesizerCause::Error,
+            });
+            return;
+        };
+        match started {
             Ok(stream) => {
                 self.command(MediaCommand::BeginPrompt(PromptId(u64::from(request_id.0))));
                 self.playing = Some(Playing {
