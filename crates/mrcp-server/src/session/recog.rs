@@ -714,9 +714,12 @@ impl RecogChannel {
                 .map_or(Ok(()), std::fs::create_dir_all)
                 .map_err(|e| e.to_string())
                 .and_then(|()| {
+                    // Written aside and renamed, so a reader of the URI never sees half a file.
+                    let partial = path.with_extension("wav.part");
                     WavAudio { rate, samples }
-                        .write(&path)
-                        .map_err(|e| e.to_string())
+                        .write(&partial)
+                        .map_err(|e| e.to_string())?;
+                    std::fs::rename(&partial, &path).map_err(|e| e.to_string())
                 });
             if let Err(error) = written {
                 warn!(path = %path.display(), %error, "cannot save the waveform: check [recognizer] waveform_dir");
