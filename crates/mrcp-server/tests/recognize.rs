@@ -379,3 +379,64 @@ async fn save_waveform_writes_the_utterance_and_reports_its_uri() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_file(&config);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_sessions_share_one_control_connection() {
+    use bytes::BytesMut;
+    use mrcp_proto::mrcp::codec::Decoder;
+    use mrcp_proto::mrcp::{Message, RequestId};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let server = ServerProcess::start("35200-35299", &[]);
+    let a = connect(&server, ClientProfile::Asterisk, (35800, 35849)).await;
+    let b = connect(&server, ClientProfile::Asterisk, (35850, 35899)).await;
+    // `a=connection:existing` in practice: requests of both sessions on one TCP connection (RFC 6787 §4.2).
+    let mut shared = tokio::net::TcpStream::connect(server.mrcp).await.unwrap();
+    let mut recognize = Message::request(Method::Recognize, RequestId(1), a.channel());
+    recognize
+        .set_body("text/uri-list", b"builtin:dtmf/digits?length=2".to_vec())
+        .unwrap();
+    let get_params = Message::request(Method::GetParams, RequestId(1), b.channel());
+    let mut bytes = recognize.to_bytes().to_vec();
+    bytes.extend_from_slice(&get_params.to_bytes());
+    shared.write_all(&bytes).await.unwrap();
+    let (mut decoder, mut buf) = (Decoder::default(), BytesMut::new());
+    let mut next = async || {
+        tokio::time::timeout(common::DEADLINE, async {
+            loop {
+                if let Some(m) = decoder.decode(&mut buf).unwrap() {
+                    return m;
+                }
+                assert!(
+                    shared.read_buf(&mut buf).await.unwrap() > 0,
+                    "connection closed"
+                );
+            }
+        })
+        .await
+        .expect("no message on the shared connection within 20 s")
+    };
+    let mut answered = Vec::new();
+    for _ in 0..2 {
+        let m = next().await;
+        assert!(matches!(m.start, StartLine::Response { .. }), "{}", m.start);
+        answered.push(m.channel_id().unwrap().unwrap());
+    }
+    assert!(
+        answered.contains(a.channel()) && answered.contains(b.channel()),
+        "{answered:?}"
+    );
+    // Session A's events come back on the connection its request came on.
+    a.dtmf("12").await.unwrap();
+    let complete = loop {
+        let m = next().await;
+        if matches!(&m.start, StartLine::Event { event, .. } if event.as_str() == "RECOGNITION-COMPLETE")
+        {
+            break m;
+        }
+    };
+    assert_eq!(complete.channel_id().unwrap().as_ref(), Some(a.channel()));
+    assert_eq!(cause(&complete), 0, "{}", body(&complete));
+    a.close().await;
+    b.close().await;
+}
