@@ -440,3 +440,58 @@ async fn two_sessions_share_one_control_connection() {
     a.close().await;
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_few_digits_end_with_no_match_at_the_interdigit_timeout() {
+    let server = ServerProcess::start("35300-35349", &[]);
+    let mut client = connect(&server, ClientProfile::Asterisk, (35900, 35949)).await;
+    client
+        .send(
+            Method::Recognize,
+            &[("DTMF-Interdigit-Timeout", "800")],
+            Some(("text/uri-list", b"builtin:dtmf/digits?length=4".as_slice())),
+        )
+        .await
+        .unwrap();
+    client.receive().await.unwrap();
+    client.dtmf("12").await.unwrap();
+    let (_, complete) = client.until_event("RECOGNITION-COMPLETE").await.unwrap();
+    assert_eq!(cause(&complete), 1, "{}", body(&complete));
+    assert!(body(&complete).contains("nomatch"), "{}", body(&complete));
+    client.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn speech_longer_than_the_recognition_timeout_ends_with_a_maxtime_cause() {
+    let server = ServerProcess::start("35350-35399", &[]);
+    let mut client = connect(&server, ClientProfile::FreeSwitch, (35950, 35999)).await;
+    let menu = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/grammars/menu.grxml"
+    ))
+    .unwrap();
+    client
+        .send(
+            Method::Recognize,
+            &[("Recognition-Timeout", "400")],
+            Some(("application/srgs+xml", menu.as_slice())),
+        )
+        .await
+        .unwrap();
+    client.receive().await.unwrap();
+    client
+        .play(telephone_speech(
+            "please talk to an agent about my account balance",
+        ))
+        .await
+        .unwrap();
+    let (_, complete) = client.until_event("RECOGNITION-COMPLETE").await.unwrap();
+    // 008 success-maxtime or 015 no-match-maxtime, depending on what 400 ms of speech matched (§9.4).
+    assert!(
+        matches!(cause(&complete), 8 | 15),
+        "cause {}: {}",
+        cause(&complete),
+        body(&complete)
+    );
+    client.close().await;
+}
