@@ -428,3 +428,75 @@ async fn the_umc_synthesizer_scenario_over_sip_tcp_replays() {
     assert!(header(&bye_ok, "CSeq").ends_with("BYE"), "{bye_ok}");
     drop(tokio::time::timeout(Duration::from_secs(2), rtp.close()).await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_re_invite_adds_a_synthesizer_to_a_recognizer_session() {
+    let text = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../mrcp-proto/tests/data/unimrcp-wire-captures.txt"
+    ))
+    .unwrap();
+    let frames = capture::parse(&text).unwrap();
+    let server = ServerProcess::start("33050-33099", &[]);
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    socket.connect(server.sip).await.unwrap();
+    let me = socket.local_addr().unwrap().to_string();
+    let them = server.sip.to_string();
+    let rewrite = |s: &str| {
+        s.replace("127.0.0.1:8062", &me)
+            .replace("127.0.0.1:8060", &them)
+    };
+
+    // The umc recognizer INVITE (frame 23), then its ACK with the server's tag.
+    socket
+        .send(rewrite(&frame(&frames, 23)).as_bytes())
+        .await
+        .unwrap();
+    let ok = sip_response(&socket, 200).await;
+    let to = header(&ok, "To").to_owned();
+    let ack = frame(&frames, 26);
+    let ack = rewrite(&ack.replace(header(&ack, "To"), "@TO@")).replace("@TO@", &to);
+    socket.send(ack.as_bytes()).await.unwrap();
+
+    // A re-INVITE whose offer keeps the recognizer and adds a synthesizer on the same audio (cmid 1).
+    let sdp = "v=0\r\no=UniMRCPClient 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+               m=application 9 TCP/MRCPv2 1\r\na=setup:active\r\na=connection:existing\r\na=resource:speechrecog\r\na=cmid:1\r\n\
+               m=application 9 TCP/MRCPv2 1\r\na=setup:active\r\na=connection:existing\r\na=resource:speechsynth\r\na=cmid:1\r\n\
+               m=audio 4002 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\na=mid:1\r\n";
+    let invite = frame(&frames, 23);
+    let head = &invite[..invite.find("\r\n\r\n").unwrap()];
+    let head = head
+        .replace(header(head, "To"), "@TO@")
+        .replace("CSeq: 1001105668 INVITE", "CSeq: 1001105669 INVITE")
+        .replace("branch=z9hG4bKata564SyZ5ypK", "branch=z9hG4bKreinvite1")
+        .replace(
+            "Content-Length: 417",
+            &format!("Content-Length: {}", sdp.len()),
+        );
+    let reinvite = format!("{}\r\n\r\n{sdp}", rewrite(&head).replace("@TO@", &to));
+    socket.send(reinvite.as_bytes()).await.unwrap();
+    let answer = sip_response(&socket, 200).await;
+    assert!(
+        header(&answer, "CSeq").ends_with("1001105669 INVITE"),
+        "{answer}"
+    );
+    let channels: Vec<&str> = answer
+        .lines()
+        .filter_map(|l| l.strip_prefix("a=channel:"))
+        .collect();
+    assert_eq!(channels.len(), 2, "{answer}");
+    assert!(
+        channels.iter().any(|c| c.trim().ends_with("@speechrecog")),
+        "{answer}"
+    );
+    assert!(
+        channels.iter().any(|c| c.trim().ends_with("@speechsynth")),
+        "{answer}"
+    );
+    // One session: both channels share its id.
+    let ids: Vec<&str> = channels
+        .iter()
+        .map(|c| c.split('@').next().unwrap())
+        .collect();
+    assert_eq!(ids[0], ids[1]);
+}

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mrcp_media::endpoint::{MediaCommand, MediaEvent, RtpEndpoint};
-use mrcp_proto::mrcp::ResourceType;
+use mrcp_proto::mrcp::{ChannelId, ResourceType};
 use mrcp_proto::sdp::{AnswerBuilder, MrcpSdp, SdpError};
 use mrcp_sip::{CallHandle, EndReason, ServerTxId};
 use tokio::sync::mpsc;
@@ -64,6 +64,10 @@ pub(crate) struct Session {
     sdp_version: u64,
     /// The negotiated codec's RTP clock rate, for jitter in seconds.
     clock_rate: u32,
+    /// The rate of the call's audio.
+    codec_rate: mrcp_media::codec::SampleRate,
+    /// What the INVITE said that routing may use.
+    call_info: recog::CallInfo,
     recog: Option<RecogChannel>,
     synth: Option<SynthChannel>,
     rtp: Option<RtpEndpoint>,
@@ -93,6 +97,41 @@ pub(crate) async fn run(
 }
 
 impl Session {
+    /// Opens the channel `id` on the session's audio (at set-up, or when a re-INVITE adds a resource).
+    fn open_channel(&mut self, id: ChannelId) -> Result<(), mrcp_media::resample::ResampleError> {
+        let shared = &self.shared;
+        match id.resource() {
+            ResourceType::Speechrecog => {
+                let engine_rate =
+                    mrcp_media::codec::SampleRate(shared.engines.default_recognizer_rate());
+                let listener = audio_in::AudioIn::new(self.codec_rate, engine_rate)?;
+                let defaults = shared.recognizer_defaults.clone();
+                let call = self.call_info.clone();
+                self.recog = Some(RecogChannel::new(
+                    id,
+                    defaults,
+                    shared.engines.clone(),
+                    call,
+                    listener,
+                ));
+            }
+            _ => {
+                if let Some(rtp) = &self.rtp {
+                    let (engines, call) = (shared.engines.clone(), self.call_info.clone());
+                    let commands = rtp.commands.clone();
+                    self.synth = Some(SynthChannel::new(
+                        id,
+                        engines,
+                        call,
+                        commands,
+                        self.codec_rate,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn serve(mut self, mut commands: mpsc::Receiver<SessionCommand>) {
         let idle_limit = self.shared.config.session_idle_timeout();
         let ending = loop {
@@ -294,14 +333,24 @@ impl Session {
                 ResourceType::Speechsynth => self.synth.as_ref().map(|c| c.id().clone()),
                 _ => None,
             };
-            match existing {
-                Some(id) => {
-                    builder.accept_control(request.index, id, None)?;
-                    keep_recog |= request.resource == ResourceType::Speechrecog;
-                    keep_synth |= request.resource == ResourceType::Speechsynth;
-                }
-                None => builder.reject(request.index),
-            }
+            // A resource the session lacks is added on the session's audio (RFC 6787 §4.2, "resource
+            // addition"); one the server does not run is refused by the builder already.
+            let id = match existing {
+                Some(id) => id,
+                None => match ChannelId::new(self.session_id.clone(), request.resource) {
+                    Ok(id) if self.rtp.is_some() && self.open_channel(id.clone()).is_ok() => {
+                        info!(resource = %request.resource, "channel added by re-INVITE");
+                        id
+                    }
+                    _ => {
+                        builder.reject(request.index);
+                        continue;
+                    }
+                },
+            };
+            builder.accept_control(request.index, id, None)?;
+            keep_recog |= request.resource == ResourceType::Speechrecog;
+            keep_synth |= request.resource == ResourceType::Speechsynth;
         }
         if !keep_recog && self.recog.take().is_some() {
             info!("speechrecog channel removed by re-INVITE");

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use mrcp_media::codec::{Codec as MediaCodec, SampleRate};
+use mrcp_media::codec::Codec as MediaCodec;
 use mrcp_media::endpoint::{EndpointConfig, RtpEndpoint};
 use mrcp_proto::mrcp::{ChannelId, ResourceType};
 use mrcp_proto::rtp::PayloadType;
@@ -13,9 +13,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::audio_in::AudioIn;
+use super::Session;
 use super::recog::CallInfo;
-use super::{RecogChannel, Session, SynthChannel};
 use crate::control::CONTROL_CAPACITY;
 use crate::metrics::{self, SessionOutcome};
 use crate::server::Shared;
@@ -138,36 +137,6 @@ async fn try_establish(
         request_uri_user: request_uri_user(invite),
         user_agent: invite.header("User-Agent").map(str::to_owned),
     };
-    let mut recog = None;
-    let mut synth = None;
-    for id in channels {
-        match id.resource() {
-            ResourceType::Speechrecog => {
-                let engine_rate = SampleRate(shared.engines.default_recognizer_rate());
-                let listener =
-                    AudioIn::new(codec.sample_rate(), engine_rate).map_err(|e| Failure {
-                        code: 500,
-                        reason: e.to_string(),
-                    })?;
-                recog = Some(RecogChannel::new(
-                    id,
-                    shared.recognizer_defaults.clone(),
-                    shared.engines.clone(),
-                    call_info.clone(),
-                    listener,
-                ));
-            }
-            _ => {
-                synth = Some(SynthChannel::new(
-                    id,
-                    shared.engines.clone(),
-                    call_info.clone(),
-                    rtp.commands.clone(),
-                    codec.sample_rate(),
-                ));
-            }
-        }
-    }
     info!(session_id = %session_id.0, codec = ?codec, remote = %plan.remote, "session established");
     let session = Session {
         shared: shared.clone(),
@@ -177,13 +146,22 @@ async fn try_establish(
         sdp_id: session_id.1,
         sdp_version: session_id.1,
         clock_rate: codec.clock_rate(),
-        recog,
-        synth,
+        codec_rate: codec.sample_rate(),
+        call_info,
+        recog: None,
+        synth: None,
         rtp: Some(rtp),
         control: control_rx,
         connection: None,
         last_activity: Instant::now(),
     };
+    let mut session = session;
+    for id in channels {
+        session.open_channel(id).map_err(|e| Failure {
+            code: 500,
+            reason: e.to_string(),
+        })?;
+    }
     Ok((session, body))
 }
 
