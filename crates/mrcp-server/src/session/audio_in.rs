@@ -33,15 +33,10 @@ pub(crate) struct AudioIn {
 impl AudioIn {
     /// A listener for audio at `rate` feeding an engine that wants `engine_rate`.
     pub(crate) fn new(rate: SampleRate, engine_rate: SampleRate) -> Result<Self, ResampleError> {
-        // The neural detector when the rate suits it, else the energy detector, which takes any rate.
-        let detector: Box<dyn VoiceDetector> = match EarshotDetector::new(rate) {
-            Ok(d) => Box::new(d),
-            Err(_) => Box::new(EnergyDetector::new(rate)),
-        };
         Ok(Self {
             rate,
             inband: InbandDetector::new(InbandConfig::new(rate.0)),
-            endpointer: Endpointer::new(EndpointerConfig::default(), detector),
+            endpointer: endpointer(rate, EndpointerConfig::default()),
             resampler: Self::resampler(rate, engine_rate)?,
             engine_rate,
         })
@@ -55,6 +50,17 @@ impl AudioIn {
             return Ok(None);
         }
         StreamResampler::new(rate, engine_rate, std::time::Duration::from_millis(20)).map(Some)
+    }
+
+    /// Sensitivity-Level (RFC 6787 §9.4), 0.0–1.0: higher hears quieter speech; `None` for the endpointer's
+    /// default. Takes effect for the next utterance.
+    pub(crate) fn set_sensitivity(&mut self, sensitivity: Option<f32>) {
+        let default = EndpointerConfig::default();
+        let config = EndpointerConfig {
+            sensitivity: sensitivity.unwrap_or(default.sensitivity),
+            ..default
+        };
+        self.endpointer = endpointer(self.rate, config);
     }
 
     /// The rate of the call's audio.
@@ -103,4 +109,14 @@ impl AudioIn {
             None => engine_audio.extend_from_slice(samples),
         }
     }
+}
+
+/// An endpointer over the neural detector when the rate suits it, else the energy detector, which takes any
+/// rate.
+fn endpointer(rate: SampleRate, config: EndpointerConfig) -> Endpointer {
+    let detector: Box<dyn VoiceDetector> = match EarshotDetector::new(rate) {
+        Ok(d) => Box::new(d),
+        Err(_) => Box::new(EnergyDetector::new(rate)),
+    };
+    Endpointer::new(config, detector)
 }

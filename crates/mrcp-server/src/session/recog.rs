@@ -24,7 +24,7 @@ use mrcp_proto::grammar::store::{
 };
 use mrcp_proto::mrcp::header::{
     CompletionCause, ContentId, InputType, InputTypeHeader, MediaUri, NBestListLength,
-    RecognizerCause, SaveWaveform, SpeechLanguage, WaveformUri,
+    RecognizerCause, SaveWaveform, SensitivityLevel, SpeechLanguage, WaveformUri,
 };
 use mrcp_proto::mrcp::{
     ChannelId, EventName, Headers, Message, Method, RequestId, RequestState, StartLine, StatusCode,
@@ -405,6 +405,11 @@ impl RecogChannel {
             Ok(save) => save.is_some_and(|s| s.0).then(Vec::new),
             Err(invalid) => return self.out.respond_invalid(request_id, &invalid),
         };
+        // Sensitivity-Level applies to this request only; without one the endpointer's default returns.
+        match self.params.effective::<SensitivityLevel>(&request.headers) {
+            Ok(level) => self.listener.set_sensitivity(level.map(|l| l.0.get())),
+            Err(invalid) => return self.out.respond_invalid(request_id, &invalid),
+        }
         self.input_ended_at = None;
         self.prepared.push_back(Prepared {
             request_id,
