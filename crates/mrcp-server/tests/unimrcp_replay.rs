@@ -82,6 +82,24 @@ async fn mrcp_message(
     .expect("no MRCP message within 20 s")
 }
 
+/// The channel id, MRCP port and RTP port an SDP answer names.
+fn answer_addresses(body: &str) -> (String, u16, u16) {
+    let line = |prefix: &str| {
+        body.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    let port_of =
+        |prefix: &str| -> u16 { line(prefix).split(' ').next().unwrap().parse().unwrap() };
+    (
+        line("a=channel:"),
+        port_of("m=application "),
+        port_of("m=audio "),
+    )
+}
+
 /// The frames of one captured recognizer exchange.
 struct Scenario {
     invite: u32,
@@ -162,17 +180,7 @@ async fn replay(scenario: Scenario) {
         "PCMU and telephone-event first:\n{body}"
     );
     assert_eq!(answer.media.len(), 2);
-    let line = |prefix: &str| {
-        body.lines()
-            .find_map(|l| l.strip_prefix(prefix))
-            .unwrap()
-            .trim()
-            .to_owned()
-    };
-    let channel = line("a=channel:");
-    let port_of =
-        |prefix: &str| -> u16 { line(prefix).split(' ').next().unwrap().parse().unwrap() };
-    let (mrcp_port, rtp_port) = (port_of("m=application "), port_of("m=audio "));
+    let (channel, mrcp_port, rtp_port) = answer_addresses(body);
 
     // In-dialog requests carry the server's To tag.
     let with_tag = |number: u32| {
@@ -374,17 +382,7 @@ async fn the_umc_synthesizer_scenario_over_sip_tcp_replays() {
         body.contains("a=sendonly\r\n"),
         "the server sends to a recvonly client:\n{body}"
     );
-    let line = |prefix: &str| {
-        body.lines()
-            .find_map(|l| l.strip_prefix(prefix))
-            .unwrap()
-            .trim()
-            .to_owned()
-    };
-    let channel = line("a=channel:");
-    let port_of =
-        |prefix: &str| -> u16 { line(prefix).split(' ').next().unwrap().parse().unwrap() };
-    let (mrcp_port, rtp_port) = (port_of("m=application "), port_of("m=audio "));
+    let (channel, mrcp_port, rtp_port) = answer_addresses(body);
     let with_tag = |number: u32| {
         let raw = frame(&frames, number);
         rewrite(&raw.replace(header(&raw, "To"), "@TO@")).replace("@TO@", &to)

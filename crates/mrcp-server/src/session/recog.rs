@@ -23,8 +23,8 @@ use mrcp_proto::grammar::store::{
     DefineOutcome, GrammarStore, Resolution, ResolvedGrammar, parse_uri_list,
 };
 use mrcp_proto::mrcp::header::{
-    CompletionCause, ContentId, InputType, InputTypeHeader, MediaUri, NBestListLength,
-    RecognizerCause, SaveWaveform, SensitivityLevel, SpeechLanguage, WaveformUri,
+    ActiveRequestIdList, CompletionCause, ContentId, InputType, InputTypeHeader, MediaUri,
+    NBestListLength, RecognizerCause, SaveWaveform, SensitivityLevel, SpeechLanguage, WaveformUri,
 };
 use mrcp_proto::mrcp::{
     ChannelId, EventName, Headers, Message, Method, RequestId, RequestState, StartLine, StatusCode,
@@ -568,9 +568,7 @@ impl RecogChannel {
                 } => {
                     let mut headers = Headers::new();
                     if !active_request_ids.is_empty() {
-                        let list: Vec<String> =
-                            active_request_ids.iter().map(|r| r.0.to_string()).collect();
-                        let _ = headers.set_raw("Active-Request-Id-List", &list.join(","));
+                        let _ = headers.set(&ActiveRequestIdList(active_request_ids));
                     }
                     let mut message = self.out.response(request_id, status, state, &headers);
                     if let Some(outcome) = result {
