@@ -325,6 +325,28 @@ async fn wait_for_sessions(shared: &Shared, until: tokio::time::Instant) -> bool
     true
 }
 
+/// Sends a response without waiting in the SIP loop: the driver's core blocks while its event channel is full,
+/// so a loop that awaited its own commands there could deadlock under load.
+fn respond_later(sip: &SipHandle, tx: mrcp_sip::ServerTxId, response: Response) {
+    let sip = sip.clone();
+    tokio::spawn(async move {
+        if let Err(error) = sip.respond(tx, response).await {
+            warn!(%error, "cannot send a SIP response");
+        }
+    });
+}
+
+/// Hands a command to a session without blocking the SIP loop (for the same reason as [`respond_later`]); a
+/// session whose queue is full gets it from a task of its own.
+fn forward(session: &mpsc::Sender<SessionCommand>, command: SessionCommand) {
+    if let Err(mpsc::error::TrySendError::Full(command)) = session.try_send(command) {
+        let session = session.clone();
+        tokio::spawn(async move {
+            let _ = session.send(command).await;
+        });
+    }
+}
+
 /// Turns SIP events into sessions and session commands.
 async fn sip_loop(mut driver: SipDriver, shared: Arc<Shared>, shutdown: CancellationToken) {
     let mut calls: HashMap<CallHandle, mpsc::Sender<SessionCommand>> = HashMap::new();
@@ -354,7 +376,7 @@ async fn sip_loop(mut driver: SipDriver, shared: Arc<Shared>, shutdown: Cancella
                     response
                         .headers
                         .push(("Retry-After".to_owned(), retry_after));
-                    let _ = shared.sip.respond(tx, response).await;
+                    respond_later(&shared.sip, tx, response);
                     metrics::invite_rejected(503);
                     continue;
                 }
@@ -364,20 +386,20 @@ async fn sip_loop(mut driver: SipDriver, shared: Arc<Shared>, shutdown: Cancella
             }
             Event::ReInvite { call, tx, request } => match calls.get(&call) {
                 Some(session) => {
-                    let _ = session.send(SessionCommand::ReInvite { tx, request }).await;
+                    forward(session, SessionCommand::ReInvite { tx, request });
                 }
                 // §12.2.2: no such dialog here.
                 None => {
-                    let _ = shared.sip.respond(tx, Response::status(481)).await;
+                    respond_later(&shared.sip, tx, Response::status(481));
                 }
             },
             Event::Terminated { call, reason } => {
                 if let Some(session) = calls.remove(&call) {
-                    let _ = session.send(SessionCommand::Terminated(reason)).await;
+                    forward(&session, SessionCommand::Terminated(reason));
                 }
             }
             Event::Options { tx, .. } => {
-                let _ = shared.sip.respond(tx, options_response(&shared)).await;
+                respond_later(&shared.sip, tx, options_response(&shared));
             }
             _ => {}
         }
