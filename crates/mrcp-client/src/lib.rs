@@ -31,6 +31,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod load;
 mod session;
 
-pub use session::{ClientError, Session, SessionConfig, read_wav_8k};
+pub use session::{ClientError, MediaWait, Session, SessionConfig, read_wav_8k};
