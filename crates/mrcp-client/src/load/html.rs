@@ -86,16 +86,16 @@ fn fmt_num(v: f64) -> String {
     }
 }
 
-fn open_svg(out: &mut String, id: &str) {
+fn open_svg(out: &mut String, id: &str, height: f64) {
     let _ = write!(
         out,
-        r#"<svg id="{id}" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif">"#
+        r#"<svg id="{id}" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="sans-serif">"#
     );
 }
 
 fn legend(out: &mut String, items: &[(&str, &str)]) {
-    for (i, (color, label)) in items.iter().enumerate() {
-        let x = LEFT + 10.0 + 170.0 * i as f64;
+    let mut x = LEFT + 10.0;
+    for (color, label) in items {
         let _ = write!(
             out,
             r#"<rect x="{x}" y="{}" width="10" height="10" fill="{color}"/><text x="{}" y="{}" font-size="11">{}</text>"#,
@@ -104,12 +104,13 @@ fn legend(out: &mut String, items: &[(&str, &str)]) {
             TOP + 15.0,
             esc(label)
         );
+        x += 40.0 + 6.5 * label.chars().count() as f64;
     }
 }
 
 /// Latency of each finished session against its start time; failed sessions as red crosses on the axis.
 fn latency_over_time(out: &mut String, points: &[TimelinePoint], result_label: &str) {
-    open_svg(out, "latency-over-time");
+    open_svg(out, "latency-over-time", HEIGHT);
     let x_max = nice_max(points.iter().map(|p| p.t_s).fold(0.0, f64::max));
     let y_max = nice_max(
         points
@@ -163,30 +164,67 @@ fn latency_over_time(out: &mut String, points: &[TimelinePoint], result_label: &
     out.push_str("</svg>");
 }
 
-/// Grouped bars: p50, p90, p99 and max of each latency series that has samples.
+/// Grouped bars on a logarithmic axis (the series span microseconds to seconds): p50, p90, p99 and max of
+/// each latency series that has samples.
 fn percentiles(out: &mut String, report: &LoadReport) {
-    open_svg(out, "percentiles");
+    open_svg(out, "percentiles", HEIGHT);
     let series: Vec<(&String, [f64; 4])> = report
         .latency
         .iter()
         .filter(|(_, s)| s.count > 0)
         .map(|(k, s)| (k, [s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms]))
         .collect();
-    let y_max = nice_max(series.iter().flat_map(|(_, v)| *v).fold(0.0, f64::max));
-    axes(out, 0.0, y_max, "", "latency (ms)");
+    let values = || series.iter().flat_map(|(_, v)| *v).filter(|v| *v > 0.0);
+    let lo = values()
+        .fold(f64::INFINITY, f64::min)
+        .min(1.0)
+        .log10()
+        .floor();
+    let hi = nice_max(values().fold(0.0, f64::max))
+        .log10()
+        .ceil()
+        .max(lo + 1.0);
     let (pw, ph) = (WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM);
+    let py = |v: f64| {
+        let f = ((v.max(10f64.powf(lo)).log10() - lo) / (hi - lo)).clamp(0.0, 1.0);
+        TOP + ph * (1.0 - f)
+    };
+    let _ = write!(
+        out,
+        r##"<rect x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}" fill="#fafafa" stroke="#999"/>"##
+    );
+    let mut decade = lo;
+    while decade <= hi {
+        let v = 10f64.powf(decade);
+        let y = py(v);
+        let _ = write!(
+            out,
+            r##"<line x1="{LEFT}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end" font-size="11">{}</text>"##,
+            LEFT + pw,
+            LEFT - 5.0,
+            y + 4.0,
+            fmt_num(v)
+        );
+        decade += 1.0;
+    }
+    let _ = write!(
+        out,
+        r#"<text x="14" y="{}" text-anchor="middle" font-size="12" transform="rotate(-90 14 {})">latency (ms, log scale)</text>"#,
+        TOP + ph / 2.0,
+        TOP + ph / 2.0
+    );
     let group = pw / series.len().max(1) as f64;
     let bar = group / 6.0;
     for (g, (name, values)) in series.iter().enumerate() {
         let x0 = LEFT + group * g as f64 + bar;
         for (i, v) in values.iter().enumerate() {
-            let h = ph * (v / y_max).clamp(0.0, 1.0);
+            let top = py(*v);
             let _ = write!(
                 out,
-                r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{h:.1}" fill="{}"><title>{}: {v:.1} ms</title></rect>"#,
+                r#"<rect x="{:.1}" y="{top:.1}" width="{:.1}" height="{:.1}" fill="{}"><title>{}: {v:.1} ms</title></rect>"#,
                 x0 + bar * i as f64,
-                TOP + ph - h,
                 bar * 0.9,
+                TOP + ph - top,
                 COLORS[i],
                 esc(name)
             );
@@ -213,7 +251,6 @@ fn percentiles(out: &mut String, report: &LoadReport) {
 
 /// Horizontal bars: sessions by outcome class.
 fn failures(out: &mut String, report: &LoadReport) {
-    open_svg(out, "failures");
     let mut rows: Vec<(String, u64, &str)> =
         vec![("succeeded".to_owned(), report.succeeded, COLORS[3])];
     rows.extend(
@@ -222,9 +259,10 @@ fn failures(out: &mut String, report: &LoadReport) {
             .iter()
             .map(|(k, v)| (k.clone(), *v, COLORS[2])),
     );
+    open_svg(out, "failures", TOP * 2.0 + 30.0 * rows.len() as f64);
     let x_max = nice_max(rows.iter().map(|r| r.1 as f64).fold(0.0, f64::max));
     let label_w = 220.0;
-    let row_h = ((HEIGHT - TOP - BOTTOM) / rows.len().max(1) as f64).min(30.0);
+    let row_h = 30.0;
     for (i, (name, count, color)) in rows.iter().enumerate() {
         let y = TOP + row_h * i as f64;
         let w = (WIDTH - label_w - RIGHT - 60.0) * (*count as f64 / x_max).clamp(0.0, 1.0);
