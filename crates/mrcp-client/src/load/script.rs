@@ -202,7 +202,7 @@ async fn recognize_on(
         _ => {}
     }
     let body = Some(("text/uri-list", uri.as_bytes()));
-    request(session, Method::Recognize, &headers, body, timings, true).await?;
+    let recognize = request(session, Method::Recognize, &headers, body, timings, true).await?;
     if prompt {
         // The caller is silent while the prompt plays; FreeSWITCH streams that silence (reference §7.3).
         let samples = usize::try_from(input.prompt.as_millis() * 8).unwrap_or(usize::MAX);
@@ -221,6 +221,15 @@ async fn recognize_on(
         .until_event_with_media("RECOGNITION-COMPLETE")
         .await?;
     timings.input_start_to_complete = Some(wait.event_at.saturating_duration_since(input_start));
+    // Strict mode: UniMRCP drops messages for another request (reference §6, §7.6).
+    if let Some(m) = wait
+        .before
+        .iter()
+        .chain([&wait.event])
+        .find(|m| m.start.request_id() != recognize)
+    {
+        return Err(stray(m, recognize));
+    }
     if let Some(m) = wait.before.iter().find(|m| !is_start_of_input(m)) {
         return Err(unexpected(m));
     }
@@ -272,11 +281,14 @@ async fn speak_on(
         "text/plain"
     };
     let body = Some((content_type, input.text.as_bytes()));
-    request(session, Method::Speak, &[], body, timings, true).await?;
+    let speak = request(session, Method::Speak, &[], body, timings, true).await?;
     let started = Instant::now();
     let wait = session.until_event_with_media("SPEAK-COMPLETE").await?;
     if let Some(m) = wait.before.first() {
         return Err(unexpected(m));
+    }
+    if wait.event.start.request_id() != speak {
+        return Err(stray(&wait.event, speak));
     }
     timings.first_audio = wait
         .first_audio_at
@@ -299,7 +311,7 @@ async fn request(
     body: Option<(&str, &[u8])>,
     timings: &mut Timings,
     in_progress: bool,
-) -> Result<(), Failure> {
+) -> Result<RequestId, Failure> {
     let sent = Instant::now();
     let id = session.send(method.clone(), headers, body).await?;
     let response = session.receive().await?;
@@ -316,7 +328,7 @@ async fn request(
                 RequestState::Complete
             };
             if status.is_success() && *state == wanted {
-                Ok(())
+                Ok(id)
             } else {
                 Err(Failure::MrcpStatus {
                     method,
