@@ -203,7 +203,7 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<bool> {
         bar.tick();
     })
     .await?;
-    bar.finish();
+    bar.finish_and_clear();
     let json = serde_json::to_string_pretty(&report)?;
     std::fs::write(&args.report, json)
         .with_context(|| format!("cannot write {}", args.report.display()))?;
