@@ -374,6 +374,62 @@ mod tests {
     }
 
     #[test]
+    fn page_has_three_charts_and_no_script() {
+        use crate::load::report::{LatencySummary, LoadReport, TimelinePoint};
+        let report = LoadReport {
+            scenario: "recognize".to_owned(),
+            profile: "freeswitch".to_owned(),
+            server: "127.0.0.1:5060".to_owned(),
+            max_concurrent: 10,
+            peak_concurrent: 10,
+            rate_per_s: 5.0,
+            duration_s: 2.0,
+            elapsed_s: 3.0,
+            attempted: 3,
+            succeeded: 2,
+            failed: 1,
+            completed_before_end_of_input: 0,
+            failures: [("sip 503".to_owned(), 1)].into(),
+            failure_examples: [("sip 503".to_owned(), "<busy>".to_owned())].into(),
+            latency: [(
+                "sip_setup".to_owned(),
+                LatencySummary {
+                    count: 2,
+                    min_ms: 1.0,
+                    mean_ms: 1.5,
+                    p50_ms: 1.0,
+                    p90_ms: 2.0,
+                    p99_ms: 2.0,
+                    max_ms: 2.0,
+                },
+            )]
+            .into(),
+            client_cpu: None,
+            server_cpu: None,
+            timeline: (0..3)
+                .map(|i| TimelinePoint {
+                    t_s: f64::from(i) * 0.2,
+                    sip_setup_ms: Some(1.0),
+                    result_ms: (i > 0).then_some(400.0),
+                    ok: i > 0,
+                })
+                .collect(),
+        };
+        let page = render(&report);
+        for id in ["latency-over-time", "percentiles", "failures"] {
+            assert!(page.contains(&format!(r#"<svg id="{id}""#)), "{id}");
+        }
+        assert_eq!(page.matches("<circle").count(), 5);
+        assert!(page.contains("&lt;busy&gt;"));
+        // Offline: no script, and the only URL is the SVG namespace name (never fetched).
+        assert!(!page.contains("<script"));
+        assert_eq!(
+            page.matches("http").count(),
+            page.matches("http://www.w3.org/2000/svg").count()
+        );
+    }
+
+    #[test]
     fn escapes_markup() {
         assert_eq!(esc("<a & \"b\">"), "&lt;a &amp; &quot;b&quot;&gt;");
     }
