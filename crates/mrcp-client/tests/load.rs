@@ -129,8 +129,10 @@ async fn speech_sessions_as_freeswitch_hear_the_expected_words() {
             "balance",
             "--prompt",
             "300ms",
+            // One at a time: a debug-build server next to the other tests has few decoders to spare, and
+            // under that load it answers no-match instead of queueing (see the README's performance notes).
             "--sessions",
-            "2",
+            "1",
             "--rate",
             "2/s",
             "--count",
