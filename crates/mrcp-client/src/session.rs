@@ -99,6 +99,7 @@ pub struct Session {
     next_prompt: u64,
     timeout: Duration,
     sip_setup: Duration,
+    telephone_event: bool,
 }
 
 /// What [`Session::until_event_with_media`] saw: the awaited event, what came before it, and the media
@@ -219,6 +220,10 @@ impl Session {
         let (Some(channel_id), Some(mrcp_addr)) = (channel.channel_id.clone(), channel.mrcp) else {
             return Err(ClientError::ChannelRefused(config.resource));
         };
+        let telephone_event = channel
+            .audio
+            .as_ref()
+            .is_some_and(|a| a.telephone_event.is_some());
         if let Some(audio) = &channel.audio {
             let _ = rtp
                 .commands
@@ -239,6 +244,7 @@ impl Session {
             next_prompt: 1,
             timeout: config.timeout,
             sip_setup,
+            telephone_event,
         })
     }
 
@@ -370,21 +376,36 @@ impl Session {
         }
     }
 
-    /// Sends 8 kHz samples and then RFC 4733 digits (100 ms each) as one input at real pace; its end is
-    /// reported by [`Session::until_event_with_media`].
-    pub async fn send_input(&mut self, samples: Vec<i16>, digits: &str) -> Result<(), ClientError> {
+    /// Whether the answer negotiated telephone-event (RFC 4733).
+    pub fn telephone_event(&self) -> bool {
+        self.telephone_event
+    }
+
+    /// Sends 8 kHz samples and then the digits as one input at real pace: RFC 4733 events of 100 ms when
+    /// telephone-event was negotiated, else in-band tones mixed into the audio as UniMRCP does (reference
+    /// §7.7). Its end is reported by [`Session::until_event_with_media`].
+    pub async fn send_input(
+        &mut self,
+        mut samples: Vec<i16>,
+        digits: &str,
+    ) -> Result<(), ClientError> {
         let prompt = PromptId(self.next_prompt);
         self.next_prompt += 1;
+        if !self.telephone_event {
+            samples.extend(crate::tones::inband_dtmf(digits));
+        }
         let mut commands = vec![MediaCommand::BeginPrompt(prompt)];
         if !samples.is_empty() {
             commands.push(MediaCommand::Audio(samples));
         }
-        commands.extend(
-            digits
-                .chars()
-                .filter_map(DtmfEvent::from_char)
-                .map(|d| MediaCommand::Dtmf(d, Duration::from_millis(100))),
-        );
+        if self.telephone_event {
+            commands.extend(
+                digits
+                    .chars()
+                    .filter_map(DtmfEvent::from_char)
+                    .map(|d| MediaCommand::Dtmf(d, Duration::from_millis(100))),
+            );
+        }
         commands.push(MediaCommand::EndPrompt);
         for command in commands {
             self.rtp

@@ -69,6 +69,47 @@ async fn twenty_dtmf_sessions_as_asterisk_all_succeed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_inband_dtmf_sessions_as_freeswitch_all_succeed() {
+    // FreeSWITCH's vanilla offer has no telephone-event: the digits go in-band, 70 ms tone + 50 ms gap
+    // (reference §7.7), after a 200 ms prompt and START-INPUT-TIMERS.
+    let server = ServerProcess::start("44000-44999");
+    let dir = out_dir("inband");
+    let report = dir.join("report.json");
+    let code = client(
+        &[
+            "load",
+            "--server",
+            &format!("sip:{}", server.sip),
+            "--profile",
+            "freeswitch",
+            "--dtmf",
+            "4321",
+            "--expect",
+            "4321",
+            "--prompt",
+            "200ms",
+            "--sessions",
+            "10",
+            "--rate",
+            "40/s",
+            "--count",
+            "10",
+            "--rtp-ports",
+            "45000-45999",
+            "--report",
+            report.to_str().unwrap(),
+        ],
+        DEADLINE,
+    )
+    .await;
+    let r = read_report(&report);
+    assert_eq!(code, 0, "{r:#?}");
+    assert_eq!((r.attempted, r.succeeded, r.failed), (10, 10, 0), "{r:#?}");
+    // RECOGNIZE and START-INPUT-TIMERS per session.
+    assert_eq!(r.latency["mrcp_response"].count, 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_result_without_the_expected_digits_is_a_wrong_result() {
     let server = ServerProcess::start("36000-36999");
     let dir = out_dir("wrong");
