@@ -68,7 +68,12 @@ pub enum Failure {
         state: RequestState,
     },
     /// The completion event carried another cause than 000 (success).
-    CompletionCause(u16),
+    CompletionCause {
+        /// The cause code.
+        code: u16,
+        /// What the NLSML `<input>` held, or the Completion-Reason, for the report.
+        heard: String,
+    },
     /// Completion-Cause 000, but the result lacked the expected text or no audio came.
     WrongResult(String),
     /// The server did what FreeSWITCH or Asterisk would fail on (reference §7.6): a message for another
@@ -86,7 +91,7 @@ impl Failure {
             Failure::SipStatus(s) => format!("sip {s}"),
             Failure::Timeout(what) => format!("timeout: {what}"),
             Failure::MrcpStatus { method, status, .. } => format!("mrcp {method} {status}"),
-            Failure::CompletionCause(c) => format!("completion-cause {c:03}"),
+            Failure::CompletionCause { code, .. } => format!("completion-cause {code:03}"),
             Failure::WrongResult(_) => "wrong result".to_owned(),
             Failure::Violation(_) => "violation".to_owned(),
             Failure::Transport(_) => "transport".to_owned(),
@@ -101,6 +106,9 @@ impl Failure {
                 status,
                 state,
             } => format!("{method} answered {status} {state}"),
+            Failure::CompletionCause { code, heard } => {
+                format!("completion-cause {code:03}: {heard}")
+            }
             Failure::WrongResult(d) | Failure::Violation(d) | Failure::Transport(d) => d.clone(),
             other => other.class(),
         }
@@ -369,7 +377,12 @@ fn check_cause(event: &Message) -> Result<(), Failure> {
     if code == 0 {
         Ok(())
     } else {
-        Err(Failure::CompletionCause(code))
+        let reason = event.headers.get_raw("Completion-Reason").unwrap_or("");
+        let heard = match Nlsml::parse(&String::from_utf8_lossy(&event.body)) {
+            Ok(n) => format!("heard {:?} {reason}", heard(&n)),
+            Err(_) => reason.to_owned(),
+        };
+        Err(Failure::CompletionCause { code, heard })
     }
 }
 
@@ -393,18 +406,25 @@ fn check_expected(event: &Message, expect: &str) -> Result<(), Failure> {
     if found {
         Ok(())
     } else {
-        let heard: Vec<String> = nlsml
-            .interpretations
-            .iter()
-            .filter_map(|i| match i.input.as_ref().map(|i| &i.content) {
-                Some(InputContent::Text(t)) => Some(t.clone()),
-                _ => None,
-            })
-            .collect();
         Err(Failure::WrongResult(format!(
-            "expected {expect:?}, heard {heard:?}"
+            "expected {expect:?}, heard {:?}",
+            heard(&nlsml)
         )))
     }
+}
+
+/// The text of each interpretation's `<input>`, `nomatch` or `noinput`.
+fn heard(nlsml: &Nlsml) -> Vec<String> {
+    nlsml
+        .interpretations
+        .iter()
+        .filter_map(|i| match i.input.as_ref().map(|i| &i.content) {
+            Some(InputContent::Text(t)) => Some(t.clone()),
+            Some(InputContent::NoMatch) => Some("nomatch".to_owned()),
+            Some(InputContent::NoInput) => Some("noinput".to_owned()),
+            None => None,
+        })
+        .collect()
 }
 
 /// A random RFC 4122 version 4 UUID, as FreeSWITCH names unnamed grammars (reference §7.2).
@@ -438,7 +458,11 @@ mod tests {
     #[test]
     fn failure_classes() {
         assert_eq!(Failure::SipStatus(503).class(), "sip 503");
-        assert_eq!(Failure::CompletionCause(1).class(), "completion-cause 001");
+        let f = Failure::CompletionCause {
+            code: 1,
+            heard: String::new(),
+        };
+        assert_eq!(f.class(), "completion-cause 001");
         let f = Failure::MrcpStatus {
             method: Method::Recognize,
             status: 405,
