@@ -235,14 +235,19 @@ async fn one_session(
         Scenario::Mixed => index % 2 == 1,
     };
     let mut timings = Timings::default();
+    let deadline = started + config.session_deadline;
     let run = async {
         if speak {
-            script::speak(&config.session, &mut ports, &config.speak, &mut timings).await
+            let input = &config.speak;
+            script::speak(&config.session, &mut ports, input, &mut timings, deadline).await
         } else {
-            script::recognize(&config.session, &mut ports, &config.recognize, &mut timings).await
+            let input = &config.recognize;
+            script::recognize(&config.session, &mut ports, input, &mut timings, deadline).await
         }
     };
-    let result = tokio::time::timeout(config.session_deadline, run).await;
+    // A backstop: the scripts end themselves at the deadline and then send BYE, which has its own timeout.
+    let backstop = config.session_deadline + config.session.timeout * 2;
+    let result = tokio::time::timeout(backstop, run).await;
     let failure = match result {
         Ok(Ok(())) => None,
         Ok(Err(f)) => Some(f),

@@ -159,18 +159,34 @@ pub struct Outcome {
     pub failure: Option<Failure>,
 }
 
-/// Runs one recognition session to its end, BYE included.
+/// Runs one recognition session to its end, BYE included (also when `deadline` passes first, which fails
+/// it as `timeout: session`).
 pub async fn recognize(
     config: &SessionConfig,
     ports: &mut PortAllocator,
     input: &RecognizeInput,
     timings: &mut Timings,
+    deadline: Instant,
 ) -> Result<(), Failure> {
-    let mut session = Session::open_with_ports(config, ports).await?;
+    let mut session = open(config, ports, deadline).await?;
     timings.sip_setup = Some(session.sip_setup());
-    let result = recognize_on(&mut session, config.profile, input, timings).await;
+    let script = recognize_on(&mut session, config.profile, input, timings);
+    let result = tokio::time::timeout_at(deadline.into(), script)
+        .await
+        .unwrap_or(Err(Failure::Timeout("session")));
     session.close().await;
     result
+}
+
+async fn open(
+    config: &SessionConfig,
+    ports: &mut PortAllocator,
+    deadline: Instant,
+) -> Result<Session, Failure> {
+    match tokio::time::timeout_at(deadline.into(), Session::open_with_ports(config, ports)).await {
+        Ok(opened) => Ok(opened?),
+        Err(_) => Err(Failure::Timeout("session")),
+    }
 }
 
 async fn recognize_on(
@@ -260,20 +276,23 @@ async fn recognize_on(
     Ok(())
 }
 
-/// Runs one synthesis session to its end, BYE included.
+/// Runs one synthesis session to its end, BYE included (also past `deadline`, as for [`recognize`]).
 pub async fn speak(
     config: &SessionConfig,
     ports: &mut PortAllocator,
     input: &SpeakInput,
     timings: &mut Timings,
+    deadline: Instant,
 ) -> Result<(), Failure> {
     let config = SessionConfig {
         resource: ResourceType::Speechsynth,
         ..config.clone()
     };
-    let mut session = Session::open_with_ports(&config, ports).await?;
+    let mut session = open(&config, ports, deadline).await?;
     timings.sip_setup = Some(session.sip_setup());
-    let result = speak_on(&mut session, input, timings).await;
+    let result = tokio::time::timeout_at(deadline.into(), speak_on(&mut session, input, timings))
+        .await
+        .unwrap_or(Err(Failure::Timeout("session")));
     session.close().await;
     result
 }
