@@ -4,6 +4,9 @@
 //! do: their SDP offers ([`mrcp_proto::sdp::ClientProfile`]), one SIP dialog per resource, MRCP requests over
 //! TCP and RTP at real pace. It shares no code with the server: they meet on the wire.
 //!
+//! [`load`] is the load generator behind `mrcp-client load`: many concurrent sessions at a rate, checked
+//! results, latency histograms and JSON/HTML reports.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), mrcp_client::ClientError> {
 //! use mrcp_client::{Session, SessionConfig};
@@ -31,6 +34,9 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod load;
 mod session;
+mod tones;
 
-pub use session::{ClientError, Session, SessionConfig, read_wav_8k};
+pub use session::{ClientError, MediaWait, Session, SessionConfig, read_wav_8k};
+pub use tones::inband_dtmf;

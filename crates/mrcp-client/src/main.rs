@@ -5,6 +5,15 @@
 //!                       --grammar FILE|URI [--param NAME=VALUE ...] [--dtmf DIGITS] [AUDIO.wav]
 //! ```
 //! Prints every response and event and the NLSML result; exits 0 when the Completion-Cause is success.
+//!
+//! ```text
+//! mrcp-client load --server sip:HOST:PORT --scenario recognize|speak|mixed --sessions N --rate R/s
+//!                  --duration D [--audio WAV] [--grammar FILE|URI] [--dtmf DIGITS] [--expect TEXT]
+//!                  [--profile freeswitch|asterisk] --report report.json [--html report.html]
+//! ```
+//! Runs many sessions at once and writes a JSON and an HTML report; exits 0 when every session succeeded.
+
+mod load_cli;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -30,6 +39,8 @@ struct Cli {
 enum Command {
     /// Recognize a WAV file (8 kHz mono) and/or DTMF digits against a grammar.
     Recognize(RecognizeArgs),
+    /// Many concurrent sessions at a fixed rate, with a live view and a JSON/HTML report.
+    Load(load_cli::LoadArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -38,10 +49,28 @@ enum Profile {
     Asterisk,
 }
 
+impl From<Profile> for ClientProfile {
+    fn from(p: Profile) -> Self {
+        match p {
+            Profile::Freeswitch => ClientProfile::FreeSwitch,
+            Profile::Asterisk => ClientProfile::Asterisk,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum SipTransport {
     Udp,
     Tcp,
+}
+
+impl From<SipTransport> for Transport {
+    fn from(t: SipTransport) -> Self {
+        match t {
+            SipTransport::Udp => Transport::Udp,
+            SipTransport::Tcp => Transport::Tcp,
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -110,14 +139,8 @@ async fn recognize(args: RecognizeArgs) -> anyhow::Result<bool> {
     }
     let config = SessionConfig {
         server: parse_server(&args.server)?,
-        transport: match args.transport {
-            SipTransport::Udp => Transport::Udp,
-            SipTransport::Tcp => Transport::Tcp,
-        },
-        profile: match args.profile {
-            Profile::Freeswitch => ClientProfile::FreeSwitch,
-            Profile::Asterisk => ClientProfile::Asterisk,
-        },
+        transport: args.transport.into(),
+        profile: args.profile.into(),
         resource: ResourceType::Speechrecog,
         local_ip: args.local_ip,
         rtp_ports: (40000, 40999),
@@ -194,6 +217,7 @@ async fn main() -> ExitCode {
         .init();
     let result = match Cli::parse().command {
         Command::Recognize(args) => recognize(args).await,
+        Command::Load(args) => load_cli::load(args).await,
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

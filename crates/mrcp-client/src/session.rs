@@ -4,11 +4,13 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use mrcp_media::codec::Codec as MediaCodec;
-use mrcp_media::endpoint::{EndpointConfig, MediaCommand, PortAllocator, PortRange, RtpEndpoint};
+use mrcp_media::endpoint::{
+    EndpointConfig, MediaCommand, MediaEvent, PortAllocator, PortRange, RtpEndpoint,
+};
 use mrcp_media::pacer::PromptId;
 use mrcp_proto::mrcp::codec::{DecodeError, Decoder};
 use mrcp_proto::mrcp::{ChannelId, Message, Method, RequestId, ResourceType, StartLine};
@@ -94,12 +96,46 @@ pub struct Session {
     decoder: Decoder,
     buf: BytesMut,
     next_request: u32,
+    next_prompt: u64,
     timeout: Duration,
+    sip_setup: Duration,
+    telephone_event: bool,
+}
+
+/// What [`Session::until_event_with_media`] saw: the awaited event, what came before it, and the media
+/// timing around it.
+#[derive(Debug)]
+pub struct MediaWait {
+    /// Messages received before the event.
+    pub before: Vec<Message>,
+    /// The awaited event.
+    pub event: Message,
+    /// When the event was decoded.
+    pub event_at: Instant,
+    /// When the audio of the last input sent with [`Session::send_input`] ended at the receiver, if its last
+    /// packet left before the event arrived.
+    pub input_end: Option<Instant>,
+    /// When the first audio from the server was played out (after the jitter buffer).
+    pub first_audio_at: Option<Instant>,
+    /// Audio frames received from the server.
+    pub audio_frames: u64,
+    /// Audio samples received from the server (8 kHz).
+    pub audio_samples: u64,
 }
 
 impl Session {
     /// INVITE with the profile's offer, then connect the control channel.
     pub async fn open(config: &SessionConfig) -> Result<Session, ClientError> {
+        let mut ports = PortAllocator::new(PortRange::new(config.rtp_ports.0, config.rtp_ports.1));
+        Session::open_with_ports(config, &mut ports).await
+    }
+
+    /// Like [`Session::open`], taking the RTP port pair from `ports` (ignoring `config.rtp_ports`): a load
+    /// generator keeps one allocator per session slot so that concurrent sessions never try the same ports.
+    pub async fn open_with_ports(
+        config: &SessionConfig,
+        ports: &mut PortAllocator,
+    ) -> Result<Session, ClientError> {
         let endpoint = mrcp_sip::EndpointConfig {
             seed: rand::random(),
             ..mrcp_sip::EndpointConfig::default()
@@ -116,7 +152,6 @@ impl Session {
             ..DriverConfig::default()
         })
         .await?;
-        let mut ports = PortAllocator::new(PortRange::new(config.rtp_ports.0, config.rtp_ports.1));
         // The profiles offer PCMU first and servers answer in the offer's order; the endpoint follows the answer.
         let cfg = EndpointConfig::new(
             MediaCodec::Pcmu,
@@ -124,7 +159,7 @@ impl Session {
             PayloadType::new(101),
             rand::random(),
         );
-        let rtp = RtpEndpoint::bind(cfg, &mut ports, config.local_ip, rand::random()).await?;
+        let rtp = RtpEndpoint::bind(cfg, ports, config.local_ip, rand::random()).await?;
         let offer = build_offer(
             &OfferConfig::new(
                 config.profile,
@@ -138,6 +173,7 @@ impl Session {
                 rtp_port: rtp.local_rtp.port(),
             }],
         );
+        let invited = Instant::now();
         let call = sip
             .handle
             .invite(Invite {
@@ -175,6 +211,7 @@ impl Session {
             what: "answer to the INVITE",
             seconds: config.timeout.as_secs(),
         })??;
+        let sip_setup = invited.elapsed();
         let text = String::from_utf8_lossy(&answer.body);
         let negotiated = read_answer(&offer, &MrcpSdp::parse(&text)?)?;
         let channel = negotiated
@@ -183,6 +220,10 @@ impl Session {
         let (Some(channel_id), Some(mrcp_addr)) = (channel.channel_id.clone(), channel.mrcp) else {
             return Err(ClientError::ChannelRefused(config.resource));
         };
+        let telephone_event = channel
+            .audio
+            .as_ref()
+            .is_some_and(|a| a.telephone_event.is_some());
         if let Some(audio) = &channel.audio {
             let _ = rtp
                 .commands
@@ -200,8 +241,16 @@ impl Session {
             decoder: Decoder::default(),
             buf: BytesMut::new(),
             next_request: 1,
+            next_prompt: 1,
             timeout: config.timeout,
+            sip_setup,
+            telephone_event,
         })
+    }
+
+    /// Time from sending the INVITE to its 200 OK.
+    pub fn sip_setup(&self) -> Duration {
+        self.sip_setup
     }
 
     /// The channel the server allocated.
@@ -234,16 +283,10 @@ impl Session {
     /// The next message from the server.
     pub async fn receive(&mut self) -> Result<Message, ClientError> {
         let seconds = self.timeout.as_secs();
-        tokio::time::timeout(self.timeout, async {
-            loop {
-                if let Some(m) = self.decoder.decode(&mut self.buf)? {
-                    return Ok(m);
-                }
-                if self.mrcp.read_buf(&mut self.buf).await? == 0 {
-                    return Err(ClientError::Closed);
-                }
-            }
-        })
+        tokio::time::timeout(
+            self.timeout,
+            read_message(&mut self.decoder, &mut self.buf, &mut self.mrcp),
+        )
         .await
         .map_err(|_| ClientError::Timeout {
             what: "MRCP message",
@@ -264,6 +307,114 @@ impl Session {
             }
             before.push(m);
         }
+    }
+
+    /// Messages until the event named `event`, while watching the RTP stream: when the input sent with
+    /// [`Session::send_input`] ended and what audio the server sent (TTS). Each message must arrive within
+    /// the session timeout.
+    pub async fn until_event_with_media(&mut self, event: &str) -> Result<MediaWait, ClientError> {
+        let seconds = self.timeout.as_secs();
+        let mut before = Vec::new();
+        let (mut input_end, mut first_audio_at) = (None, None);
+        let (mut audio_frames, mut audio_samples) = (0u64, 0u64);
+        let mut media_open = true;
+        loop {
+            let deadline = tokio::time::sleep(self.timeout);
+            tokio::pin!(deadline);
+            let message = loop {
+                tokio::select! {
+                    // Reading is cancel-safe: partial bytes stay in `buf` for the next call.
+                    m = read_message(&mut self.decoder, &mut self.buf, &mut self.mrcp) => break m?,
+                    e = self.rtp.events.recv(), if media_open => match e {
+                        Some(MediaEvent::Audio { samples, .. }) => {
+                            first_audio_at.get_or_insert_with(Instant::now);
+                            audio_frames += 1;
+                            audio_samples += samples.len() as u64;
+                        }
+                        Some(MediaEvent::PromptFinished { audio_end, .. }) => input_end = Some(audio_end),
+                        Some(_) => {}
+                        None => media_open = false,
+                    },
+                    () = &mut deadline => {
+                        return Err(ClientError::Timeout { what: "MRCP message", seconds });
+                    }
+                }
+            };
+            if matches!(&message.start, StartLine::Event { event: e, .. } if e.as_str() == event) {
+                return Ok(MediaWait {
+                    before,
+                    event: message,
+                    event_at: Instant::now(),
+                    input_end,
+                    first_audio_at,
+                    audio_frames,
+                    audio_samples,
+                });
+            }
+            before.push(message);
+        }
+    }
+
+    /// Waits until the last input sent with [`Session::send_input`] has been sent; returns a message that
+    /// arrived first instead (none is expected while the caller hears a prompt).
+    pub async fn until_prompt_end(&mut self) -> Result<Option<Message>, ClientError> {
+        let seconds = self.timeout.as_secs();
+        let deadline = tokio::time::sleep(self.timeout);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                m = read_message(&mut self.decoder, &mut self.buf, &mut self.mrcp) => return Ok(Some(m?)),
+                e = self.rtp.events.recv() => match e {
+                    Some(MediaEvent::PromptFinished { .. }) => return Ok(None),
+                    Some(_) => {}
+                    None => return Err(ClientError::Closed),
+                },
+                () = &mut deadline => {
+                    return Err(ClientError::Timeout { what: "end of the simulated prompt", seconds });
+                }
+            }
+        }
+    }
+
+    /// Whether the answer negotiated telephone-event (RFC 4733).
+    pub fn telephone_event(&self) -> bool {
+        self.telephone_event
+    }
+
+    /// Sends 8 kHz samples and then the digits as one input at real pace: RFC 4733 events of 100 ms when
+    /// telephone-event was negotiated, else in-band tones mixed into the audio as UniMRCP does (reference
+    /// §7.7). Its end is reported by [`Session::until_event_with_media`].
+    pub async fn send_input(
+        &mut self,
+        mut samples: Vec<i16>,
+        digits: &str,
+    ) -> Result<(), ClientError> {
+        let prompt = PromptId(self.next_prompt);
+        self.next_prompt += 1;
+        if !self.telephone_event {
+            samples.extend(crate::tones::inband_dtmf(digits));
+        }
+        let mut commands = vec![MediaCommand::BeginPrompt(prompt)];
+        if !samples.is_empty() {
+            commands.push(MediaCommand::Audio(samples));
+        }
+        if self.telephone_event {
+            commands.extend(
+                digits
+                    .chars()
+                    .filter_map(DtmfEvent::from_char)
+                    .map(|d| MediaCommand::Dtmf(d, Duration::from_millis(100))),
+            );
+        }
+        commands.push(MediaCommand::EndPrompt);
+        for command in commands {
+            self.rtp
+                .commands
+                .send(command)
+                .await
+                .map_err(|_| ClientError::Closed)?;
+        }
+        Ok(())
     }
 
     /// Streams 8 kHz mono samples at real pace as one talkspurt.
@@ -327,6 +478,22 @@ impl Session {
         let _ = self.sip.handle.bye(self.call).await;
         let _ = self.rtp.close().await;
         self.sip.handle.shutdown();
+    }
+}
+
+/// The next whole message on the control connection (RFC 6787 §5: framed by message-length).
+async fn read_message(
+    decoder: &mut Decoder,
+    buf: &mut BytesMut,
+    mrcp: &mut TcpStream,
+) -> Result<Message, ClientError> {
+    loop {
+        if let Some(m) = decoder.decode(buf)? {
+            return Ok(m);
+        }
+        if mrcp.read_buf(buf).await? == 0 {
+            return Err(ClientError::Closed);
+        }
     }
 }
 
