@@ -21,9 +21,9 @@ cleanup() { for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done; wait 2>
 trap cleanup EXIT
 
 A=127.0.0.1:15080; B=127.0.0.1:15081; KAM=127.0.0.1:15070; DISP=127.0.0.1:15071
-sipp -sf "$HERE/uas_mrcp.xml" -i 127.0.0.1 -p 15080 -mi 127.0.0.1 -nostdin -bg > /dev/null 2>&1 &
+sipp -sf "$HERE/uas_mrcp.xml" -i 127.0.0.1 -p 15080 -mi 127.0.0.1  -nostdin > /dev/null 2>&1 &
 PIDS+=($!)
-sipp -sf "$HERE/uas_mrcp.xml" -i 127.0.0.1 -p 15081 -mi 127.0.0.1 -nostdin -bg > /dev/null 2>&1 &
+sipp -sf "$HERE/uas_mrcp.xml" -i 127.0.0.1 -p 15081 -mi 127.0.0.1  -nostdin > /dev/null 2>&1 &
 PIDS+=($!)
 sed "s/127.0.0.1:5070/$KAM/g" "$ROOT/examples/kamailio/kamailio.cfg" > "$WORK/kamailio.cfg"
 sed "s/127.0.0.1:5080/$A/; s/127.0.0.1:5081/$B/" "$ROOT/examples/kamailio/dispatcher.list" > "$WORK/dispatcher.list"

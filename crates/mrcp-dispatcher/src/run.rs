@@ -116,7 +116,10 @@ impl Dispatcher {
         .await
         .map_err(err)?;
         let now = Instant::now();
+        let (done_tx, done_rx) = mpsc::channel(1024);
         let state = State {
+            proxy: proxy.clone(),
+            done: done_tx,
             health: Health::new(config.health, config.destinations.len(), now.into_std()),
             selector: Selector::new(config.algorithm, &config.destinations),
             stats: config
@@ -136,13 +139,8 @@ impl Dispatcher {
         };
         let (stats_tx, stats) = watch::channel(state.stats.clone());
         let sip_addrs = proxy.local_addrs().to_vec();
-        let task = tokio::spawn(state.run(
-            proxy.clone(),
-            proxy_events,
-            uac.clone(),
-            uac_events,
-            stats_tx,
-        ));
+        let task =
+            tokio::spawn(state.run(proxy_events, done_rx, uac.clone(), uac_events, stats_tx));
         Ok(Self {
             sip_addrs,
             stats,
@@ -189,7 +187,18 @@ struct Attempt {
 /// `final_timeout` is 60 s); successful INVITEs produce no event, so entries are swept.
 const ATTEMPT_TTL: Duration = Duration::from_secs(90);
 
+/// The outcome of a proxy command run off the event loop.
+enum Done {
+    /// `forward` was refused by the core (e.g. no local address of that transport).
+    ForwardFailed(ProxyTxId, DestId, mrcp_sip::Error),
+}
+
 struct State {
+    /// Commands to the proxy core run in their own tasks: the core blocks when its event
+    /// channel is full, so awaiting a command's reply in the loop that drains those events
+    /// would deadlock under load.
+    proxy: ProxyHandle,
+    done: mpsc::Sender<Done>,
     dests: Vec<Destination>,
     health: Health,
     selector: Selector,
@@ -201,8 +210,8 @@ struct State {
 impl State {
     async fn run(
         mut self,
-        proxy: ProxyHandle,
         mut proxy_events: mpsc::Receiver<ProxyEvent>,
+        mut done: mpsc::Receiver<Done>,
         uac: SipHandle,
         mut uac_events: mpsc::Receiver<Event>,
         stats: watch::Sender<Vec<DestinationStats>>,
@@ -218,7 +227,14 @@ impl State {
             tokio::select! {
                 ev = proxy_events.recv() => {
                     let Some(ev) = ev else { return };
-                    self.handle_proxy_event(&proxy, ev).await;
+                    self.handle_proxy_event(ev);
+                }
+                Some(Done::ForwardFailed(id, dest, error)) = done.recv() => {
+                    if let Some(s) = self.stats.get_mut(dest.0) {
+                        s.invites = s.invites.saturating_sub(1);
+                    }
+                    tracing::warn!(?id, ?dest, %error, "cannot forward; trying another destination");
+                    self.try_next(id);
                 }
                 ev = uac_events.recv() => {
                     let Some(ev) = ev else { return };
@@ -314,7 +330,7 @@ impl State {
         }
     }
 
-    async fn handle_proxy_event(&mut self, proxy: &ProxyHandle, ev: ProxyEvent) {
+    fn handle_proxy_event(&mut self, ev: ProxyEvent) {
         match ev {
             ProxyEvent::NewRequest { id, request } => match request.method() {
                 Some("INVITE") => {
@@ -324,11 +340,11 @@ impl State {
                         since: Instant::now(),
                     };
                     self.calls.insert(id, attempt);
-                    self.try_next(proxy, id).await;
+                    self.try_next(id);
                 }
                 // A ping aimed at the dispatcher itself.
-                Some("OPTIONS") => answer(proxy, id, 200).await,
-                _ => answer(proxy, id, 405).await,
+                Some("OPTIONS") => self.respond(id, 200),
+                _ => self.respond(id, 405),
             },
             ProxyEvent::BranchFailed { id, target, status } => {
                 let dest = self.dest_of(&target);
@@ -347,54 +363,64 @@ impl State {
                         s.failovers += 1;
                     }
                     tracing::info!(?id, to = %target.addr, ?status, "branch failed; failing over");
-                    self.try_next(proxy, id).await;
+                    self.try_next(id);
                 } else {
                     self.calls.remove(&id);
-                    if let Err(e) = proxy.finish(id).await {
-                        tracing::debug!(?id, error = %e, "finish");
-                    }
+                    self.finish(id);
                 }
             }
         }
     }
 
     /// Forwards request `id` to the next destination, or finishes it when none is left.
-    async fn try_next(&mut self, proxy: &ProxyHandle, id: ProxyTxId) {
-        loop {
-            let Some(attempt) = self.calls.get_mut(&id) else {
-                return;
-            };
-            let health = &self.health;
-            let pick = self
-                .selector
-                .select(&attempt.call_id, &attempt.tried, |d| health.in_rotation(d));
-            let Some(dest) = pick else {
-                let first = attempt.tried.is_empty();
-                self.calls.remove(&id);
-                if first {
-                    // Nothing in rotation at all.
-                    answer(proxy, id, 503).await;
-                } else if let Err(e) = proxy.finish(id).await {
-                    tracing::debug!(?id, error = %e, "finish");
-                }
-                return;
-            };
-            attempt.tried.push(dest);
-            let Some(d) = self.dests.get(dest.0) else {
-                return;
-            };
-            tracing::info!(?id, call_id = %attempt.call_id, to = %d.uri, "dispatching INVITE");
-            match proxy.forward(id, d.peer(), None).await {
-                Ok(()) => {
-                    if let Some(s) = self.stats.get_mut(dest.0) {
-                        s.invites += 1;
-                    }
-                    return;
-                }
-                // E.g. no local address of that transport or family: try another.
-                Err(e) => tracing::warn!(?id, to = %d.uri, error = %e, "cannot forward"),
+    fn try_next(&mut self, id: ProxyTxId) {
+        let Some(attempt) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let health = &self.health;
+        let pick = self
+            .selector
+            .select(&attempt.call_id, &attempt.tried, |d| health.in_rotation(d));
+        let Some((dest, d)) = pick.and_then(|p| self.dests.get(p.0).map(|d| (p, d))) else {
+            let first = attempt.tried.is_empty();
+            self.calls.remove(&id);
+            if first {
+                // Nothing in rotation at all.
+                self.respond(id, 503);
+            } else {
+                self.finish(id);
             }
+            return;
+        };
+        attempt.tried.push(dest);
+        tracing::info!(?id, call_id = %attempt.call_id, to = %d.uri, "dispatching INVITE");
+        if let Some(s) = self.stats.get_mut(dest.0) {
+            s.invites += 1;
         }
+        let (proxy, done, peer) = (self.proxy.clone(), self.done.clone(), d.peer());
+        tokio::spawn(async move {
+            if let Err(e) = proxy.forward(id, peer, None).await {
+                let _ = done.send(Done::ForwardFailed(id, dest, e)).await;
+            }
+        });
+    }
+
+    fn respond(&self, id: ProxyTxId, code: u16) {
+        let proxy = self.proxy.clone();
+        tokio::spawn(async move {
+            if let Err(e) = proxy.respond(id, code).await {
+                tracing::debug!(?id, code, error = %e, "respond");
+            }
+        });
+    }
+
+    fn finish(&self, id: ProxyTxId) {
+        let proxy = self.proxy.clone();
+        tokio::spawn(async move {
+            if let Err(e) = proxy.finish(id).await {
+                tracing::debug!(?id, error = %e, "finish");
+            }
+        });
     }
 
     fn dest_of(&self, peer: &Peer) -> Option<DestId> {
@@ -402,12 +428,6 @@ impl State {
             .iter()
             .position(|d| d.addr == peer.addr && d.transport == peer.transport)
             .map(DestId)
-    }
-}
-
-async fn answer(proxy: &ProxyHandle, id: ProxyTxId, code: u16) {
-    if let Err(e) = proxy.respond(id, code).await {
-        tracing::debug!(?id, code, error = %e, "respond");
     }
 }
 

@@ -229,3 +229,61 @@ async fn draining_backend_leaves_rotation_and_rejected_invites_fail_over() {
     .await;
     dispatcher.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_destination_refusing_connections_fails_over_at_once() {
+    let (seen_tx, mut seen) = mpsc::channel(64);
+    let backend = spawn(DriverConfig {
+        udp: vec!["127.0.0.1:0".parse().unwrap()],
+        tcp: vec!["127.0.0.1:0".parse().unwrap()],
+        endpoint: EndpointConfig {
+            seed: rand_seed(),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let tcp = backend.handle.local_addr(Transport::Tcp).unwrap();
+    let a = serve(0, backend, 200, seen_tx);
+    // A TCP port with nothing listening: connection refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let dispatcher = Dispatcher::start(Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        algorithm: Algorithm::RoundRobin,
+        // Long enough that only the transport error can explain a quick failover.
+        invite_timeout: Duration::from_secs(30),
+        health: HealthConfig {
+            interval: Duration::from_secs(3600),
+            ..HealthConfig::default()
+        },
+        destinations: vec![
+            Destination::parse(&format!("sip:{closed};transport=tcp")).unwrap(),
+            Destination::parse(&format!("sip:{tcp};transport=tcp")).unwrap(),
+        ],
+    })
+    .await
+    .unwrap();
+    let addr = dispatcher.sip_addr(Transport::Udp).unwrap();
+    let mut client = endpoint(Some(200)).await;
+    let started = std::time::Instant::now();
+    call(&mut client, addr).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "failover on connection refused, not on a timer"
+    );
+    within("the INVITE at the live TCP backend", async {
+        assert!(matches!(
+            seen.recv().await.unwrap(),
+            Seen::Invite { backend: 0, .. }
+        ));
+    })
+    .await;
+    let s = dispatcher.stats();
+    assert_eq!((s[0].failovers, s[1].invites), (1, 1), "{s:?}");
+    drop(a);
+    dispatcher.shutdown();
+}
