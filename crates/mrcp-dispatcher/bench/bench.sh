@@ -32,7 +32,7 @@ kamailio -f "$WORK/kamailio.cfg" -DD -E -m 1024 -M 16 -x tlsf -Y "$WORK/run" -A 
 PIDS+=($!)
 KAM_PID=$!
 RUST_LOG=warn "$DISPATCHER" --listen "$DISP" --destination "sip:$A" --destination "sip:$B" \
-  --probe-interval 2 > "$WORK/dispatcher.out" 2>&1 &
+  --probe-interval 2 ${DISPATCHER_ARGS:-} > "$WORK/dispatcher.out" 2>&1 &
 PIDS+=($!)
 DISP_PID=$!
 sleep 3
