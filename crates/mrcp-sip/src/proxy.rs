@@ -263,7 +263,11 @@ impl Proxy {
         if method == "CANCEL" {
             return self.handle_cancel(now, msg, key, dest);
         }
+        // Two own entries in a row when we double-record-routed (transport change).
         let ours = self.pop_own_route(&mut msg);
+        if ours {
+            self.pop_own_route(&mut msg);
+        }
         let in_dialog = ours || msg.header("To").and_then(tag_of).is_some();
         let id = ProxyTxId(self.next_id);
         self.next_id += 1;
@@ -455,6 +459,23 @@ impl Proxy {
             && method == "INVITE"
             && msg.header("To").and_then(tag_of).is_none()
         {
+            // §16.6 step 4 with a transport change (client on UDP, backend on TCP or the
+            // reverse): two entries, the lower one reachable by the caller and the top one by
+            // the callee, so each side sends in-dialog requests over its own transport (the
+            // "double Record-Route" of RFC 5658 §3.2).
+            let caller_side = self
+                .cfg
+                .local
+                .iter()
+                .find(|l| {
+                    l.transport == inc.peer.transport && l.addr.is_ipv4() == inc.peer.addr.is_ipv4()
+                })
+                .copied();
+            if let Some(caller_side) = caller_side
+                && caller_side != local
+            {
+                msg.prepend_header("Record-Route", record_route(&caller_side));
+            }
             msg.prepend_header("Record-Route", record_route(&local));
         }
         let branch = format!("z9hG4bK{:016x}", self.rng.next_u64());
@@ -880,7 +901,9 @@ impl Proxy {
     /// ACK of a 2xx and other transaction-less forwarding (§16.11): pop our Route, push a Via,
     /// decrement Max-Forwards, send to the next hop.
     fn forward_stateless(&mut self, mut msg: Message) {
-        self.pop_own_route(&mut msg);
+        if self.pop_own_route(&mut msg) {
+            self.pop_own_route(&mut msg);
+        }
         let next = msg
             .header("Route")
             .map(|r| uri_of(r).to_owned())
