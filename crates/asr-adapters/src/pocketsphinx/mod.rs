@@ -182,9 +182,14 @@ impl Recognizer for PocketSphinx {
             }
             Constraint::Dictation => Job::Dictation,
         };
-        let (stream, side) = recognition_channel();
+        let (stream, mut side) = recognition_channel();
         let engine = self.clone();
         tokio::spawn(async move {
+            // The utterance is collected as it arrives, which needs no decoder: nothing is lost while every
+            // decoder is busy or the first one is still loading its model.
+            let Some(utterance) = collect_utterance(&mut side).await else {
+                return;
+            };
             // Waiting for a decoder is queueing, not failing: the server's own deadline bounds the wait.
             let Ok(permit) = engine.shared.permits.clone().acquire_owned().await else {
                 return;
@@ -192,7 +197,7 @@ impl Recognizer for PocketSphinx {
             let events = side.events.clone();
             let worker = tokio::task::spawn_blocking(move || {
                 let _permit = permit;
-                engine.run(api, job, side);
+                engine.run(api, job, &utterance, &side);
             });
             if let Err(e) = worker.await {
                 // A panic inside the decoder ends only this recognition.
@@ -221,8 +226,8 @@ enum Job {
 }
 
 impl PocketSphinx {
-    /// Runs one recognition on a blocking thread, from the first audio frame to the final result.
-    fn run(&self, api: Arc<Api>, job: Job, mut side: EngineSide) {
+    /// Decodes one collected utterance on a blocking thread and reports the final result.
+    fn run(&self, api: Arc<Api>, job: Job, utterance: &[i16], side: &EngineSide) {
         let result = match job {
             Job::Grammar {
                 jsgf,
@@ -231,9 +236,9 @@ impl PocketSphinx {
             } => {
                 let mut decoder = match self.grammar_decoder(&api, &jsgf, &words, &dictionary) {
                     Ok(d) => d,
-                    Err(e) => return report(&side, Err(e)),
+                    Err(e) => return report(side, Err(e)),
                 };
-                let result = decode(&mut decoder.raw, &mut side);
+                let result = decode(&mut decoder.raw, utterance);
                 if result.is_ok() {
                     self.shared
                         .grammar_decoders
@@ -246,9 +251,9 @@ impl PocketSphinx {
             Job::Dictation => {
                 let mut decoder = match self.dictation_decoder(&api) {
                     Ok(d) => d,
-                    Err(e) => return report(&side, Err(e)),
+                    Err(e) => return report(side, Err(e)),
                 };
-                let result = decode(&mut decoder, &mut side);
+                let result = decode(&mut decoder, utterance);
                 if result.is_ok() {
                     self.shared
                         .dictation_decoders
@@ -260,7 +265,7 @@ impl PocketSphinx {
             }
         };
         report(
-            &side,
+            side,
             result.map_err(|e| self.error(EngineErrorKind::Internal, e.to_string())),
         );
     }
@@ -371,19 +376,28 @@ impl PocketSphinx {
     }
 }
 
-/// Collects audio until the server finishes the input, then decodes the utterance in one pass.
+/// Decodes a whole utterance in one pass.
 ///
 /// Whole-utterance decoding lets PocketSphinx normalise the cepstra over the utterance (`-cmn batch`, as the
 /// model was trained); live normalisation from the model's initial means lost short phrases in our tests.
 /// It costs little latency: grammar decoding runs at about 1% of real time, so a 3 s utterance is decoded in
 /// tens of milliseconds after the end of speech. Speech start and end come from the server's endpointer.
-fn decode(
-    raw: &mut RawDecoder,
-    side: &mut EngineSide,
-) -> Result<Option<Alternative>, ffi::CallError> {
+fn decode(raw: &mut RawDecoder, utterance: &[i16]) -> Result<Option<Alternative>, ffi::CallError> {
+    raw.start_utt()?;
+    raw.process_raw(utterance, true)?;
+    raw.end_utt()?;
+    Ok(raw.hypothesis().map(|text| Alternative {
+        text,
+        confidence: raw.posterior() as f32,
+    }))
+}
+
+/// Reads audio until the server finishes the input, with the noise floor applied; `None` when the server
+/// cancelled the recognition meanwhile.
+async fn collect_utterance(side: &mut EngineSide) -> Option<Vec<i16>> {
     let mut utterance: Vec<i16> = Vec::new();
     let mut floor = NoiseFloor::new();
-    while let Some(mut samples) = side.audio.blocking_recv() {
+    while let Some(mut samples) = side.audio.recv().await {
         if utterance.len() + samples.len() > MAX_UTTERANCE_SAMPLES {
             // Past the longest utterance we decode, keep the start: the server's timers end such input anyway.
             continue;
@@ -391,16 +405,7 @@ fn decode(
         floor.apply(&mut samples);
         utterance.extend_from_slice(&samples);
     }
-    if side.events.is_closed() {
-        return Ok(None);
-    }
-    raw.start_utt()?;
-    raw.process_raw(&utterance, true)?;
-    raw.end_utt()?;
-    Ok(raw.hypothesis().map(|text| Alternative {
-        text,
-        confidence: raw.posterior() as f32,
-    }))
+    (!side.events.is_closed()).then_some(utterance)
 }
 
 /// The longest utterance decoded: 60 s at 16 kHz (about 2 MB).
