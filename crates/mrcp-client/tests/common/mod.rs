@@ -58,6 +58,9 @@ impl ServerProcess {
                 "127.0.0.1:0",
                 "--rtp-ports",
                 rtp_ports,
+                // Each test server takes its own metrics port.
+                "--http-listen",
+                "127.0.0.1:0",
             ])
             .env(
                 "RUST_LOG",
