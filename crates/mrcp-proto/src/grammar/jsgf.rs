@@ -7,9 +7,12 @@
 //! `<NULL>`, `<VOID>`, `|` with `/weight/`, `( … )`, `[ … ]`, `*`, `+`, tags `{…}`, and comments. The root is
 //! the first public rule. Tags are interpreted like SRGS tags without a declared tag-format.
 
-use super::error::{GrammarError, GrammarErrorKind, excerpt, line_of};
+use std::ops::{Deref, DerefMut};
+
+use super::error::{GrammarError, GrammarErrorKind, excerpt};
 use super::limits::GrammarLimits;
 use super::model::{Alternative, Expansion, Grammar, Mode, Rule, RuleRef, Scope, SpecialRule};
+use super::scanner::Scanner;
 
 /// Parse a JSGF grammar with the default limits.
 pub fn parse_jsgf(text: &str, source: &str) -> Result<Grammar, GrammarError> {
@@ -32,13 +35,8 @@ pub fn parse_jsgf_with(
             },
         ));
     }
-    let mut p = P {
-        text,
-        source,
-        pos: text.len() - text.trim_start_matches('\u{feff}').len(),
-        depth: 0,
-        max_depth: limits.max_nesting,
-    };
+    let bom = text.len() - text.trim_start_matches('\u{feff}').len();
+    let mut p = P(Scanner::new(text, source, bom, limits.max_nesting));
     p.skip_ws()?;
     if !p.rest().starts_with("#JSGF") {
         return Err(p.syntax("the #JSGF header"));
@@ -162,78 +160,23 @@ fn check_refs(e: &Expansion, g: &Grammar, source: &str) -> Result<(), GrammarErr
     }
 }
 
-struct P<'a> {
-    text: &'a str,
-    source: &'a str,
-    pos: usize,
-    depth: usize,
-    max_depth: usize,
+/// The JSGF parser: the shared scanner plus the JSGF productions below.
+struct P<'a>(Scanner<'a>);
+
+impl<'a> Deref for P<'a> {
+    type Target = Scanner<'a>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl DerefMut for P<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 impl P<'_> {
-    fn rest(&self) -> &str {
-        self.text.get(self.pos..).unwrap_or("")
-    }
-    fn peek(&self) -> Option<char> {
-        self.rest().chars().next()
-    }
-    fn at_end(&self) -> bool {
-        self.pos >= self.text.len()
-    }
-    fn eat(&mut self, c: char) -> bool {
-        if self.peek() == Some(c) {
-            self.pos += c.len_utf8();
-            true
-        } else {
-            false
-        }
-    }
-    fn err_at(&self, at: usize, kind: GrammarErrorKind) -> GrammarError {
-        GrammarError::at(self.source, line_of(self.text, at), kind)
-    }
-    fn syntax(&self, expected: &'static str) -> GrammarError {
-        let found = if self.at_end() {
-            "end of grammar".to_owned()
-        } else {
-            format!(
-                "\"{}\"",
-                excerpt(self.rest().lines().next().unwrap_or(""), 24)
-            )
-        };
-        self.err_at(self.pos, GrammarErrorKind::Syntax { expected, found })
-    }
-    fn expect(&mut self, c: char) -> Result<(), GrammarError> {
-        self.skip_ws()?;
-        if self.eat(c) {
-            Ok(())
-        } else {
-            Err(self.syntax(match c {
-                ';' => "';'",
-                '=' => "'='",
-                ')' => "')'",
-                ']' => "']'",
-                '>' => "'>'",
-                _ => "a delimiter",
-            }))
-        }
-    }
-    fn skip_ws(&mut self) -> Result<(), GrammarError> {
-        loop {
-            let r = self.rest();
-            if let Some(c) = r.chars().next().filter(|c| c.is_whitespace()) {
-                self.pos += c.len_utf8();
-            } else if r.starts_with("//") {
-                self.pos += r.find('\n').unwrap_or(r.len());
-            } else if r.starts_with("/*") {
-                match r.get(2..).and_then(|x| x.find("*/")) {
-                    Some(end) => self.pos += end + 4,
-                    None => return Err(self.syntax("the end of a comment")),
-                }
-            } else {
-                return Ok(());
-            }
-        }
-    }
     fn word(&mut self) -> String {
         let start = self.pos;
         while let Some(c) = self.peek() {

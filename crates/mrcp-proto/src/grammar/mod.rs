@@ -75,6 +75,7 @@ pub mod limits;
 pub mod matcher;
 pub mod model;
 pub mod normalize;
+mod scanner;
 pub mod semantics;
 pub mod srgs_xml;
 pub mod store;

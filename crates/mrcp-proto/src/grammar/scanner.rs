@@ -1,0 +1,106 @@
+//! The character scanner the ABNF and JSGF parsers share: position, peeking, the comments both forms allow
+//! (`//` and `/* */`), and errors that name the source and line.
+
+use super::error::{GrammarError, GrammarErrorKind, excerpt, line_of};
+
+/// A parse position in a grammar's text, with the nesting bound against hostile grammars.
+pub(super) struct Scanner<'a> {
+    pub(super) text: &'a str,
+    pub(super) source: &'a str,
+    pub(super) pos: usize,
+    pub(super) depth: usize,
+    pub(super) max_depth: usize,
+}
+
+impl<'a> Scanner<'a> {
+    pub(super) fn new(text: &'a str, source: &'a str, pos: usize, max_depth: usize) -> Self {
+        Self {
+            text,
+            source,
+            pos,
+            depth: 0,
+            max_depth,
+        }
+    }
+
+    pub(super) fn rest(&self) -> &str {
+        self.text.get(self.pos..).unwrap_or("")
+    }
+
+    pub(super) fn peek(&self) -> Option<char> {
+        self.rest().chars().next()
+    }
+
+    pub(super) fn at_end(&self) -> bool {
+        self.pos >= self.text.len()
+    }
+
+    pub(super) fn bump(&mut self) -> Option<char> {
+        let c = self.peek()?;
+        self.pos += c.len_utf8();
+        Some(c)
+    }
+
+    pub(super) fn eat(&mut self, c: char) -> bool {
+        if self.peek() == Some(c) {
+            self.pos += c.len_utf8();
+            true
+        } else {
+            false
+        }
+    }
+
+    pub(super) fn err_at(&self, at: usize, kind: GrammarErrorKind) -> GrammarError {
+        GrammarError::at(self.source, line_of(self.text, at), kind)
+    }
+
+    /// A syntax error at the current position: what was expected and an excerpt of what was found.
+    pub(super) fn syntax(&self, expected: &'static str) -> GrammarError {
+        let found = if self.at_end() {
+            "end of grammar".to_owned()
+        } else {
+            format!(
+                "\"{}\"",
+                excerpt(self.rest().lines().next().unwrap_or(""), 24)
+            )
+        };
+        self.err_at(self.pos, GrammarErrorKind::Syntax { expected, found })
+    }
+
+    /// Skips white space and comments, then requires the delimiter `c`.
+    pub(super) fn expect(&mut self, c: char) -> Result<(), GrammarError> {
+        self.skip_ws()?;
+        if self.eat(c) {
+            Ok(())
+        } else {
+            Err(self.syntax(match c {
+                ';' => "';'",
+                '=' => "'='",
+                ')' => "')'",
+                ']' => "']'",
+                '>' => "'>'",
+                '/' => "'/'",
+                _ => "a delimiter",
+            }))
+        }
+    }
+
+    /// Skips white space, `// …` line comments and `/* … */` block comments.
+    pub(super) fn skip_ws(&mut self) -> Result<(), GrammarError> {
+        loop {
+            let r = self.rest();
+            if let Some(c) = r.chars().next().filter(|c| c.is_whitespace()) {
+                self.pos += c.len_utf8();
+            } else if r.starts_with("//") {
+                self.pos += r.find('\n').unwrap_or(r.len());
+            } else if r.starts_with("/*") {
+                match r.get(2..).and_then(|x| x.find("*/")) {
+                    Some(end) => self.pos += end + 4,
+                    None => return Err(self.syntax("the end of a comment")),
+                }
+            } else {
+                return Ok(());
+            }
+        }
+    }
+}
