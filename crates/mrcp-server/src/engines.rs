@@ -101,6 +101,11 @@ impl Engines {
         self.synthesizers.get(name).cloned()
     }
 
+    /// Every synthesizer, by configured name.
+    pub fn synthesizers(&self) -> impl Iterator<Item = (&str, &Arc<dyn Synthesizer>)> {
+        self.synthesizers.iter().map(|(name, s)| (name.as_str(), s))
+    }
+
     /// The sample rate of the default recognizer, which a session's listener starts with.
     pub fn default_recognizer_rate(&self) -> u32 {
         self.recognizers

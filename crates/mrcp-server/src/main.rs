@@ -49,6 +49,9 @@ struct Cli {
     /// On SIGTERM, seconds running sessions may go on before they are ended [default: 300].
     #[arg(long, value_name = "SECONDS")]
     drain_timeout: Option<u64>,
+    /// Print the voices of the configured synthesizers (for Voice-Name) and exit.
+    #[arg(long)]
+    list_voices: bool,
 }
 
 fn parse_ports(s: &str) -> Result<PortRange, String> {
@@ -65,6 +68,24 @@ fn init_logging(config: &Config) {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
     }
+}
+
+/// `--list-voices`: one line per voice, `engine name languages gender description`, tab-separated.
+async fn list_voices(config: &Config) -> anyhow::Result<()> {
+    let engines = mrcp_server::engines::Engines::from_config(config).await;
+    for (engine, synthesizer) in engines.synthesizers() {
+        for voice in &synthesizer.capabilities().voices {
+            let gender = voice
+                .gender
+                .map_or("-".to_owned(), |g| format!("{g:?}").to_lowercase());
+            let languages = voice.languages.join(",");
+            println!(
+                "{engine}\t{}\t{languages}\t{gender}\t{}",
+                voice.name, voice.description
+            );
+        }
+    }
+    Ok(())
 }
 
 #[tokio::main]
@@ -85,6 +106,9 @@ async fn main() -> anyhow::Result<()> {
     })?;
     let drain_timeout = config.drain_timeout();
     init_logging(&config);
+    if cli.list_voices {
+        return list_voices(&config).await;
+    }
     let server = Server::start(config)
         .await
         .context("the server could not start")?;

@@ -136,3 +136,21 @@ async fn queued_speaks_complete_in_order_and_bad_ssml_is_a_parse_failure() {
     );
     client.close().await;
 }
+
+#[test]
+fn list_voices_prints_the_synthesizer_voices() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mrcp-server"))
+        .arg("--list-voices")
+        .output()
+        .expect("cannot run mrcp-server");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    // `engine name languages gender description`, one voice a line; espeak-ng always has American English.
+    assert!(
+        text.lines().any(|l| l.starts_with("espeak\t")
+            && l.split('\t')
+                .nth(2)
+                .is_some_and(|langs| langs.contains("en-us"))),
+        "{text}"
+    );
+}
