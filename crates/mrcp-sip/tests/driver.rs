@@ -19,16 +19,23 @@ use tokio::{
 const WAIT: Duration = Duration::from_secs(10);
 
 async fn driver_on(ip: &str) -> SipDriver {
-    let probe = std::net::UdpSocket::bind((ip, 0)).expect("probe bind");
-    let addr = probe.local_addr().expect("addr");
-    drop(probe);
-    spawn(DriverConfig {
-        udp: vec![addr],
-        tcp: vec![addr],
-        ..DriverConfig::default()
-    })
-    .await
-    .expect("driver binds")
+    // The port is probed on UDP; another process may hold it on TCP by the time we bind, so try a few.
+    let mut last_error = None;
+    for _ in 0..20 {
+        let probe = std::net::UdpSocket::bind((ip, 0)).expect("probe bind");
+        let addr = probe.local_addr().expect("addr");
+        drop(probe);
+        let config = DriverConfig {
+            udp: vec![addr],
+            tcp: vec![addr],
+            ..DriverConfig::default()
+        };
+        match spawn(config).await {
+            Ok(driver) => return driver,
+            Err(e) => last_error = Some(e),
+        }
+    }
+    panic!("driver could not bind UDP and TCP on one port in 20 tries: {last_error:?}");
 }
 
 async fn next_event(driver: &mut SipDriver, what: &str) -> Event {

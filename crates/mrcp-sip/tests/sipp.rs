@@ -45,17 +45,24 @@ fn free_port() -> u16 {
 
 async fn driver() -> SipDriver {
     let any: SocketAddr = "127.0.0.1:0".parse().expect("addr");
-    let mut cfg = DriverConfig {
-        udp: vec![any],
-        ..DriverConfig::default()
-    };
-    // TCP on the same port number as UDP, like a real deployment.
-    let udp = std::net::UdpSocket::bind(any).expect("probe");
-    let port = udp.local_addr().expect("addr").port();
-    drop(udp);
-    cfg.udp = vec![SocketAddr::from(([127, 0, 0, 1], port))];
-    cfg.tcp = vec![SocketAddr::from(([127, 0, 0, 1], port))];
-    spawn(cfg).await.expect("driver binds on loopback")
+    // TCP on the same port number as UDP, like a real deployment. The number is probed on UDP, so another
+    // process may hold it on TCP by the time we bind: try again with a new number then (bounded).
+    let mut last_error = None;
+    for _ in 0..20 {
+        let udp = std::net::UdpSocket::bind(any).expect("probe");
+        let port = udp.local_addr().expect("addr").port();
+        drop(udp);
+        let cfg = DriverConfig {
+            udp: vec![SocketAddr::from(([127, 0, 0, 1], port))],
+            tcp: vec![SocketAddr::from(([127, 0, 0, 1], port))],
+            ..DriverConfig::default()
+        };
+        match spawn(cfg).await {
+            Ok(driver) => return driver,
+            Err(e) => last_error = Some(e),
+        }
+    }
+    panic!("driver could not bind UDP and TCP on one loopback port in 20 tries: {last_error:?}");
 }
 
 /// Runs sipp with `args` until it exits, at most [`SIPP_DEADLINE`]; returns its exit status and
