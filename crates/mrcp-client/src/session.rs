@@ -136,10 +136,7 @@ impl Session {
         config: &SessionConfig,
         ports: &mut PortAllocator,
     ) -> Result<Session, ClientError> {
-        let endpoint = mrcp_sip::EndpointConfig {
-            seed: rand::random(),
-            ..mrcp_sip::EndpointConfig::default()
-        };
+        let endpoint = mrcp_sip::EndpointConfig::default();
         let local = SocketAddr::new(config.local_ip, 0);
         let (udp, tcp) = match config.transport {
             Transport::Tcp => (Vec::new(), vec![local]),

@@ -165,8 +165,6 @@ impl Server {
                 user_agent: format!("open-mrcp/{}", env!("CARGO_PKG_VERSION")),
                 // OPTIONS come to the SIP loop, which answers 200 or 503 (draining, full) with the load.
                 options_status: None,
-                // Tags, branches and Call-IDs derive from the seed (RFC 3261 §8.1.1.4, §19.3): unique per process.
-                seed: rand::random(),
                 ..EndpointConfig::default()
             },
             ..DriverConfig::default()

@@ -27,6 +27,8 @@ pub fn run(data: &[u8]) {
             },
         ],
         options_status: None,
+        // Fixed, so a fuzz input replays identically.
+        seed: 0,
         ..EndpointConfig::default()
     });
     let udp = Peer {

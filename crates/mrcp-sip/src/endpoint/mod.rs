@@ -77,7 +77,8 @@ pub struct EndpointConfig {
     pub options_status: Option<u16>,
     /// Smallest `Session-Expires` accepted (RFC 4028 §5: at least 90 s).
     pub min_se: u32,
-    /// Seed of the generator of tags, branches and Call-IDs.
+    /// Seed of the generator of tags, branches and Call-IDs. The default is different for every
+    /// endpoint (RFC 3261 §8.1.1.4, §19.3 want them globally unique); set it for reproducible tests.
     pub seed: u64,
     /// A request handed to the application and not answered within this time gets
     /// `500 Server Internal Error` from the endpoint, so a peer never hangs on a silent UAS
@@ -94,7 +95,12 @@ impl Default for EndpointConfig {
             limits: SipLimits::default(),
             options_status: Some(200),
             min_se: 90,
-            seed: 0,
+            // std's RandomState draws its keys from the OS once per process and varies them per
+            // instance, which is what a seed for non-cryptographic identifiers needs.
+            seed: std::hash::BuildHasher::hash_one(
+                &std::collections::hash_map::RandomState::new(),
+                0u8,
+            ),
             answer_timeout: Duration::from_secs(30),
         }
     }
