@@ -226,27 +226,7 @@ impl P<'_> {
                 && !self.rest().starts_with("//")
                 && !self.rest().starts_with("/*")
             {
-                let at = self.pos;
-                self.pos += 1;
-                let end = self
-                    .rest()
-                    .find('/')
-                    .ok_or_else(|| self.syntax("'/' closing a weight"))?;
-                let w = self.rest().get(..end).unwrap_or("").trim().to_owned();
-                self.pos += end + 1;
-                weight = match w.parse::<f32>() {
-                    Ok(x) if x.is_finite() && x >= 0.0 => x,
-                    _ => {
-                        return Err(self.err_at(
-                            at,
-                            GrammarErrorKind::InvalidAttribute {
-                                element: "item",
-                                attribute: "weight",
-                                value: w,
-                            },
-                        ));
-                    }
-                };
+                weight = self.slash_weight()?;
                 weighted = true;
             }
             let body = self.sequence()?;

@@ -85,6 +85,30 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// Reads an alternative's weight `/w/` (both ABNF and JSGF write weights so), the scanner being at the
+    /// opening `/`; a weight must be a finite number of at least 0.
+    pub(super) fn slash_weight(&mut self) -> Result<f32, GrammarError> {
+        let at = self.pos;
+        self.bump();
+        let end = self
+            .rest()
+            .find('/')
+            .ok_or_else(|| self.syntax("'/' closing a weight"))?;
+        let w = self.rest().get(..end).unwrap_or("").trim().to_owned();
+        self.pos += end + 1;
+        match w.parse::<f32>() {
+            Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+            _ => Err(self.err_at(
+                at,
+                GrammarErrorKind::InvalidAttribute {
+                    element: "item",
+                    attribute: "weight",
+                    value: w,
+                },
+            )),
+        }
+    }
+
     /// Skips white space, `// …` line comments and `/* … */` block comments.
     pub(super) fn skip_ws(&mut self) -> Result<(), GrammarError> {
         loop {
