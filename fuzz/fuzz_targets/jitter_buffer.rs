@@ -1,53 +1,8 @@
 #![no_main]
-//! The jitter buffer under arbitrary packet streams: each 8-byte record is one operation (push a
-//! packet with fuzzed SSRC/sequence/timestamp/marker/duration after a fuzzed delay, or pop). No
-//! panic, never more packets out than in, and between restarts timestamps come out in order.
-//! `crates/mrcp-media/tests/jitter_corpus.rs` replays the corpus with the same checks.
-use std::time::{Duration, Instant};
+//! The jitter buffer under arbitrary packet streams; the property lives in
+//! `crates/mrcp-media/tests/support/jitter_fuzz.rs`, which the corpus replay test runs too.
 
-use mrcp_media::jitter::{JitterBuffer, JitterConfig, JitterPacket, Playout};
-use mrcp_proto::rtp::Ssrc;
+#[path = "../../crates/mrcp-media/tests/support/jitter_fuzz.rs"]
+mod jitter_fuzz;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let t0 = Instant::now();
-    let mut now = t0;
-    let mut jb = JitterBuffer::new(JitterConfig::new(8000, Duration::from_millis(20)));
-    let (mut pushed, mut played) = (0u64, 0u64);
-    let mut last: Option<(u64, u32)> = None;
-    for r in data.chunks_exact(8) {
-        now += Duration::from_millis(u64::from(r[7] % 64));
-        if r[0] & 1 == 0 {
-            let packet = JitterPacket {
-                ssrc: Ssrc(u32::from(r[0] >> 6)),
-                sequence: u16::from_be_bytes([r[1], r[2]]),
-                timestamp: u32::from_be_bytes([r[3], r[4], r[5], 0]).wrapping_mul(160),
-                marker: r[0] & 2 != 0,
-                duration: u32::from(r[6]) * 8,
-                payload: (),
-            };
-            jb.push(now, packet);
-            pushed += 1;
-        }
-        while let Some(p) = jb.pop(now) {
-            let ts = match p {
-                Playout::Packet { timestamp, .. } => {
-                    played += 1;
-                    timestamp
-                }
-                Playout::Gap { timestamp, .. } => timestamp,
-            };
-            let restarts = jb.stats().restarts;
-            if let Some((r0, prev)) = last
-                && r0 == restarts
-            {
-                assert!((ts.wrapping_sub(prev) as i32) > 0, "out of order: {prev} then {ts}");
-            }
-            last = Some((restarts, ts));
-        }
-        if jb.poll_timeout().is_none() {
-            // Idle: the next packet starts a new timeline.
-            last = None;
-        }
-        assert!(played <= pushed);
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| jitter_fuzz::check(data));
