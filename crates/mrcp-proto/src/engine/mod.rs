@@ -1,7 +1,14 @@
 //! The vocabulary engines and the server share to report failures, used by the engine interfaces
-//! (`asr-adapters`, `tts-adapters`) and the generic engine protocol alike.
+//! (`asr-adapters`, `tts-adapters`) and the generic engine protocol alike, and what every cloud adapter needs:
+//! credentials that never show ([`Secret`]) and a retry schedule for passing refusals ([`RetryPolicy`]).
 
 use std::fmt;
+
+mod retry;
+mod secret;
+
+pub use retry::RetryPolicy;
+pub use secret::{Secret, SecretError, SecretSource};
 
 /// The broad kind of an engine failure, which the server maps to a completion cause and a metric label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
