@@ -73,6 +73,8 @@ pub struct Config {
     pub routes: Vec<RouteRule>,
     /// `[default_engines]`: the engine per resource when no route matches.
     pub default_engines: DefaultEngines,
+    /// `[fetch]`: which URIs clients may make the server fetch (grammars, prompts).
+    pub fetch: crate::fetch::FetchConfig,
 }
 
 /// `[server]`.
@@ -413,6 +415,7 @@ impl Default for Config {
             engines,
             routes: Vec::new(),
             default_engines: DefaultEngines::default(),
+            fetch: crate::fetch::FetchConfig::default(),
         }
     }
 }
@@ -537,6 +540,7 @@ impl Config {
                 ));
             }
         }
+        self.fetch.validate()?;
         let known = |name: &str| self.engines.contains_key(name);
         if !known(&self.default_engines.speechsynth) {
             return Err(invalid(

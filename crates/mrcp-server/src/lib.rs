@@ -17,6 +17,7 @@
 pub mod config;
 pub mod control;
 pub mod engines;
+pub mod fetch;
 pub mod http;
 pub mod metrics;
 pub mod params;

@@ -61,6 +61,9 @@ pub enum StartError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The `[fetch]` section could not be turned into an HTTP client.
+    #[error("{0}")]
+    Fetch(#[from] crate::config::ConfigError),
 }
 
 /// What every session shares: configuration, the registry, the port pool, the SIP handle and the engines.
@@ -71,6 +74,8 @@ pub(crate) struct Shared {
     pub(crate) sip: SipHandle,
     pub(crate) engines: Arc<Engines>,
     pub(crate) recognizer_defaults: Arc<RecognizerDefaults>,
+    /// Fetches grammars and prompts named by URI, under `[fetch]`.
+    pub(crate) fetcher: crate::fetch::Fetcher,
     /// The address written in SDP for clients to reach MRCP and RTP.
     pub(crate) advertise: IpAddr,
     /// The address RTP sockets bind to.
@@ -203,6 +208,7 @@ impl Server {
             warn!(%advertise, "listening on all addresses without --advertise: SDP answers name {advertise}; set --advertise to the address clients reach");
         }
         let engines = Arc::new(Engines::from_config(&config).await);
+        let fetcher = crate::fetch::Fetcher::new(&config.fetch)?;
         let registry = Arc::new(SessionRegistry::new());
         let range = PortRange::new(config.rtp.ports.min, config.rtp.ports.max);
         let shared = Arc::new(Shared {
@@ -211,6 +217,7 @@ impl Server {
             sip: driver.handle.clone(),
             engines,
             recognizer_defaults: Arc::new(config.recognizer.clone()),
+            fetcher,
             advertise,
             rtp_ip: listen_ip,
             mrcp_port: mrcp_addr.port(),

@@ -4,6 +4,7 @@
 //! tears everything down on BYE, on the control connection closing, on RTP inactivity or when idle.
 
 pub(crate) mod audio_in;
+mod fetching;
 mod outbox;
 mod recog;
 mod setup;
@@ -113,6 +114,7 @@ impl Session {
                     shared.engines.clone(),
                     call,
                     listener,
+                    shared.fetcher.clone(),
                 ));
             }
             _ => {
@@ -152,9 +154,9 @@ impl Session {
                         break ending;
                     }
                 }
-                event = next_engine(&mut self.recog) => {
+                wake = next_recog_wake(&mut self.recog) => {
                     if let Some(recog) = &mut self.recog {
-                        recog.handle_engine_event(Instant::now().into_std(), event);
+                        recog.handle_wake(Instant::now().into_std(), wake);
                     }
                 }
                 event = next_synthesis(&mut self.synth, Instant::now().into_std()) => {
@@ -416,11 +418,9 @@ async fn next_synthesis(
     }
 }
 
-async fn next_engine(
-    recog: &mut Option<RecogChannel>,
-) -> Option<Result<asr_adapters::RecognizerEvent, asr_adapters::EngineError>> {
-    match recog.as_mut().and_then(RecogChannel::stream_mut) {
-        Some(stream) => stream.next_event().await,
+async fn next_recog_wake(recog: &mut Option<RecogChannel>) -> recog::RecogWake {
+    match recog {
+        Some(recog) => recog.next_wake().await,
         None => std::future::pending().await,
     }
 }

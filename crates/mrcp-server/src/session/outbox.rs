@@ -93,9 +93,24 @@ impl Outbox {
         cause: CompletionCause,
         reason: &str,
     ) {
+        self.respond_failed_uri(request_id, cause, reason, None);
+    }
+
+    /// [`Self::respond_failed`] with the URI that could not be fetched, as Failed-URI (RFC 6787 §8.4.14,
+    /// §9.4.17).
+    pub(crate) fn respond_failed_uri(
+        &mut self,
+        request_id: RequestId,
+        cause: CompletionCause,
+        reason: &str,
+        failed_uri: Option<&str>,
+    ) {
         let mut headers = Headers::new();
         let _ = headers.set(&cause);
         let _ = headers.set_raw("Completion-Reason", &sanitize(reason));
+        if let Some(uri) = failed_uri {
+            let _ = headers.set_raw("Failed-URI", &sanitize(uri));
+        }
         self.respond(request_id, StatusCode::OUT_OF_SYNC, &headers);
     }
 

@@ -20,7 +20,8 @@ use mrcp_proto::grammar::matcher::{
 };
 use mrcp_proto::grammar::model::Mode as GrammarMode;
 use mrcp_proto::grammar::store::{
-    DefineOutcome, GrammarStore, Resolution, ResolvedGrammar, parse_uri_list,
+    DefineOutcome, Fetched as StoreFetched, GrammarStore, Resolution, ResolvedGrammar, StoreError,
+    parse_uri_list,
 };
 use mrcp_proto::mrcp::header::{
     ActiveRequestIdList, CompletionCause, ContentId, InputType, InputTypeHeader, MediaUri,
@@ -33,10 +34,12 @@ use mrcp_proto::nlsml::{Input, InputMode, Interpretation, Nlsml, WriteOptions};
 use tracing::{debug, warn};
 
 use super::audio_in::{AudioIn, Heard};
+use super::fetching::{FetchOutcome, Fetching};
 use super::outbox::Outbox;
 use crate::config::RecognizerDefaults;
 use crate::control::ConnectionHandle;
 use crate::engines::Engines;
+use crate::fetch::Fetcher;
 use crate::metrics;
 use crate::params::ChannelParams;
 use crate::recognizer::{
@@ -52,6 +55,40 @@ pub(crate) struct CallInfo {
     pub(crate) request_uri_user: Option<String>,
     /// The User-Agent header.
     pub(crate) user_agent: Option<String>,
+}
+
+/// What woke a recognizer channel besides MRCP requests, audio and timers.
+pub(crate) enum RecogWake {
+    /// The engine's next event; `None` when its stream ended.
+    Engine(Option<Result<RecognizerEvent, asr_adapters::EngineError>>),
+    /// Grammar fetches finished.
+    Fetched(Vec<FetchOutcome>),
+}
+
+/// Why the grammars of a request are not ready.
+enum GrammarsPending {
+    /// They failed, with this cause.
+    Failed(RecognizerCause, String, Option<String>),
+    /// These URIs must be fetched first.
+    Fetch(Vec<String>),
+}
+
+impl GrammarsPending {
+    fn failed(cause: RecognizerCause, reason: impl Into<String>) -> Self {
+        GrammarsPending::Failed(cause, reason.into(), None)
+    }
+
+    fn from_store(error: &StoreError) -> Self {
+        let cause = RecognizerCause::from_code(error.completion_cause())
+            .unwrap_or(RecognizerCause::GrammarLoadFailure);
+        let failed_uri = match error {
+            StoreError::FetchFailed { uri, .. } | StoreError::UnsupportedUri { uri } => {
+                Some(uri.clone())
+            }
+            _ => None,
+        };
+        GrammarsPending::Failed(cause, error.to_string(), failed_uri)
+    }
 }
 
 /// The NLSML media type (RFC 6787 §9.6).
@@ -119,6 +156,10 @@ pub(crate) struct RecogChannel {
     engine_name: String,
     /// When the caller's last speech or digit ended: RECOGNITION-COMPLETE's latency counts from here.
     input_ended_at: Option<Instant>,
+    /// Fetches grammars named by URI.
+    fetcher: Fetcher,
+    /// The request waiting on fetched grammars, and those behind it.
+    fetching: Fetching,
 }
 
 /// The longest recording kept for Save-Waveform: 60 s at 16 kHz is under 2 MB.
@@ -131,6 +172,7 @@ impl RecogChannel {
         engines: Arc<Engines>,
         call: CallInfo,
         listener: AudioIn,
+        fetcher: Fetcher,
     ) -> Self {
         Self {
             out: Outbox::new(id),
@@ -150,6 +192,8 @@ impl RecogChannel {
             waveform: None,
             engine_name: String::new(),
             input_ended_at: None,
+            fetcher,
+            fetching: Fetching::default(),
         }
     }
 
@@ -164,9 +208,58 @@ impl RecogChannel {
         std::mem::take(&mut self.heard_input)
     }
 
-    /// The running engine stream, for the session's `select!`.
-    pub(crate) fn stream_mut(&mut self) -> Option<&mut RecognitionStream> {
-        self.stream.as_mut()
+    /// The next word from the engine or the grammar fetches, for the session's `select!`.
+    pub(crate) async fn next_wake(&mut self) -> RecogWake {
+        let engine = async {
+            match &mut self.stream {
+                Some(stream) => stream.next_event().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            event = engine => RecogWake::Engine(event),
+            outcomes = self.fetching.next() => RecogWake::Fetched(outcomes),
+        }
+    }
+
+    /// Handles what [`Self::next_wake`] returned.
+    pub(crate) fn handle_wake(&mut self, now: Instant, wake: RecogWake) {
+        match wake {
+            RecogWake::Engine(event) => self.handle_engine_event(now, event),
+            RecogWake::Fetched(outcomes) => self.handle_fetched(now, outcomes),
+        }
+    }
+
+    /// Grammars fetched (or not): hand them to the store, then take up the parked request and those
+    /// deferred behind it.
+    fn handle_fetched(&mut self, now: Instant, outcomes: Vec<FetchOutcome>) {
+        for (uri, result) in outcomes {
+            match result {
+                Ok(document) => {
+                    let fetched = StoreFetched {
+                        uri: &uri,
+                        content_type: document.content_type.as_deref(),
+                        body: &document.body,
+                        cache_control: document.cache_control.as_deref(),
+                        expires: document.expires.as_deref(),
+                        date: document.date.as_deref(),
+                    };
+                    if let Err(error) = self.store.handle_fetched(&fetched, now) {
+                        warn!(channel = %self.out.channel(), %uri, %error, "fetched grammar is not valid");
+                    }
+                }
+                Err(error) => {
+                    warn!(channel = %self.out.channel(), %error, "grammar fetch failed");
+                    self.store.handle_fetch_failed(&uri, &error.to_string());
+                }
+            }
+        }
+        if let Some((request, connection)) = self.fetching.take_ready() {
+            self.handle_request(now, request, connection);
+        }
+        while let Some((request, connection)) = self.fetching.take_deferred() {
+            self.handle_request(now, request, connection);
+        }
     }
 
     /// When the machine next needs [`Self::handle_timeout`].
@@ -201,7 +294,10 @@ impl RecogChannel {
         request: Message,
         connection: ConnectionHandle,
     ) {
-        self.out.answer_on(connection);
+        if self.fetching.is_busy() {
+            return self.fetching.defer(request, connection);
+        }
+        self.out.answer_on(connection.clone());
         let StartLine::Request { method, request_id } = &request.start else {
             return;
         };
@@ -218,8 +314,8 @@ impl RecogChannel {
                 let values = self.params.get_params(&request.headers);
                 self.out.respond(request_id, StatusCode::SUCCESS, &values);
             }
-            Method::DefineGrammar => self.define_grammar(now, request_id, &request),
-            Method::Recognize => self.recognize(now, request_id, &request),
+            Method::DefineGrammar => self.define_grammar(now, request_id, &request, &connection),
+            Method::Recognize => self.recognize(now, request_id, &request, &connection),
             Method::StartInputTimers => self
                 .machine
                 .handle_input(now, MachineInput::StartInputTimers { request_id }),
@@ -288,7 +384,7 @@ impl RecogChannel {
     }
 
     /// What the engine said; `None` when its stream ended without a final result.
-    pub(crate) fn handle_engine_event(
+    fn handle_engine_event(
         &mut self,
         now: Instant,
         event: Option<Result<RecognizerEvent, asr_adapters::EngineError>>,
@@ -322,7 +418,13 @@ impl RecogChannel {
         self.drain(now);
     }
 
-    fn define_grammar(&mut self, now: Instant, request_id: RequestId, request: &Message) {
+    fn define_grammar(
+        &mut self,
+        now: Instant,
+        request_id: RequestId,
+        request: &Message,
+        connection: &ConnectionHandle,
+    ) {
         let content_id = match request.headers.get::<ContentId>() {
             Ok(Some(id)) => id.0,
             Ok(None) => {
@@ -346,30 +448,62 @@ impl RecogChannel {
                 self.out.respond(request_id, StatusCode::SUCCESS, &headers);
             }
             Ok(DefineOutcome::NeedFetch(uris)) => {
-                self.grammar_failure(
-                    request_id,
-                    RecognizerCause::UriFailure,
-                    &format!("cannot fetch {}", uris.join(", ")),
-                );
+                self.fetch_for(request_id, uris, request, connection);
             }
-            Err(error) => {
-                let cause = RecognizerCause::from_code(error.completion_cause())
-                    .unwrap_or(RecognizerCause::GrammarLoadFailure);
-                self.grammar_failure(request_id, cause, &error.to_string());
-            }
+            Err(error) => self.grammar_failure(request_id, GrammarsPending::from_store(&error)),
         }
     }
 
-    /// Answers a request whose grammar failed: 407 with the Completion-Cause (RFC 6787 §9.8, §9.9).
-    fn grammar_failure(&mut self, request_id: RequestId, cause: RecognizerCause, reason: &str) {
-        warn!(channel = %self.out.channel(), request_id = request_id.0, cause = cause.code(), reason, "grammar failure");
-        self.out.respond_failed(request_id, cause.into(), reason);
+    /// Parks a request while the grammars it names are fetched.
+    fn fetch_for(
+        &mut self,
+        request_id: RequestId,
+        uris: Vec<String>,
+        request: &Message,
+        connection: &ConnectionHandle,
+    ) {
+        debug!(channel = %self.out.channel(), request_id = request_id.0, ?uris, "fetching grammars");
+        let parked = self
+            .fetching
+            .start(&self.fetcher, uris, request.clone(), connection.clone());
+        if parked.is_err() {
+            self.grammar_failure(
+                request_id,
+                GrammarsPending::failed(
+                    RecognizerCause::UriFailure,
+                    format!(
+                        "grammar references nest more than {} fetches deep",
+                        super::fetching::MAX_FETCH_ROUNDS
+                    ),
+                ),
+            );
+        }
     }
 
-    fn recognize(&mut self, now: Instant, request_id: RequestId, request: &Message) {
+    /// Answers a request whose grammar failed: 407 with the Completion-Cause (RFC 6787 §9.8, §9.9), and the
+    /// Failed-URI when a fetch failed (§9.4.17).
+    fn grammar_failure(&mut self, request_id: RequestId, failure: GrammarsPending) {
+        let GrammarsPending::Failed(cause, reason, failed_uri) = failure else {
+            return;
+        };
+        warn!(channel = %self.out.channel(), request_id = request_id.0, cause = cause.code(), reason, "grammar failure");
+        self.out
+            .respond_failed_uri(request_id, cause.into(), &reason, failed_uri.as_deref());
+    }
+
+    fn recognize(
+        &mut self,
+        now: Instant,
+        request_id: RequestId,
+        request: &Message,
+        connection: &ConnectionHandle,
+    ) {
         let grammars = match self.load_grammars(now, request) {
             Ok(g) => g,
-            Err((cause, reason)) => return self.grammar_failure(request_id, cause, &reason),
+            Err(GrammarsPending::Fetch(uris)) => {
+                return self.fetch_for(request_id, uris, request, connection);
+            }
+            Err(failed) => return self.grammar_failure(request_id, failed),
         };
         let grammars = Arc::new(grammars);
         let speech = grammars
@@ -426,7 +560,7 @@ impl RecogChannel {
         &mut self,
         now: Instant,
         request: &Message,
-    ) -> Result<Vec<ResolvedGrammar>, (RecognizerCause, String)> {
+    ) -> Result<Vec<ResolvedGrammar>, GrammarsPending> {
         let body = String::from_utf8_lossy(&request.body);
         let content_type = request
             .content_type()
@@ -434,9 +568,9 @@ impl RecogChannel {
             .trim()
             .to_ascii_lowercase();
         let refs = if request.body.is_empty() {
-            return Err((
+            return Err(GrammarsPending::failed(
                 RecognizerCause::GrammarLoadFailure,
-                "RECOGNIZE has no grammar".to_owned(),
+                "RECOGNIZE has no grammar",
             ));
         } else if content_type.starts_with("text/uri-list") {
             parse_uri_list(&body)
@@ -446,32 +580,23 @@ impl RecogChannel {
                 _ => format!("inline-{}", request.request_id().0),
             };
             let ct = request.content_type().unwrap_or("");
-            self.store
+            if let DefineOutcome::NeedFetch(uris) = self
+                .store
                 .define(&id, ct, &request.body, now)
-                .map_err(|e| {
-                    (
-                        RecognizerCause::from_code(e.completion_cause())
-                            .unwrap_or(RecognizerCause::GrammarCompilationFailure),
-                        e.to_string(),
-                    )
-                })?;
+                .map_err(|e| GrammarsPending::from_store(&e))?
+            {
+                return Err(GrammarsPending::Fetch(uris));
+            }
             parse_uri_list(&format!("session:{id}"))
         };
         match self.store.resolve(&refs, now) {
             Ok(Resolution::Ready(grammars)) if !grammars.is_empty() => Ok(grammars),
-            Ok(Resolution::Ready(_)) => Err((
+            Ok(Resolution::Ready(_)) => Err(GrammarsPending::failed(
                 RecognizerCause::GrammarLoadFailure,
-                "no grammar in the request".to_owned(),
+                "no grammar in the request",
             )),
-            Ok(Resolution::NeedFetch(uris)) => Err((
-                RecognizerCause::UriFailure,
-                format!("grammar fetching is not enabled: {}", uris.join(", ")),
-            )),
-            Err(e) => Err((
-                RecognizerCause::from_code(e.completion_cause())
-                    .unwrap_or(RecognizerCause::GrammarLoadFailure),
-                e.to_string(),
-            )),
+            Ok(Resolution::NeedFetch(uris)) => Err(GrammarsPending::Fetch(uris)),
+            Err(e) => Err(GrammarsPending::from_store(&e)),
         }
     }
 
