@@ -52,6 +52,7 @@ pub use failure::{SynthesisFailure, failure_of};
 pub use headers::{gender_from_header, rate_from_header, volume_from_header};
 pub use mrcp_proto::engine::{EngineError, EngineErrorKind};
 pub use synthesizer::{
-    STREAM_CAPACITY, SynthesisContent, SynthesisEvent, SynthesisRequest, SynthesisSink,
-    SynthesisStream, Synthesizer, SynthesizerCapabilities, VoiceInfo, synthesis_channel,
+    PromptAudio, STREAM_CAPACITY, SynthesisContent, SynthesisEvent, SynthesisRequest,
+    SynthesisSink, SynthesisStream, Synthesizer, SynthesizerCapabilities, VoiceInfo,
+    synthesis_channel,
 };

@@ -71,6 +71,19 @@ pub struct SynthesisRequest {
     pub lexicons: Vec<String>,
     /// Vendor-Specific-Parameters (§6.2.16), in the client's order.
     pub vendor_parameters: Vec<(String, String)>,
+    /// Audio the server fetched for the body's `<audio src>` URIs (SSML 1.0 §3.3.1), at the engine's
+    /// declared rate. An engine plays it in place of the element, and speaks the element's fallback content
+    /// for a `src` not found here.
+    pub audio: Vec<PromptAudio>,
+}
+
+/// One fetched `<audio>` prompt, decoded and resampled by the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromptAudio {
+    /// The `src` as written in the document.
+    pub src: String,
+    /// 16-bit mono PCM at the engine's [`SynthesizerCapabilities::sample_rate`].
+    pub samples: std::sync::Arc<[i16]>,
 }
 
 impl SynthesisRequest {
@@ -93,7 +106,13 @@ impl SynthesisRequest {
             volume: None,
             lexicons: Vec::new(),
             vendor_parameters: Vec::new(),
+            audio: Vec::new(),
         }
+    }
+
+    /// The fetched audio for an `<audio src>`, if the server fetched it.
+    pub fn audio_for(&self, src: &str) -> Option<&PromptAudio> {
+        self.audio.iter().find(|a| a.src == src)
     }
 
     /// The headers as the outermost SSML context: what is in effect where the body says nothing.

@@ -6,6 +6,7 @@
 pub(crate) mod audio_in;
 mod fetching;
 mod outbox;
+mod prompt_content;
 mod recog;
 mod setup;
 mod synth;
@@ -127,6 +128,7 @@ impl Session {
                         call,
                         commands,
                         self.codec_rate,
+                        shared.fetcher.clone(),
                     ));
                 }
             }
@@ -159,9 +161,9 @@ impl Session {
                         recog.handle_wake(Instant::now().into_std(), wake);
                     }
                 }
-                event = next_synthesis(&mut self.synth, Instant::now().into_std()) => {
+                wake = next_synth_wake(&mut self.synth, Instant::now().into_std()) => {
                     if let Some(synth) = &mut self.synth {
-                        synth.handle_engine_event(Instant::now().into_std(), event);
+                        synth.handle_wake(Instant::now().into_std(), wake);
                     }
                 }
                 () = tokio::time::sleep_until(deadline) => {
@@ -408,12 +410,12 @@ async fn next_media(rtp: &mut Option<RtpEndpoint>) -> Option<MediaEvent> {
     }
 }
 
-async fn next_synthesis(
+async fn next_synth_wake(
     synth: &mut Option<SynthChannel>,
     now: std::time::Instant,
-) -> Option<Result<tts_adapters::SynthesisEvent, asr_adapters::EngineError>> {
-    match synth.as_mut().and_then(|s| s.stream_to_read(now)) {
-        Some(stream) => stream.next_event().await,
+) -> synth::SynthWake {
+    match synth {
+        Some(synth) => synth.next_wake(now).await,
         None => std::future::pending().await,
     }
 }

@@ -26,14 +26,17 @@ use mrcp_proto::mrcp::{
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 use tts_adapters::{
-    SynthesisEvent, SynthesisFailure, SynthesisRequest, SynthesisStream, failure_of,
-    gender_from_header, rate_from_header, volume_from_header,
+    SynthesisEvent, SynthesisFailure, SynthesisStream, failure_of, gender_from_header,
+    rate_from_header, volume_from_header,
 };
 
-use super::outbox::Outbox;
+use super::fetching::{FetchOutcome, Fetching};
+use super::outbox::{Outbox, sanitize};
+use super::prompt_content::{self, ContentFailure, FetchedPrompts, SpeakContent};
 use super::recog::CallInfo;
 use crate::control::ConnectionHandle;
 use crate::engines::Engines;
+use crate::fetch::Fetcher;
 use crate::params::ChannelParams;
 use crate::routing::RouteContext;
 use crate::synthesizer::{ControlAction, Input, Output, SpeakParams, SynthesizerMachine};
@@ -52,7 +55,7 @@ const MARKS_PARAMETER: &str = "speech-markers";
 /// What a SPEAK asked for, kept from the request until it ends.
 struct Prepared {
     /// The engine request, or why the content cannot be spoken.
-    request: Result<SynthesisRequest, (SynthesizerCause, String)>,
+    request: Result<SpeakContent, ContentFailure>,
 }
 
 /// The prompt being spoken.
@@ -95,6 +98,20 @@ pub(crate) struct SynthChannel {
     playing: Option<Playing>,
     media: mpsc::Sender<MediaCommand>,
     codec_rate: SampleRate,
+    /// Fetches prompts named by URI.
+    fetcher: Fetcher,
+    /// The SPEAK waiting on fetched prompts, and the requests behind it.
+    fetching: Fetching,
+    /// What was fetched for that SPEAK.
+    prompts: FetchedPrompts,
+}
+
+/// What woke a synthesizer channel besides MRCP requests and timers.
+pub(crate) enum SynthWake {
+    /// The engine's next event; `None` when its stream ended.
+    Engine(Option<Result<SynthesisEvent, EngineError>>),
+    /// Prompt fetches finished.
+    Fetched(Vec<FetchOutcome>),
 }
 
 impl SynthChannel {
@@ -104,6 +121,7 @@ impl SynthChannel {
         call: CallInfo,
         media: mpsc::Sender<MediaCommand>,
         codec_rate: SampleRate,
+        fetcher: Fetcher,
     ) -> Self {
         Self {
             out: Outbox::new(id),
@@ -115,6 +133,9 @@ impl SynthChannel {
             playing: None,
             media,
             codec_rate,
+            fetcher,
+            fetching: Fetching::default(),
+            prompts: FetchedPrompts::new(),
         }
     }
 
@@ -128,13 +149,39 @@ impl SynthChannel {
         self.playing.is_some()
     }
 
-    /// The engine stream, when the channel wants audio now.
-    pub(crate) fn stream_to_read(&mut self, now: Instant) -> Option<&mut SynthesisStream> {
-        let playing = self.playing.as_mut()?;
-        if playing.feed_at().is_some_and(|at| at <= now) {
-            playing.stream.as_mut()
-        } else {
-            None
+    /// The next word from the engine (when the channel wants audio now) or the prompt fetches, for the
+    /// session's `select!`.
+    pub(crate) async fn next_wake(&mut self, now: Instant) -> SynthWake {
+        let stream = self
+            .playing
+            .as_mut()
+            .filter(|p| p.feed_at().is_some_and(|at| at <= now))
+            .and_then(|p| p.stream.as_mut());
+        let engine = async {
+            match stream {
+                Some(stream) => stream.next_event().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            event = engine => SynthWake::Engine(event),
+            outcomes = self.fetching.next() => SynthWake::Fetched(outcomes),
+        }
+    }
+
+    /// Handles what [`Self::next_wake`] returned.
+    pub(crate) fn handle_wake(&mut self, now: Instant, wake: SynthWake) {
+        match wake {
+            SynthWake::Engine(event) => self.handle_engine_event(now, event),
+            SynthWake::Fetched(outcomes) => {
+                self.prompts.extend(outcomes);
+                if let Some((request, connection)) = self.fetching.take_ready() {
+                    self.handle_request(now, request, connection);
+                }
+                while let Some((request, connection)) = self.fetching.take_deferred() {
+                    self.handle_request(now, request, connection);
+                }
+            }
         }
     }
 
@@ -193,6 +240,27 @@ impl SynthChannel {
         request: Message,
         connection: ConnectionHandle,
     ) {
+        if self.fetching.is_busy() {
+            return self.fetching.defer(request, connection);
+        }
+        if matches!(
+            request.start,
+            StartLine::Request {
+                method: Method::Speak,
+                ..
+            }
+        ) && self.prompts.is_empty()
+        {
+            let uris = prompt_content::uris_to_fetch(&request);
+            if !uris.is_empty() {
+                debug!(channel = %self.id(), ?uris, "fetching prompts");
+                // A SPEAK needs one round: what it names is all there is to fetch.
+                let _ = self
+                    .fetching
+                    .start(&self.fetcher, uris, request, connection);
+                return;
+            }
+        }
         self.out.answer_on(connection);
         let StartLine::Request { method, request_id } = &request.start else {
             return;
@@ -339,8 +407,10 @@ impl SynthChannel {
             kill_on_barge_in: p.effective::<KillOnBargeIn>(headers)?.is_none_or(|k| k.0),
             report_marks,
         };
-        let request = match content_of(request) {
-            Ok(mut req) => {
+        let content = prompt_content::content(request, &std::mem::take(&mut self.prompts));
+        let request = match content {
+            Ok(mut content) => {
+                let req = &mut content.request;
                 req.voice.name = p.effective::<VoiceName>(headers)?.map(|v| v.0);
                 req.voice.gender = p
                     .effective::<VoiceGenderHeader>(headers)?
@@ -359,7 +429,7 @@ impl SynthChannel {
                     .into_iter()
                     .map(|v| (v.name, v.value.unwrap_or_default()))
                     .collect();
-                Ok(req)
+                Ok(content)
             }
             Err(failure) => Err(failure),
         };
@@ -405,6 +475,15 @@ impl SynthChannel {
                 Output::SpeakComplete { request_id, cause } => {
                     let mut headers = Headers::new();
                     let _ = headers.set(&mrcp_proto::mrcp::header::CompletionCause::from(cause));
+                    if let Some(Prepared {
+                        request: Err(failure),
+                    }) = self.prepared.get(&request_id)
+                    {
+                        let _ = headers.set_raw("Completion-Reason", &sanitize(&failure.reason));
+                        if let Some(uri) = &failure.failed_uri {
+                            let _ = headers.set_raw("Failed-URI", &sanitize(uri));
+                        }
+                    }
                     let message = self.out.event(
                         EventName::SpeakComplete,
                         request_id,
@@ -453,16 +532,27 @@ impl SynthChannel {
         }
     }
 
+    /// The SPEAK's content cannot be spoken: SPEAK-COMPLETE carries the cause, and the reason and Failed-URI
+    /// kept in `prepared` for it.
+    fn content_failed(&mut self, request_id: RequestId, failure: ContentFailure) {
+        warn!(channel = %self.id(), request_id = request_id.0, reason = failure.reason, "SPEAK content refused");
+        let cause = failure.cause;
+        self.prepared.insert(
+            request_id,
+            Prepared {
+                request: Err(failure),
+            },
+        );
+        self.machine.handle_input(Input::PromptFailed { cause });
+    }
+
     fn start_prompt(&mut self, now: Instant, request_id: RequestId) {
-        let request = match self.prepared.get(&request_id).map(|p| p.request.clone()) {
-            Some(Ok(request)) => request,
-            Some(Err((cause, reason))) => {
-                warn!(channel = %self.id(), request_id = request_id.0, reason, "SPEAK content refused");
-                self.machine.handle_input(Input::PromptFailed { cause });
-                return;
-            }
+        let content = match self.prepared.get(&request_id).map(|p| p.request.clone()) {
+            Some(Ok(content)) => content,
+            Some(Err(failure)) => return self.content_failed(request_id, failure),
             None => return,
         };
+        let request = &content.request;
         let route = RouteContext {
             resource: self.id().resource(),
             language: request.language.as_deref(),
@@ -495,6 +585,10 @@ impl SynthChannel {
                     return;
                 }
             }
+        };
+        let request = match content.for_engine(engine_rate) {
+            Ok(request) => request,
+            Err(failure) => return self.content_failed(request_id, failure),
         };
         // An engine is a guest: even a panic in `start` ends only this request (design rule 3).
         let started =
@@ -537,46 +631,6 @@ impl SynthChannel {
         if self.media.try_send(command).is_err() {
             warn!(channel = %self.id(), "RTP endpoint is not taking audio");
         }
-    }
-}
-
-/// The content of a SPEAK as an engine request (RFC 6787 §8.8: `text/plain`, `application/ssml+xml`,
-/// `text/uri-list`).
-fn content_of(request: &Message) -> Result<SynthesisRequest, (SynthesizerCause, String)> {
-    let body = std::str::from_utf8(&request.body).map_err(|_| {
-        (
-            SynthesizerCause::ParseFailure,
-            "the SPEAK body is not UTF-8".to_owned(),
-        )
-    })?;
-    if body.trim().is_empty() {
-        return Err((
-            SynthesizerCause::ParseFailure,
-            "the SPEAK has no content".to_owned(),
-        ));
-    }
-    let content_type = request
-        .content_type()
-        .unwrap_or("text/plain")
-        .trim()
-        .to_ascii_lowercase();
-    let media_type = content_type.split(';').next().unwrap_or("").trim();
-    if mrcp_proto::ssml::is_ssml_media_type(media_type) {
-        let document = mrcp_proto::ssml::parse(body)
-            .map_err(|e| (SynthesizerCause::ParseFailure, e.to_string()))?;
-        Ok(SynthesisRequest::ssml(document))
-    } else if media_type == "text/plain" {
-        Ok(SynthesisRequest::text(body))
-    } else if media_type == "text/uri-list" {
-        Err((
-            SynthesizerCause::UriFailure,
-            "fetching prompts by URI is not enabled".to_owned(),
-        ))
-    } else {
-        Err((
-            SynthesizerCause::ParseFailure,
-            format!("unsupported content type {media_type:?}"),
-        ))
     }
 }
 

@@ -107,6 +107,8 @@ enum Step {
         text: String,
     },
     Silence(usize),
+    /// Audio the server fetched for an `<audio src>`, already at [`SAMPLE_RATE`].
+    Play(std::sync::Arc<[i16]>),
     Mark(String),
 }
 
@@ -176,7 +178,12 @@ impl EspeakNg {
     }
 
     /// Turns segments into steps, resolving every voice first so a missing language fails before any audio.
-    fn plan(&self, segments: Vec<Segment>, steps: &mut Vec<Step>) -> Result<(), EngineError> {
+    fn plan(
+        &self,
+        request: &SynthesisRequest,
+        segments: Vec<Segment>,
+        steps: &mut Vec<Step>,
+    ) -> Result<(), EngineError> {
         let config = &self.shared.config;
         for segment in segments {
             match segment {
@@ -211,10 +218,13 @@ impl EspeakNg {
                     ));
                 }
                 Segment::Mark(name) => steps.push(Step::Mark(name)),
-                Segment::Audio { src, fallback } => {
-                    tracing::debug!(engine = %self.name, %src, "espeak-ng cannot fetch audio; speaking the fallback");
-                    self.plan(fallback, steps)?;
-                }
+                Segment::Audio { src, fallback } => match request.audio_for(&src) {
+                    Some(audio) => steps.push(Step::Play(audio.samples.clone())),
+                    None => {
+                        tracing::debug!(engine = %self.name, %src, "no fetched audio; speaking the fallback");
+                        self.plan(request, fallback, steps)?;
+                    }
+                },
             }
         }
         Ok(())
@@ -272,7 +282,7 @@ impl Synthesizer for EspeakNg {
             )
         })?;
         let mut steps = Vec::new();
-        self.plan(segments, &mut steps)?;
+        self.plan(&request, segments, &mut steps)?;
         let (stream, sink) = synthesis_channel();
         let engine = self.clone();
         tokio::spawn(async move {
@@ -310,6 +320,13 @@ impl EspeakNg {
                         let n = samples.min(FRAME_SAMPLES);
                         samples -= n;
                         tx.send(Ok(SynthesisEvent::Audio(vec![0; n])))
+                            .await
+                            .map_err(|_| Stop::Cancelled)?;
+                    }
+                }
+                Step::Play(samples) => {
+                    for frame in samples.chunks(FRAME_SAMPLES) {
+                        tx.send(Ok(SynthesisEvent::Audio(frame.to_vec())))
                             .await
                             .map_err(|_| Stop::Cancelled)?;
                     }
