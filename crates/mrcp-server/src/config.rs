@@ -184,6 +184,14 @@ pub struct RecognizerDefaults {
     pub engine_deadline_ms: u64,
     /// `waveform_dir`: where Save-Waveform recordings are written. Default `/var/lib/mrcp-server/waveforms`.
     pub waveform_dir: PathBuf,
+    /// `early_no_match` (Early-No-Match, §9.4): digits no DTMF grammar can match end the request at once with
+    /// 001 no-match, rather than at the interdigit timeout. Default true: callers hear at once that they
+    /// keyed wrongly.
+    pub early_no_match: bool,
+    /// `speech_too_early`: a RECOGNIZE that arrives while the caller is already speaking completes at once
+    /// with 007 speech-too-early (§9.4.11), instead of recognizing from the middle of the utterance. Default
+    /// false (the speech is recognized from where the request found it).
+    pub speech_too_early: bool,
 }
 
 /// `[default_engines]`.
@@ -373,6 +381,8 @@ impl Default for RecognizerDefaults {
             n_best_list_length: 1,
             engine_deadline_ms: 10000,
             waveform_dir: PathBuf::from("/var/lib/mrcp-server/waveforms"),
+            early_no_match: true,
+            speech_too_early: false,
         }
     }
 }

@@ -99,6 +99,14 @@ pub struct RecognizeParams {
     pub mode: Mode,
     /// Hotword-Max-Duration (§9.4), in hotword mode.
     pub hotword_max_duration: Duration,
+    /// Hotword-Min-Duration (§9.4): in hotword mode, a match on a shorter utterance is ignored.
+    pub hotword_min_duration: Duration,
+    /// Early-No-Match (§9.4): digits no DTMF grammar can match end the request at once with 001; otherwise
+    /// the request waits for the end of input (DTMF-Interdigit-Timeout or DTMF-Term-Char).
+    pub early_no_match: bool,
+    /// The caller was already speaking when the RECOGNIZE arrived and the server is configured to refuse that:
+    /// the request completes at once with 007 speech-too-early (§9.4.11).
+    pub speech_too_early: bool,
     /// Whether speech grammars are active: then an engine is started and speech is listened to.
     pub speech: bool,
     /// The DTMF grammars' classifier; `None` when no DTMF grammar is active (digits are then ignored).
@@ -267,6 +275,9 @@ struct Active {
     speech_heard: bool,
     in_speech: bool,
     speech_ended_at: Option<Instant>,
+    /// When the current (or last) utterance began, and how long the last one lasted, for Hotword-Min-Duration.
+    speech_started_at: Option<Instant>,
+    utterance: Duration,
     hypothesis_complete: Option<bool>,
     digits: String,
     engine_running: bool,
@@ -423,6 +434,7 @@ impl<R: Clone> RecognizerMachine<R> {
             self.outputs.push_back(Output::StartEngine { request_id });
         }
         let start_timers = params.start_input_timers;
+        let too_early = params.speech_too_early;
         self.state = State::Recognizing(Box::new(Active {
             request_id,
             params,
@@ -431,11 +443,17 @@ impl<R: Clone> RecognizerMachine<R> {
             speech_heard: false,
             in_speech: false,
             speech_ended_at: None,
+            speech_started_at: None,
+            utterance: Duration::ZERO,
             hypothesis_complete: None,
             digits: String::new(),
             engine_running,
             input_end: None,
         }));
+        if too_early {
+            self.complete(now, RecognizerCause::SpeechTooEarly, Outcome::None);
+            return;
+        }
         if start_timers {
             self.start_input_timers(now);
         }
@@ -538,6 +556,7 @@ impl<R: Clone> RecognizerMachine<R> {
         }
         active.in_speech = true;
         active.speech_ended_at = None;
+        active.speech_started_at = Some(now);
         let first = !active.speech_heard;
         active.speech_heard = true;
         let recognition_timeout = active.params.recognition_timeout;
@@ -558,6 +577,9 @@ impl<R: Clone> RecognizerMachine<R> {
         }
         active.in_speech = false;
         active.speech_ended_at = Some(now);
+        active.utterance = active
+            .speech_started_at
+            .map_or(Duration::ZERO, |start| now.saturating_duration_since(start));
         self.arm_end_of_speech();
     }
 
@@ -604,9 +626,10 @@ impl<R: Clone> RecognizerMachine<R> {
             .dtmf
             .as_ref()
             .map_or(DtmfMatch::NoMatch, |g| g.classify(&active.digits));
-        let (interdigit, term) = (
+        let (interdigit, term, early_no_match) = (
             active.params.dtmf_interdigit_timeout,
             active.params.dtmf_term_timeout,
+            active.params.early_no_match,
         );
         self.timers.disarm(RecognizerTimer::DtmfInterdigit);
         self.timers.disarm(RecognizerTimer::DtmfTerm);
@@ -614,9 +637,14 @@ impl<R: Clone> RecognizerMachine<R> {
             (_, DtmfMatch::Complete { extendable: false }) | (true, DtmfMatch::Complete { .. }) => {
                 self.complete_dtmf(now, RecognizerCause::Success);
             }
-            (true, _) | (false, DtmfMatch::NoMatch) => {
+            (true, _) => self.complete_dtmf(now, RecognizerCause::NoMatch),
+            (false, DtmfMatch::NoMatch) if early_no_match => {
                 self.complete_dtmf(now, RecognizerCause::NoMatch)
             }
+            // Without Early-No-Match the input ends at the interdigit timeout (or a term char), as a no-match.
+            (false, DtmfMatch::NoMatch) => self
+                .timers
+                .arm(RecognizerTimer::DtmfInterdigit, now + interdigit),
             (false, DtmfMatch::Complete { extendable: true }) => {
                 self.timers.arm(RecognizerTimer::DtmfTerm, now + term);
             }
@@ -710,10 +738,13 @@ impl<R: Clone> RecognizerMachine<R> {
             active.params.confidence_threshold,
             active.params.mode == Mode::Hotword,
         );
+        let long_enough = active.utterance >= active.params.hotword_min_duration;
         let (matched, result) = match outcome {
             EngineOutcome::Match { confidence, result } => (confidence >= threshold, Some(result)),
             EngineOutcome::NoMatch { result } => (false, result),
         };
+        // Hotword-Min-Duration (§9.4): a hotword said too briefly is treated as no hotword.
+        let matched = matched && (!hotword || long_enough);
         if !matched && hotword && !maxtime {
             // Hotword mode ignores what does not match and keeps listening (Recognition-Mode, §9.4).
             self.restart_hotword();

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use mrcp_proto::mrcp::header::{
     CancelIfQueue, ConfidenceThreshold, DtmfInterdigitTimeout, DtmfTermChar, DtmfTermTimeout,
-    Header, HotwordMaxDuration, NoInputTimeout, RecognitionMode, RecognitionModeHeader,
-    RecognitionTimeout, SpeechCompleteTimeout, SpeechIncompleteTimeout, StartInputTimers,
+    EarlyNoMatch, Header, HotwordMaxDuration, HotwordMinDuration, NoInputTimeout, RecognitionMode,
+    RecognitionModeHeader, RecognitionTimeout, SpeechCompleteTimeout, SpeechIncompleteTimeout,
+    StartInputTimers,
 };
 use mrcp_proto::mrcp::{Headers, InvalidHeader};
 
@@ -122,6 +123,13 @@ pub fn resolve(
         hotword_max_duration: channel
             .effective::<HotwordMaxDuration>(request)?
             .map_or(DEFAULT_HOTWORD_MAX, |h| h.0),
+        hotword_min_duration: channel
+            .effective::<HotwordMinDuration>(request)?
+            .map_or(Duration::ZERO, |h| h.0),
+        early_no_match: channel
+            .effective::<EarlyNoMatch>(request)?
+            .map_or(defaults.early_no_match, |h| h.0),
+        speech_too_early: false,
         speech: inputs.speech,
         dtmf: inputs.dtmf,
         max_duration: no_input + recognition + MAX_DURATION_MARGIN,

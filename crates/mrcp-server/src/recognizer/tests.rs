@@ -41,6 +41,9 @@ fn params() -> RecognizeParams {
         cancel_if_queue: false,
         mode: Mode::Normal,
         hotword_max_duration: 30_000 * MS,
+        hotword_min_duration: Duration::ZERO,
+        early_no_match: true,
+        speech_too_early: false,
         speech: true,
         dtmf: None,
         max_duration: 60_000 * MS,
@@ -681,4 +684,108 @@ fn spurious_timeouts_do_nothing() {
     h.recognize(1, params());
     h.m.handle_timeout(h.now + 10 * MS);
     assert!(h.drain().is_empty());
+}
+
+#[test]
+fn a_hotword_said_too_briefly_is_ignored() {
+    let mut h = Harness::new();
+    h.recognize(
+        1,
+        RecognizeParams {
+            mode: Mode::Hotword,
+            hotword_min_duration: 500 * MS,
+            ..params()
+        },
+    );
+    // 200 ms of speech: a match, but shorter than Hotword-Min-Duration.
+    h.input(Input::SpeechStarted);
+    h.advance(200 * MS);
+    h.input(Input::SpeechEnded);
+    h.advance(800 * MS);
+    let out = h.input(Input::EngineResult(EngineOutcome::Match {
+        confidence: 0.9,
+        result: "operator",
+    }));
+    assert_eq!(
+        out,
+        vec![
+            cancel(1),
+            Output::StartEngine {
+                request_id: RequestId(1)
+            }
+        ]
+    );
+    // 700 ms: long enough.
+    h.input(Input::SpeechStarted);
+    h.advance(700 * MS);
+    h.input(Input::SpeechEnded);
+    h.advance(800 * MS);
+    let out = h.input(Input::EngineResult(EngineOutcome::Match {
+        confidence: 0.9,
+        result: "operator",
+    }));
+    assert_eq!(
+        out.last(),
+        Some(&complete(
+            1,
+            RecognizerCause::Success,
+            Outcome::Speech(Some("operator"))
+        ))
+    );
+}
+
+#[test]
+fn without_early_no_match_wrong_digits_wait_for_the_end_of_input() {
+    let mut h = Harness::new();
+    h.recognize(
+        1,
+        RecognizeParams {
+            early_no_match: false,
+            ..dtmf_params(3, 3)
+        },
+    );
+    h.input(Input::Dtmf('1'));
+    // `*` cannot be in a digits grammar; the request waits for the interdigit timeout.
+    assert!(h.input(Input::Dtmf('*')).is_empty());
+    let out = h.advance(3000 * MS);
+    assert_eq!(
+        out,
+        vec![complete(
+            1,
+            RecognizerCause::NoMatch,
+            Outcome::Dtmf("1*".into())
+        )]
+    );
+
+    // With Early-No-Match (the server's default), the no-match is immediate.
+    h.recognize(2, dtmf_params(3, 3));
+    h.input(Input::Dtmf('1'));
+    assert_eq!(
+        h.input(Input::Dtmf('*')),
+        vec![complete(
+            2,
+            RecognizerCause::NoMatch,
+            Outcome::Dtmf("1*".into())
+        )]
+    );
+}
+
+#[test]
+fn speech_already_in_progress_can_end_the_request_with_speech_too_early() {
+    let mut h = Harness::new();
+    let out = h.recognize(
+        1,
+        RecognizeParams {
+            speech_too_early: true,
+            ..params()
+        },
+    );
+    assert_eq!(
+        out.first(),
+        Some(&response(1, StatusCode::SUCCESS, RequestState::InProgress))
+    );
+    assert_eq!(
+        out.last(),
+        Some(&complete(1, RecognizerCause::SpeechTooEarly, Outcome::None))
+    );
 }

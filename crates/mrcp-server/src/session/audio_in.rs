@@ -52,6 +52,11 @@ impl AudioIn {
         StreamResampler::new(rate, engine_rate, std::time::Duration::from_millis(20)).map(Some)
     }
 
+    /// Whether the caller is speaking now, by the endpointer.
+    pub(crate) fn in_speech(&self) -> bool {
+        self.endpointer.in_speech()
+    }
+
     /// Sensitivity-Level (RFC 6787 §9.4), 0.0–1.0: higher hears quieter speech; `None` for the endpointer's
     /// default. Takes effect for the next utterance.
     pub(crate) fn set_sensitivity(&mut self, sensitivity: Option<f32>) {

@@ -526,7 +526,7 @@ impl RecogChannel {
                 limits: self.store.limits().clone(),
             }) as Box<dyn DtmfClassifier>
         });
-        let params = match recognizer::resolve(
+        let mut params = match recognizer::resolve(
             &self.params,
             &request.headers,
             &self.defaults,
@@ -535,6 +535,8 @@ impl RecogChannel {
             Ok(p) => p,
             Err(invalid) => return self.out.respond_invalid(request_id, &invalid),
         };
+        params.speech_too_early =
+            speech && self.defaults.speech_too_early && self.listener.in_speech();
         self.waveform = match self.params.effective::<SaveWaveform>(&request.headers) {
             Ok(save) => save.is_some_and(|s| s.0).then(Vec::new),
             Err(invalid) => return self.out.respond_invalid(request_id, &invalid),
