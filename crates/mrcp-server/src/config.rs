@@ -188,6 +188,9 @@ pub struct RecognizerDefaults {
     /// 001 no-match, rather than at the interdigit timeout. Default true: callers hear at once that they
     /// keyed wrongly.
     pub early_no_match: bool,
+    /// `dtmf_buffer_time_ms` (DTMF-Buffer-Time, §9.4): digits keyed while no RECOGNIZE runs are kept this
+    /// long for the next one (type-ahead). Default 5000; 0 keeps none.
+    pub dtmf_buffer_time_ms: u64,
     /// `speech_too_early`: a RECOGNIZE that arrives while the caller is already speaking completes at once
     /// with 007 speech-too-early (§9.4.11), instead of recognizing from the middle of the utterance. Default
     /// false (the speech is recognized from where the request found it).
@@ -382,6 +385,7 @@ impl Default for RecognizerDefaults {
             engine_deadline_ms: 10000,
             waveform_dir: PathBuf::from("/var/lib/mrcp-server/waveforms"),
             early_no_match: true,
+            dtmf_buffer_time_ms: 5000,
             speech_too_early: false,
         }
     }

@@ -495,3 +495,58 @@ async fn speech_longer_than_the_recognition_timeout_ends_with_a_maxtime_cause() 
     );
     client.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digits_keyed_ahead_count_for_the_next_recognition_unless_cleared() {
+    let server = ServerProcess::start("35800-35899", &[]);
+    let mut client = connect(&server, ClientProfile::Asterisk, (35900, 35999)).await;
+    let recognize = |clear: &'static str| {
+        (
+            Method::Recognize,
+            [("Cancel-If-Queue", "false"), ("Clear-DTMF-Buffer", clear)],
+        )
+    };
+    // Keyed during a prompt, before any RECOGNIZE; RTP and MRCP travel separately, so let the digits land.
+    client.dtmf("12").await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (method, headers) = recognize("false");
+    client
+        .send(
+            method,
+            &headers,
+            Some(("text/uri-list", "builtin:dtmf/digits?length=4".as_bytes())),
+        )
+        .await
+        .unwrap();
+    assert_response(
+        &client.receive().await.unwrap(),
+        200,
+        RequestState::InProgress,
+    );
+    client.dtmf("34").await.unwrap();
+    let (_, complete) = client.until_event("RECOGNITION-COMPLETE").await.unwrap();
+    assert_eq!(cause(&complete), 0, "{}", body(&complete));
+    assert!(body(&complete).contains("1234"), "{}", body(&complete));
+
+    // Clear-DTMF-Buffer: the digits keyed ahead are dropped, so two more make only a partial number.
+    client.dtmf("56").await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (method, headers) = recognize("true");
+    client
+        .send(
+            method,
+            &[headers[0], headers[1], ("DTMF-Interdigit-Timeout", "1000")],
+            Some(("text/uri-list", "builtin:dtmf/digits?length=4".as_bytes())),
+        )
+        .await
+        .unwrap();
+    assert_response(
+        &client.receive().await.unwrap(),
+        200,
+        RequestState::InProgress,
+    );
+    client.dtmf("78").await.unwrap();
+    let (_, complete) = client.until_event("RECOGNITION-COMPLETE").await.unwrap();
+    assert_eq!(cause(&complete), 1, "{}", body(&complete));
+    client.close().await;
+}

@@ -30,6 +30,9 @@ mod params;
 #[cfg(test)]
 mod tests;
 mod timer;
+mod typeahead;
+
+pub use typeahead::TypeAhead;
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};

@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use mrcp_proto::mrcp::header::{
-    CancelIfQueue, ConfidenceThreshold, DtmfInterdigitTimeout, DtmfTermChar, DtmfTermTimeout,
-    EarlyNoMatch, Header, HotwordMaxDuration, HotwordMinDuration, NoInputTimeout, RecognitionMode,
-    RecognitionModeHeader, RecognitionTimeout, SpeechCompleteTimeout, SpeechIncompleteTimeout,
-    StartInputTimers,
+    CancelIfQueue, ConfidenceThreshold, DtmfBufferTime, DtmfInterdigitTimeout, DtmfTermChar,
+    DtmfTermTimeout, EarlyNoMatch, Header, HotwordMaxDuration, HotwordMinDuration, NoInputTimeout,
+    RecognitionMode, RecognitionModeHeader, RecognitionTimeout, SpeechCompleteTimeout,
+    SpeechIncompleteTimeout, StartInputTimers,
 };
 use mrcp_proto::mrcp::{Headers, InvalidHeader};
 
@@ -29,7 +29,7 @@ impl RecognizerDefaults {
         let ms = Duration::from_millis;
         let mut h = Headers::new();
         // The values come from a validated config and are all in range for their headers.
-        let fields: [Result<(), InvalidHeader>; 8] = [
+        let fields: [Result<(), InvalidHeader>; 9] = [
             h.set(&NoInputTimeout(ms(self.no_input_timeout_ms))),
             h.set(&RecognitionTimeout(ms(self.recognition_timeout_ms))),
             h.set(&SpeechCompleteTimeout(ms(self.speech_complete_timeout_ms))),
@@ -38,6 +38,7 @@ impl RecognizerDefaults {
             ))),
             h.set(&DtmfInterdigitTimeout(ms(self.dtmf_interdigit_timeout_ms))),
             h.set(&DtmfTermTimeout(ms(self.dtmf_term_timeout_ms))),
+            h.set(&DtmfBufferTime(ms(self.dtmf_buffer_time_ms))),
             h.set_raw(
                 ConfidenceThreshold::NAME,
                 &self.confidence_threshold.to_string(),

@@ -24,8 +24,9 @@ use mrcp_proto::grammar::store::{
     parse_uri_list,
 };
 use mrcp_proto::mrcp::header::{
-    ActiveRequestIdList, CompletionCause, ContentId, InputType, InputTypeHeader, MediaUri,
-    NBestListLength, RecognizerCause, SaveWaveform, SensitivityLevel, SpeechLanguage, WaveformUri,
+    ActiveRequestIdList, ClearDtmfBuffer, CompletionCause, ContentId, DtmfBufferTime, InputType,
+    InputTypeHeader, MediaUri, NBestListLength, RecognizerCause, SaveWaveform, SensitivityLevel,
+    SpeechLanguage, WaveformUri,
 };
 use mrcp_proto::mrcp::{
     ChannelId, EventName, Headers, Message, Method, RequestId, RequestState, StartLine, StatusCode,
@@ -44,7 +45,7 @@ use crate::metrics;
 use crate::params::ChannelParams;
 use crate::recognizer::{
     self, ActiveInputs, DtmfClassifier, DtmfMatch, EngineOutcome, Input as MachineInput, InputKind,
-    Outcome, Output, RecognizerMachine,
+    Outcome, Output, RecognizerMachine, TypeAhead,
 };
 use crate::routing::RouteContext;
 
@@ -156,6 +157,8 @@ pub(crate) struct RecogChannel {
     engine_name: String,
     /// When the caller's last speech or digit ended: RECOGNITION-COMPLETE's latency counts from here.
     input_ended_at: Option<Instant>,
+    /// Digits keyed while no recognition runs, for the next one (DTMF-Buffer-Time, §9.4).
+    typeahead: TypeAhead,
     /// Fetches grammars named by URI.
     fetcher: Fetcher,
     /// The request waiting on fetched grammars, and those behind it.
@@ -192,6 +195,7 @@ impl RecogChannel {
             waveform: None,
             engine_name: String::new(),
             input_ended_at: None,
+            typeahead: TypeAhead::default(),
             fetcher,
             fetching: Fetching::default(),
         }
@@ -356,6 +360,10 @@ impl RecogChannel {
             let input = match heard {
                 Heard::SpeechStarted => MachineInput::SpeechStarted,
                 Heard::SpeechEnded => MachineInput::SpeechEnded,
+                Heard::Digit(d) if !self.machine.is_recognizing() => {
+                    self.typeahead.push(now, d);
+                    continue;
+                }
                 Heard::Digit(d) => MachineInput::Dtmf(d),
             };
             self.machine.handle_input(now, input);
@@ -378,6 +386,9 @@ impl RecogChannel {
 
     /// A DTMF digit from RFC 4733 events.
     pub(crate) fn handle_digit(&mut self, now: Instant, digit: char) {
+        if !self.machine.is_recognizing() {
+            return self.typeahead.push(now, digit);
+        }
         self.input_ended_at = Some(now);
         self.machine.handle_input(now, MachineInput::Dtmf(digit));
         self.drain(now);
@@ -546,6 +557,23 @@ impl RecogChannel {
             Ok(level) => self.listener.set_sensitivity(level.map(|l| l.0.get())),
             Err(invalid) => return self.out.respond_invalid(request_id, &invalid),
         }
+        let buffer_time = match (
+            self.params.effective::<ClearDtmfBuffer>(&request.headers),
+            self.params.effective::<DtmfBufferTime>(&request.headers),
+        ) {
+            (Ok(clear), Ok(time)) => {
+                if clear.is_some_and(|c| c.0) {
+                    self.typeahead.clear();
+                }
+                time.map_or(
+                    Duration::from_millis(self.defaults.dtmf_buffer_time_ms),
+                    |t| t.0,
+                )
+            }
+            (Err(invalid), _) | (_, Err(invalid)) => {
+                return self.out.respond_invalid(request_id, &invalid);
+            }
+        };
         self.input_ended_at = None;
         self.prepared.push_back(Prepared {
             request_id,
@@ -554,6 +582,13 @@ impl RecogChannel {
         });
         self.machine
             .handle_input(now, MachineInput::Recognize { request_id, params });
+        // The digits keyed ahead go to this recognition first (§9.4: "it MUST look to this buffer").
+        if has_dtmf && self.machine.is_recognizing() {
+            for digit in self.typeahead.take(now, buffer_time) {
+                self.input_ended_at = Some(now);
+                self.machine.handle_input(now, MachineInput::Dtmf(digit));
+            }
+        }
     }
 
     /// The grammars of a RECOGNIZE: inline (defined under its Content-ID, or an anonymous one) or referenced by
