@@ -5,7 +5,8 @@
 //! Export works on the compiled form, so external references are already inlined and words are normalized the
 //! way the matcher expects them (lowercase, numerals as words), which is also what a pronunciation dictionary
 //! holds. Tags are not exported (the server evaluates semantics on the transcript). `GARBAGE` has no JSGF
-//! equivalent and is exported as `<NULL>`; a PocketSphinx grammar therefore cannot absorb extra words.
+//! equivalent and is left out of sequences (alone it is `<NULL>`); a PocketSphinx grammar therefore cannot
+//! absorb extra words.
 
 use std::fmt::Write as _;
 
@@ -97,11 +98,17 @@ fn jsgf_node(g: &CompiledGrammar, id: NodeId, s: &mut String) {
             s.push_str(&words.join(" "));
         }
         Node::Seq(items) => {
-            // Tags are not exported; a sequence of only tags matches nothing.
+            // Tags, NULL and GARBAGE match no words and are left out of the sequence (PocketSphinx cannot
+            // decode `<NULL>` inside a sequence); a sequence of only those is `<NULL>`.
             let kept: Vec<NodeId> = items
                 .iter()
                 .copied()
-                .filter(|&i| !matches!(g.nodes.get(i as usize), Some(Node::Tag(_))))
+                .filter(|&i| {
+                    !matches!(
+                        g.nodes.get(i as usize),
+                        Some(Node::Tag(_) | Node::Null | Node::Garbage)
+                    )
+                })
                 .collect();
             if kept.is_empty() {
                 s.push_str("<NULL>");
