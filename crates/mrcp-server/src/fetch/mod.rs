@@ -143,6 +143,11 @@ pub struct Fetcher {
 impl Fetcher {
     /// A fetcher for a validated config.
     pub fn new(config: &FetchConfig) -> Result<Self, ConfigError> {
+        // reqwest takes its TLS provider from the process default; the workspace builds rustls with ring only.
+        // Installing fails only when another part of the process installed one first, which is as good.
+        if rustls::crypto::CryptoProvider::get_default().is_none() {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
         let policy = Arc::new(FetchPolicy::new(config)?);
         let redirects = policy.clone();
         let max_redirects = config.max_redirects;
