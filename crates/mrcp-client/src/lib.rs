@@ -36,7 +36,12 @@
 
 pub mod load;
 mod session;
+mod speak;
 mod tones;
+pub mod tts;
+pub mod violation;
 
 pub use session::{ClientError, MediaWait, Session, SessionConfig, read_wav_8k};
+pub use speak::{DEFAULT_TAIL, SpeakOutcome, SpeakRequest};
 pub use tones::inband_dtmf;
+pub use violation::{Mode, Violation};
