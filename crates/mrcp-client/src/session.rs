@@ -40,12 +40,12 @@ pub enum ClientError {
         status: u16,
     },
     /// No final response in time.
-    #[error("no {what} within {seconds} s")]
+    #[error("no {what} within {limit_ms} ms")]
     Timeout {
         /// What was awaited.
         what: &'static str,
-        /// The limit.
-        seconds: u64,
+        /// The limit, milliseconds.
+        limit_ms: u64,
     },
     /// The SDP answer is unusable.
     #[error("sdp answer: {0}")]
@@ -65,6 +65,14 @@ pub enum ClientError {
     /// The server closed the MRCP connection.
     #[error("the server closed the MRCP connection")]
     Closed,
+    /// The server closed the MRCP connection in the middle of a message.
+    #[error(
+        "the server closed the MRCP connection in the middle of a message ({buffered} bytes of it received)"
+    )]
+    ClosedMidMessage {
+        /// Bytes of the partial message.
+        buffered: usize,
+    },
     /// A WAV file is unusable.
     #[error("wav: {0}")]
     Wav(String),
@@ -242,7 +250,7 @@ impl Session {
         .await
         .map_err(|_| ClientError::Timeout {
             what: "answer to the INVITE",
-            seconds: config.timeout.as_secs(),
+            limit_ms: millis(config.timeout),
         })??;
         let sip_setup = invited.elapsed();
         let text = String::from_utf8_lossy(&answer.body);
@@ -279,7 +287,12 @@ impl Session {
                 }
             }
         }
-        let mrcp = TcpStream::connect(mrcp_addr).await?;
+        let mrcp = tokio::time::timeout(config.timeout, TcpStream::connect(mrcp_addr))
+            .await
+            .map_err(|_| ClientError::Timeout {
+                what: "MRCP connection",
+                limit_ms: millis(config.timeout),
+            })??;
         mrcp.set_nodelay(true)?;
         Ok(Session {
             sip,
@@ -376,7 +389,7 @@ impl Session {
             }
             None => ClientError::Timeout {
                 what,
-                seconds: self.timeout.as_secs(),
+                limit_ms: millis(self.timeout),
             },
         }
     }
@@ -469,7 +482,7 @@ impl Session {
     /// Waits until the last input sent with [`Session::send_input`] has been sent; returns a message that
     /// arrived first instead (none is expected while the caller hears a prompt).
     pub async fn until_prompt_end(&mut self) -> Result<Option<Message>, ClientError> {
-        let seconds = self.timeout.as_secs();
+        let limit_ms = millis(self.timeout);
         let deadline = tokio::time::sleep(self.timeout);
         tokio::pin!(deadline);
         let Media::Endpoint(rtp) = &mut self.media else {
@@ -484,7 +497,7 @@ impl Session {
                     None => return Err(ClientError::Closed),
                 },
                 () = &mut deadline => {
-                    return Err(ClientError::Timeout { what: "end of the simulated prompt", seconds });
+                    return Err(ClientError::Timeout { what: "end of the simulated prompt", limit_ms });
                 }
             }
         };
@@ -567,7 +580,7 @@ impl Session {
 
     /// Waits until the server ends the dialog (its BYE) and returns why it ended.
     pub async fn terminated(&mut self) -> Result<mrcp_sip::EndReason, ClientError> {
-        let seconds = self.timeout.as_secs();
+        let limit_ms = millis(self.timeout);
         tokio::time::timeout(self.timeout, async {
             loop {
                 match self.sip.events.recv().await {
@@ -582,7 +595,7 @@ impl Session {
         .await
         .map_err(|_| ClientError::Timeout {
             what: "end of the SIP dialog",
-            seconds,
+            limit_ms,
         })?
     }
 
@@ -607,9 +620,19 @@ pub(crate) async fn read_message(
             return Ok(m);
         }
         if mrcp.read_buf(buf).await? == 0 {
-            return Err(ClientError::Closed);
+            return Err(if buf.is_empty() {
+                ClientError::Closed
+            } else {
+                ClientError::ClosedMidMessage {
+                    buffered: buf.len(),
+                }
+            });
         }
     }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn user_agent(profile: ClientProfile) -> &'static str {

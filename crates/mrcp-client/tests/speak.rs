@@ -15,7 +15,7 @@ const DEADLINE: Duration = Duration::from_secs(60);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn speak_saves_the_audio_and_reports_pacing() {
     require("espeak-ng", "espeak-ng");
-    let server = ServerProcess::start("42000-42999");
+    let server = ServerProcess::start("49000-49999");
     let out = out_dir("speak-cli").join("out.wav");
     let (code, stdout) = client_output(
         &[
@@ -31,7 +31,7 @@ async fn speak_saves_the_audio_and_reports_pacing() {
             "--out",
             out.to_str().unwrap(),
             "--rtp-ports",
-            "43000-43099",
+            "50000-50099",
             "--timeout",
             "15",
         ],
