@@ -249,7 +249,7 @@ fn percentiles(out: &mut String, report: &LoadReport) {
     out.push_str("</svg>");
 }
 
-/// Vertical bars of a distribution whose buckets double in width; the x labels are their upper bounds.
+/// Vertical bars of a distribution whose buckets grow geometrically; the x labels are their upper bounds.
 fn distribution(out: &mut String, id: &str, buckets: &[Bucket], x_label: &str) {
     const H: f64 = 240.0;
     open_svg(out, id, H);

@@ -159,7 +159,7 @@ pub struct LoadReport {
     pub failure_examples: BTreeMap<String, String>,
     /// Latency percentiles by series (`sip_setup`, `mrcp_response`, `end_of_audio_to_complete`, …).
     pub latency: BTreeMap<String, LatencySummary>,
-    /// Histograms (buckets doubling in width) of the synthesis series that have samples:
+    /// Histograms (buckets growing by √2) of the synthesis series that have samples:
     /// `first_tts_audio`, `first_tts_packet_from_speak`, `tts_jitter`, `tts_max_gap`.
     #[serde(default)]
     pub distributions: BTreeMap<String, Vec<Bucket>>,
@@ -369,13 +369,14 @@ impl Recorder {
         }
     }
 
-    /// The distribution of one series in buckets doubling from 10 µs, from the first non-empty one.
+    /// The distribution of one series in buckets growing by √2 from 10 µs, from the first non-empty one to
+    /// the last.
     pub fn distribution(&self, series: Series) -> Vec<Bucket> {
         let Some(h) = self.histograms.get(&series).filter(|h| !h.is_empty()) else {
             return Vec::new();
         };
         let mut buckets: Vec<Bucket> = h
-            .iter_log(10, 2.0)
+            .iter_log(10, std::f64::consts::SQRT_2)
             .map(|v| Bucket {
                 le_ms: ms(v.value_iterated_to()),
                 count: v.count_since_last_iteration(),
