@@ -334,12 +334,14 @@ impl Session {
         let id = RequestId(self.next_request);
         self.next_request += 1;
         let mut message = Message::request(method.clone(), id, &self.channel);
+        // UniMRCP's order (reference §6, §7.2, §7.3, §8.2): Channel-Identifier, Content-Type, the other
+        // fields as added, and Content-Length last (written by the encoder).
+        if let Some((content_type, bytes)) = body {
+            let _ = message.set_body(content_type, bytes.to_vec());
+        }
         for (name, value) in headers {
             // A caller-supplied field that does not parse is sent as written only if it is a legal field.
             let _ = message.headers.append_raw(name, value);
-        }
-        if let Some((content_type, bytes)) = body {
-            let _ = message.set_body(content_type, bytes.to_vec());
         }
         self.mrcp.write_all(&message.to_bytes()).await?;
         self.conformance.sent(id, method);
