@@ -207,6 +207,9 @@ async fn recognize(args: RecognizeArgs) -> anyhow::Result<bool> {
     let (events, complete) = session.until_event("RECOGNITION-COMPLETE").await?;
     events.iter().for_each(print_message);
     print_message(&complete);
+    for v in session.violations() {
+        println!("violation {}: {v}", v.name());
+    }
     session.close().await;
     Ok(complete
         .headers
