@@ -224,3 +224,23 @@ fn receiver_payload_type(session: &Session) -> u8 {
         Media::Endpoint(_) => 0,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ssml_is_detected_as_freeswitch_does() {
+        assert_eq!(SpeakRequest::text("Hello").content_type, "text/plain");
+        assert_eq!(
+            SpeakRequest::text("  <?xml version=\"1.0\"?><speak/>").content_type,
+            "application/ssml+xml"
+        );
+        assert_eq!(
+            SpeakRequest::text("<speak>Hi</speak>").content_type,
+            "application/ssml+xml"
+        );
+        // Only `<?xml` and `<speak` count (reference §8.2), not any markup.
+        assert_eq!(SpeakRequest::text("<b>Hi</b>").content_type, "text/plain");
+    }
+}
