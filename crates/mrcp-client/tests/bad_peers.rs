@@ -531,3 +531,116 @@ async fn a_speak_that_never_completes() {
     sip_task.abort();
     mrcp_task.abort();
 }
+
+/// A recognizer that sends INTERMEDIATE-RESULT (FreeSWITCH puts the channel into ERROR on it) before a
+/// proper RECOGNITION-COMPLETE.
+async fn chatty_recognizer() -> (SocketAddr, JoinHandle<()>, JoinHandle<()>) {
+    fake_server("speechrecog", |mut tcp| async move {
+        read_request(&mut tcp).await;
+        let channel = "Channel-Identifier: F00D@speechrecog";
+        for m in [
+            mrcp("1 200 IN-PROGRESS", &[channel]),
+            mrcp("INTERMEDIATE-RESULT 1 IN-PROGRESS", &[channel]),
+            mrcp(
+                "RECOGNITION-COMPLETE 1 COMPLETE",
+                &[channel, "Completion-Cause: 001 no-match"],
+            ),
+        ] {
+            let _ = tcp.write_all(&m).await;
+        }
+        let _ = tokio::time::timeout(BOUND, read_request(&mut tcp)).await;
+    })
+    .await
+}
+
+async fn recognize_against_chatty(
+    mode: Mode,
+    ports: (u16, u16),
+) -> (Result<u16, ClientError>, Vec<Violation>) {
+    let (sip, sip_task, mrcp_task) = chatty_recognizer().await;
+    let cfg = config(sip, ResourceType::Speechrecog, ports);
+    let (session, _) = bounded("Session::open", Session::open(&cfg)).await;
+    let mut session = session.unwrap();
+    session.set_mode(mode);
+    let body = Some(("text/uri-list", &b"builtin:dtmf/digits"[..]));
+    bounded("send RECOGNIZE", session.send(Method::Recognize, &[], body))
+        .await
+        .0
+        .unwrap();
+    let run = async {
+        session.receive().await?;
+        let (_, complete) = session.until_event("RECOGNITION-COMPLETE").await?;
+        Ok(complete
+            .headers
+            .get_raw("Completion-Cause")
+            .map_or(999, |c| {
+                c.get(..3).and_then(|n| n.parse().ok()).unwrap_or(999)
+            }))
+    };
+    let (result, _) = bounded("the recognition", run).await;
+    let violations = session.violations().to_vec();
+    bounded("close", session.close()).await;
+    sip_task.abort();
+    mrcp_task.abort();
+    (result, violations)
+}
+
+#[tokio::test]
+async fn strict_fails_on_an_unexpected_event_and_lenient_carries_on() {
+    let (strict, _) = recognize_against_chatty(Mode::Strict, (52100, 52199)).await;
+    let e = strict.unwrap_err();
+    assert!(
+        matches!(&e, ClientError::Violation(Violation::UnexpectedEvent { event, .. }) if event == "INTERMEDIATE-RESULT"),
+        "{e}"
+    );
+    let (lenient, violations) = recognize_against_chatty(Mode::Lenient, (52200, 52299)).await;
+    assert_eq!(lenient.unwrap(), 1, "lenient mode reaches the result");
+    let names: Vec<_> = violations.iter().map(Violation::name).collect();
+    assert_eq!(names, ["unexpected-event"]);
+}
+
+#[tokio::test]
+async fn the_load_generator_counts_violations_as_their_own_class() {
+    use mrcp_client::load::script::{Grammar, RecognizeInput, SpeakInput};
+    use mrcp_client::load::{LoadConfig, Scenario, run};
+    use std::sync::Arc;
+
+    let (sip, sip_task, mrcp_task) = chatty_recognizer().await;
+    let config = LoadConfig {
+        session: config(sip, ResourceType::Speechrecog, (52300, 52399)),
+        scenario: Scenario::Recognize,
+        sessions: 1,
+        rate: 10.0,
+        duration: Duration::from_secs(1),
+        count: Some(1),
+        session_deadline: Duration::from_secs(2),
+        recognize: RecognizeInput {
+            grammar: Grammar::Uri("builtin:dtmf/digits".to_owned()),
+            audio: Arc::from(Vec::new()),
+            digits: "1".to_owned(),
+            expect: None,
+            prompt: Duration::ZERO,
+        },
+        speak: SpeakInput {
+            text: String::new(),
+        },
+        server_pid: None,
+        mode: Mode::Strict,
+    };
+    let (report, _) = bounded("the load run", run(config, |_| {})).await;
+    let report = report.unwrap();
+    assert_eq!((report.attempted, report.failed), (1, 1), "{report:#?}");
+    assert_eq!(
+        report.failures.get("violation: unexpected-event"),
+        Some(&1),
+        "{:?}",
+        report.failures
+    );
+    assert!(
+        report.failure_examples["violation: unexpected-event"].contains("INTERMEDIATE-RESULT"),
+        "{:?}",
+        report.failure_examples
+    );
+    sip_task.abort();
+    mrcp_task.abort();
+}
