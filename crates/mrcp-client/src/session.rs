@@ -363,13 +363,6 @@ impl Session {
         }
     }
 
-    fn endpoint(&mut self) -> Result<&mut RtpEndpoint, ClientError> {
-        match &mut self.media {
-            Media::Endpoint(e) => Ok(e),
-            Media::Receiver(_) => Err(ClientError::NoSender(self.resource)),
-        }
-    }
-
     /// Messages until the event named `event`, while watching the RTP stream: when the input sent with
     /// [`Session::send_input`] ended and what audio the server sent. Each message must arrive within the
     /// session timeout. (For synthesis, [`Session::speak`] measures the audio packet by packet.)
@@ -478,8 +471,10 @@ impl Session {
         self.commands(commands).await
     }
 
-    async fn commands(&mut self, commands: Vec<MediaCommand>) -> Result<(), ClientError> {
-        let rtp = self.endpoint()?;
+    async fn commands(&self, commands: Vec<MediaCommand>) -> Result<(), ClientError> {
+        let Media::Endpoint(rtp) = &self.media else {
+            return Err(ClientError::NoSender(self.resource));
+        };
         for command in commands {
             rtp.commands
                 .send(command)
@@ -490,11 +485,9 @@ impl Session {
     }
 
     /// Streams 8 kHz mono samples at real pace as one talkspurt.
-    pub async fn play(&mut self, samples: Vec<i16>) -> Result<(), ClientError> {
-        let prompt = PromptId(self.next_prompt);
-        self.next_prompt += 1;
+    pub async fn play(&self, samples: Vec<i16>) -> Result<(), ClientError> {
         self.commands(vec![
-            MediaCommand::BeginPrompt(prompt),
+            MediaCommand::BeginPrompt(PromptId(1)),
             MediaCommand::Audio(samples),
             MediaCommand::EndPrompt,
         ])
@@ -502,7 +495,7 @@ impl Session {
     }
 
     /// Sends digits as RFC 4733 events of 100 ms each.
-    pub async fn dtmf(&mut self, digits: &str) -> Result<(), ClientError> {
+    pub async fn dtmf(&self, digits: &str) -> Result<(), ClientError> {
         let commands = digits
             .chars()
             .filter_map(DtmfEvent::from_char)

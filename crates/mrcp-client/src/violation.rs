@@ -260,9 +260,13 @@ pub fn completion_event(method: &Method) -> Option<&'static str> {
 pub struct Conformance {
     mode: Mode,
     channel: ChannelId,
-    outstanding: Option<(RequestId, Method)>,
+    /// Requests awaiting their response, oldest first, each with whether it was sent behind another request
+    /// (queued: PENDING is then a legal answer). UniMRCP never has more than one; a caller may pipeline.
+    outstanding: Vec<(RequestId, Method, bool)>,
     in_progress: Vec<(RequestId, Method)>,
     answered: Vec<(RequestId, RequestState)>,
+    /// SPEAK requests ended by STOP: a trailing SPEAK-COMPLETE is harmless (reference §8.3).
+    stopped: Vec<RequestId>,
     violations: Vec<Violation>,
 }
 
@@ -272,9 +276,10 @@ impl Conformance {
         Self {
             mode,
             channel,
-            outstanding: None,
+            outstanding: Vec::new(),
             in_progress: Vec::new(),
             answered: Vec::new(),
+            stopped: Vec::new(),
             violations: Vec::new(),
         }
     }
@@ -294,14 +299,19 @@ impl Conformance {
         &self.violations
     }
 
-    /// A request was sent: it is now the outstanding one.
+    /// A request was sent: it awaits its response.
     pub fn sent(&mut self, id: RequestId, method: Method) {
-        self.outstanding = Some((id, method));
+        let queued =
+            !self.outstanding.is_empty() || self.in_progress.iter().any(|(_, m)| *m == method);
+        if self.outstanding.len() >= ANSWERED_KEPT {
+            self.outstanding.remove(0);
+        }
+        self.outstanding.push((id, method, queued));
     }
 
-    /// The request awaiting its response, if any.
-    pub fn outstanding(&self) -> Option<&(RequestId, Method)> {
-        self.outstanding.as_ref()
+    /// The oldest request awaiting its response, if any.
+    pub fn outstanding(&self) -> Option<(RequestId, &Method)> {
+        self.outstanding.first().map(|(id, m, _)| (*id, m))
     }
 
     /// The requests answered IN-PROGRESS whose completion event has not come.
@@ -350,7 +360,7 @@ impl Conformance {
                 request_id,
                 status,
                 state,
-            } => self.on_response(*request_id, status.code(), *state, start),
+            } => self.on_response(m, *request_id, status.code(), *state, start),
             StartLine::Event {
                 event,
                 request_id,
@@ -361,63 +371,88 @@ impl Conformance {
 
     fn on_response(
         &mut self,
+        m: &Message,
         id: RequestId,
         status: u16,
         state: RequestState,
         start: String,
     ) -> Result<Accepted, Violation> {
-        match self.outstanding.take() {
-            Some((expected, method)) if expected == id => {
-                if self.answered.len() >= ANSWERED_KEPT {
-                    self.answered.remove(0);
-                }
-                self.answered.push((id, state));
-                let success = (200..300).contains(&status);
-                let wanted = if answered_in_progress(&method) {
-                    RequestState::InProgress
-                } else {
-                    RequestState::Complete
-                };
-                if success && state == RequestState::InProgress && wanted == state {
-                    self.in_progress.push((id, method.clone()));
-                }
-                if success && state != wanted {
-                    let v = Violation::WrongRequestState {
-                        request: id,
-                        method,
-                        status,
-                        expected: wanted,
-                        got: state,
-                    };
-                    self.report(v)?;
-                }
-                Ok(Accepted::Response { request: id })
-            }
-            outstanding => {
-                let expected = outstanding.as_ref().map(|(e, _)| *e);
-                let v = match self.answered.iter().find(|(a, _)| *a == id) {
-                    Some((_, first)) => Violation::SecondResponse {
-                        request: id,
-                        first: *first,
-                        state,
-                    },
-                    None => Violation::WrongRequestId {
-                        expected,
-                        got: id,
-                        start,
-                    },
-                };
-                // Lenient: the stray response is taken as the awaited one, so the run goes on.
-                self.report(v)?;
-                if let Some((_, method)) = outstanding
-                    && state == RequestState::InProgress
-                    && answered_in_progress(&method)
-                {
+        let Some(index) = self.outstanding.iter().position(|(r, _, _)| *r == id) else {
+            let expected = self.outstanding.first().map(|(r, _, _)| *r);
+            let v = match self.answered.iter().find(|(a, _)| *a == id) {
+                Some((_, first)) => Violation::SecondResponse {
+                    request: id,
+                    first: *first,
+                    state,
+                },
+                None => Violation::WrongRequestId {
+                    expected,
+                    got: id,
+                    start,
+                },
+            };
+            self.report(v)?;
+            // Lenient: a stray response is taken as the oldest outstanding one's, so the run goes on.
+            if !self.outstanding.is_empty() {
+                let (_, method, _) = self.outstanding.remove(0);
+                if state != RequestState::Complete && answered_in_progress(&method) {
                     self.in_progress.push((id, method));
                 }
-                Ok(Accepted::Response { request: id })
+            }
+            return Ok(Accepted::Response { request: id });
+        };
+        let (_, method, queued) = self.outstanding.remove(index);
+        if self.answered.len() >= ANSWERED_KEPT {
+            self.answered.remove(0);
+        }
+        self.answered.push((id, state));
+        let success = (200..300).contains(&status);
+        if success && method == Method::Stop {
+            self.stop(m);
+        }
+        let wanted = if answered_in_progress(&method) {
+            RequestState::InProgress
+        } else {
+            RequestState::Complete
+        };
+        // RFC 6787 §5.3: PENDING for a request queued behind another; UniMRCP never queues one, so it never
+        // gets PENDING legitimately, but a caller that does may.
+        let pending_ok =
+            queued && state == RequestState::Pending && wanted == RequestState::InProgress;
+        if success && state != RequestState::Complete && wanted == RequestState::InProgress {
+            self.in_progress.push((id, method.clone()));
+        }
+        if success && state != wanted && !pending_ok {
+            let v = Violation::WrongRequestState {
+                request: id,
+                method,
+                status,
+                expected: wanted,
+                got: state,
+            };
+            self.report(v)?;
+        }
+        Ok(Accepted::Response { request: id })
+    }
+
+    /// A successful STOP ends the requests of its Active-Request-Id-List (all in progress when absent),
+    /// RFC 6787 §8.4.2, §9.5.
+    fn stop(&mut self, m: &Message) {
+        let listed: Option<Vec<RequestId>> = m.headers.get_raw("Active-Request-Id-List").map(|l| {
+            l.split(',')
+                .filter_map(|n| n.trim().parse().ok().map(RequestId))
+                .collect()
+        });
+        let mut kept = Vec::new();
+        for (id, method) in self.in_progress.drain(..) {
+            let ended = listed.as_ref().is_none_or(|l| l.contains(&id));
+            if !ended {
+                kept.push((id, method));
+            } else if method == Method::Speak {
+                self.stopped.push(id);
             }
         }
+        self.in_progress = kept;
     }
 
     fn on_event(
@@ -428,6 +463,13 @@ impl Conformance {
         state: RequestState,
     ) -> Result<Accepted, Violation> {
         let Some(index) = self.in_progress.iter().position(|(r, _)| *r == id) else {
+            if event == "SPEAK-COMPLETE" && self.stopped.contains(&id) {
+                // A trailing SPEAK-COMPLETE after STOP is harmless to FreeSWITCH (reference §8.3).
+                return Ok(Accepted::Event {
+                    request: id,
+                    complete: true,
+                });
+            }
             let v = if self.answered.iter().any(|(a, _)| *a == id) {
                 // Its request is already complete, or was never IN-PROGRESS.
                 Violation::UnexpectedEvent {

@@ -309,3 +309,64 @@ fn lenient_mode_logs_and_carries_on() {
     let names: Vec<_> = c.violations().iter().map(Violation::name).collect();
     assert_eq!(names, ["wrong-request-id", "wrong-request-id"]);
 }
+
+#[test]
+fn a_queued_speak_may_be_pending_and_completes_in_order() {
+    // A caller that pipelines two SPEAKs (UniMRCP never does): the second is queued, so PENDING is legal.
+    let mut c = checker(SYNTH, Mode::Strict);
+    c.sent(RequestId(1), Method::Speak);
+    c.sent(RequestId(2), Method::Speak);
+    c.on_message(&wire("1 200 IN-PROGRESS", &[&on(SYNTH)], ""))
+        .unwrap();
+    c.on_message(&wire("2 200 PENDING", &[&on(SYNTH)], ""))
+        .unwrap();
+    for id in [1, 2] {
+        let done = wire(
+            &format!("SPEAK-COMPLETE {id} COMPLETE"),
+            &[&on(SYNTH), "Completion-Cause: 000 normal"],
+            "",
+        );
+        assert!(matches!(
+            c.on_message(&done),
+            Ok(Accepted::Event { complete: true, .. })
+        ));
+    }
+    assert!(c.violations().is_empty(), "{:?}", c.violations());
+}
+
+#[test]
+fn stop_ends_the_speak_and_a_trailing_speak_complete_is_harmless() {
+    let mut c = checker(SYNTH, Mode::Strict);
+    c.sent(RequestId(1), Method::Speak);
+    c.on_message(&wire("1 200 IN-PROGRESS", &[&on(SYNTH)], ""))
+        .unwrap();
+    c.sent(RequestId(2), Method::Stop);
+    let stopped = wire(
+        "2 200 COMPLETE",
+        &[&on(SYNTH), "Active-Request-Id-List: 1"],
+        "",
+    );
+    c.on_message(&stopped).unwrap();
+    assert!(c.in_progress().is_empty());
+    let late = wire(
+        "SPEAK-COMPLETE 1 COMPLETE",
+        &[&on(SYNTH), "Completion-Cause: 001 barge-in"],
+        "",
+    );
+    assert!(c.on_message(&late).is_ok());
+    // A RECOGNITION-COMPLETE after the STOP response leaks into the next result (reference §12 #19).
+    let mut r = recognizing(Mode::Strict);
+    r.sent(RequestId(2), Method::Stop);
+    r.on_message(&wire(
+        "2 200 COMPLETE",
+        &[&on(CHANNEL), "Active-Request-Id-List: 1"],
+        "",
+    ))
+    .unwrap();
+    let leak = wire(
+        "RECOGNITION-COMPLETE 1 COMPLETE",
+        &[&on(CHANNEL), "Completion-Cause: 000 success"],
+        "",
+    );
+    assert_eq!(r.on_message(&leak).unwrap_err().name(), "unexpected-event");
+}
