@@ -31,12 +31,36 @@
 //! session.close().await;
 //! # Ok(()) }
 //! ```
+//!
+//! Synthesis: [`Session::speak`] sends SPEAK and receives the RTP packet by packet ([`tts`]); the outcome holds
+//! the decoded audio, the time to the first packet and the pacing. Every message is checked as the UniMRCP
+//! client checks it ([`violation`]): strict mode (the default) fails on a [`Violation`], lenient mode logs it.
+//!
+//! ```no_run
+//! # async fn demo(config: mrcp_client::SessionConfig) -> Result<(), mrcp_client::ClientError> {
+//! use mrcp_client::{Mode, Session, SpeakRequest};
+//!
+//! let mut session = Session::open(&config).await?; // config.resource = ResourceType::Speechsynth
+//! session.set_mode(Mode::Lenient);
+//! let outcome = session.speak(&SpeakRequest::text("Hello world")).await?;
+//! mrcp_client::tts::write_wav("out.wav".as_ref(), outcome.stats.sample_rate, &outcome.audio)?;
+//! println!("first packet after {:?}, jitter {:.2} ms", outcome.stats.first_packet_from_in_progress,
+//!     outcome.stats.pacing.jitter_ms);
+//! session.close().await;
+//! # Ok(()) }
+//! ```
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod error;
 pub mod load;
 mod session;
+mod speak;
 mod tones;
+pub mod tts;
+pub mod violation;
 
 pub use session::{ClientError, MediaWait, Session, SessionConfig, read_wav_8k};
+pub use speak::{DEFAULT_TAIL, SpeakOutcome, SpeakRequest};
 pub use tones::inband_dtmf;
+pub use violation::{Mode, Violation};

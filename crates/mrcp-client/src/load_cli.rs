@@ -12,7 +12,7 @@ use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mrcp_client::load::script::{Grammar, RecognizeInput, SpeakInput};
 use mrcp_client::load::{LoadConfig, Scenario, html, run};
-use mrcp_client::{SessionConfig, read_wav_8k};
+use mrcp_client::{Mode, SessionConfig, read_wav_8k};
 use mrcp_proto::mrcp::ResourceType;
 
 use crate::{Profile, SipTransport, grammar_type, parse_server};
@@ -93,6 +93,9 @@ pub struct LoadArgs {
     /// Where to write the HTML report.
     #[arg(long)]
     html: Option<PathBuf>,
+    /// Log violations and carry on instead of failing sessions as FreeSWITCH/Asterisk would.
+    #[arg(long)]
+    lenient: bool,
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {
@@ -120,6 +123,11 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         Ok(v) if v >= 0.0 && v.is_finite() => Ok(Duration::from_secs_f64(v * scale)),
         _ => Err(format!("{s:?} is not a duration like 30s, 2m or 500ms")),
     }
+}
+
+/// `LOW-HIGH` for clap.
+pub fn parse_ports_arg(s: &str) -> Result<(u16, u16), String> {
+    parse_ports(s).map_err(|e| e.to_string())
 }
 
 fn parse_ports(s: &str) -> anyhow::Result<(u16, u16)> {
@@ -185,6 +193,11 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<bool> {
             text: args.text.clone(),
         },
         server_pid: args.server_pid,
+        mode: if args.lenient {
+            Mode::Lenient
+        } else {
+            Mode::Strict
+        },
     };
     // The live view only on a terminal: piped or captured stderr gets the summary line alone.
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
@@ -221,6 +234,25 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<bool> {
     );
     for (class, count) in &report.failures {
         eprintln!("  {count} × {class}");
+    }
+    for (key, label) in [
+        ("sip_setup", "SIP setup"),
+        ("mrcp_response", "MRCP response"),
+        (
+            "start_of_input_to_complete",
+            "start of input → RECOGNITION-COMPLETE",
+        ),
+        ("first_tts_audio", "IN-PROGRESS → first TTS packet"),
+        ("first_tts_packet_from_speak", "SPEAK → first TTS packet"),
+        ("tts_jitter", "TTS pacing jitter"),
+        ("tts_max_gap", "largest TTS packet gap"),
+    ] {
+        if let Some(s) = report.latency.get(key).filter(|s| s.count > 0) {
+            eprintln!(
+                "  {label}: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} samples)",
+                s.p50_ms, s.p99_ms, s.max_ms, s.count
+            );
+        }
     }
     Ok(report.failed == 0 && report.attempted > 0)
 }

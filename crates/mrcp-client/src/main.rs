@@ -12,8 +12,18 @@
 //!                  [--profile freeswitch|asterisk] --report report.json [--html report.html]
 //! ```
 //! Runs many sessions at once and writes a JSON and an HTML report; exits 0 when every session succeeded.
+//!
+//! ```text
+//! mrcp-client speak --server sip:HOST:PORT [--transport udp|tcp] [--profile freeswitch|asterisk]
+//!                   [--voice NAME] [--ssml] --text TEXT --out OUT.wav [--param NAME=VALUE ...]
+//! ```
+//! Saves the audio, prints the events, the time to the first packet and the pacing; exits 0 when the
+//! Completion-Cause is success.
+//!
+//! Every command takes `--lenient`: violations of what FreeSWITCH/Asterisk accept are logged, not fatal.
 
 mod load_cli;
+mod speak_cli;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -22,7 +32,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use mrcp_client::{Session, SessionConfig, read_wav_8k};
+use mrcp_client::{Mode, Session, SessionConfig, read_wav_8k};
 use mrcp_proto::mrcp::{Message, Method, ResourceType, StartLine};
 use mrcp_proto::sdp::ClientProfile;
 use mrcp_sip::Transport;
@@ -39,6 +49,8 @@ struct Cli {
 enum Command {
     /// Recognize a WAV file (8 kHz mono) and/or DTMF digits against a grammar.
     Recognize(RecognizeArgs),
+    /// Synthesize text into a WAV file, measuring time to first packet and pacing.
+    Speak(speak_cli::SpeakArgs),
     /// Many concurrent sessions at a fixed rate, with a live view and a JSON/HTML report.
     Load(load_cli::LoadArgs),
 }
@@ -99,6 +111,9 @@ struct RecognizeArgs {
     /// Seconds to wait for each answer.
     #[arg(long, default_value_t = 20)]
     timeout: u64,
+    /// Log violations and carry on instead of failing as FreeSWITCH/Asterisk would.
+    #[arg(long)]
+    lenient: bool,
     /// 8 kHz mono 16-bit WAV to stream at real pace.
     audio: Option<PathBuf>,
 }
@@ -147,6 +162,9 @@ async fn recognize(args: RecognizeArgs) -> anyhow::Result<bool> {
         timeout: Duration::from_secs(args.timeout),
     };
     let mut session = Session::open(&config).await?;
+    if args.lenient {
+        session.set_mode(Mode::Lenient);
+    }
     println!("session {}", session.channel());
     // FreeSWITCH defines a file grammar first, then recognizes it by reference (reference §7.2, §7.3).
     let uri_list = match &grammar_body {
@@ -189,6 +207,9 @@ async fn recognize(args: RecognizeArgs) -> anyhow::Result<bool> {
     let (events, complete) = session.until_event("RECOGNITION-COMPLETE").await?;
     events.iter().for_each(print_message);
     print_message(&complete);
+    for v in session.violations() {
+        println!("violation {}: {v}", v.name());
+    }
     session.close().await;
     Ok(complete
         .headers
@@ -217,6 +238,7 @@ async fn main() -> ExitCode {
         .init();
     let result = match Cli::parse().command {
         Command::Recognize(args) => recognize(args).await,
+        Command::Speak(args) => speak_cli::speak(args).await,
         Command::Load(args) => load_cli::load(args).await,
     };
     match result {

@@ -12,59 +12,29 @@ use mrcp_media::endpoint::{
     EndpointConfig, MediaCommand, MediaEvent, PortAllocator, PortRange, RtpEndpoint,
 };
 use mrcp_media::pacer::PromptId;
-use mrcp_proto::mrcp::codec::{DecodeError, Decoder};
+use mrcp_proto::mrcp::codec::Decoder;
 use mrcp_proto::mrcp::{ChannelId, Message, Method, RequestId, ResourceType, StartLine};
 use mrcp_proto::rtp::{DtmfEvent, PayloadType};
 use mrcp_proto::sdp::{
-    ChannelOffer, ClientProfile, ConnectionMode, MrcpSdp, OfferConfig, SdpError, build_offer,
-    read_answer,
+    ChannelOffer, ClientProfile, ConnectionMode, MrcpSdp, OfferConfig, build_offer, read_answer,
 };
 use mrcp_sip::driver::{DriverConfig, SipDriver, spawn};
 use mrcp_sip::{Body, CallHandle, Event, Invite, Peer, Transport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Why a session could not be opened or used.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    /// The SIP layer failed (bind, send).
-    #[error("sip: {0}")]
-    Sip(#[from] mrcp_sip::Error),
-    /// The INVITE got a final error response.
-    #[error("the server refused the INVITE with {status}")]
-    Rejected {
-        /// The SIP status code.
-        status: u16,
-    },
-    /// No final response in time.
-    #[error("no {what} within {seconds} s")]
-    Timeout {
-        /// What was awaited.
-        what: &'static str,
-        /// The limit.
-        seconds: u64,
-    },
-    /// The SDP answer is unusable.
-    #[error("sdp answer: {0}")]
-    Sdp(#[from] SdpError),
-    /// The answer refused the resource or gave no MRCP address.
-    #[error("the server refused the {0} channel")]
-    ChannelRefused(ResourceType),
-    /// RTP or TCP I/O failed.
-    #[error("i/o: {0}")]
-    Io(#[from] std::io::Error),
-    /// The RTP endpoint could not start.
-    #[error("rtp: {0}")]
-    Rtp(#[from] mrcp_media::endpoint::EndpointError),
-    /// The server's MRCP stream cannot be framed.
-    #[error("mrcp stream from the server: {0}")]
-    Decode(#[from] DecodeError),
-    /// The server closed the MRCP connection.
-    #[error("the server closed the MRCP connection")]
-    Closed,
-    /// A WAV file is unusable.
-    #[error("wav: {0}")]
-    Wav(String),
+pub use crate::error::ClientError;
+use crate::tts::TtsReceiver;
+use crate::violation::{Accepted, Conformance, Mode, Violation, completion_event};
+
+/// The RTP side of a session: an endpoint that sends (recognizer, recorder: audio and DTMF at real pace) or
+/// a raw receiver (synthesizer: packets with their arrival times, see [`crate::tts`]).
+#[derive(Debug)]
+pub(crate) enum Media {
+    /// Sends (and decodes through a jitter buffer).
+    Endpoint(RtpEndpoint),
+    /// Receives TTS.
+    Receiver(TtsReceiver),
 }
 
 /// Where and how to open a session.
@@ -91,15 +61,17 @@ pub struct Session {
     sip: SipDriver,
     call: CallHandle,
     channel: ChannelId,
-    mrcp: TcpStream,
-    rtp: RtpEndpoint,
-    decoder: Decoder,
-    buf: BytesMut,
+    pub(crate) mrcp: TcpStream,
+    pub(crate) media: Media,
+    pub(crate) decoder: Decoder,
+    pub(crate) buf: BytesMut,
     next_request: u32,
     next_prompt: u64,
-    timeout: Duration,
+    pub(crate) timeout: Duration,
     sip_setup: Duration,
     telephone_event: bool,
+    pub(crate) resource: ResourceType,
+    pub(crate) conformance: Conformance,
 }
 
 /// What [`Session::until_event_with_media`] saw: the awaited event, what came before it, and the media
@@ -156,7 +128,16 @@ impl Session {
             PayloadType::new(101),
             rand::random(),
         );
-        let rtp = RtpEndpoint::bind(cfg, ports, config.local_ip, rand::random()).await?;
+        let mut media = if config.resource == ResourceType::Speechsynth {
+            let (rtp, rtcp) = ports.bind_pair(config.local_ip).await?;
+            Media::Receiver(TtsReceiver::new(rtp, rtcp)?)
+        } else {
+            Media::Endpoint(RtpEndpoint::bind(cfg, ports, config.local_ip, rand::random()).await?)
+        };
+        let rtp_port = match &media {
+            Media::Endpoint(e) => e.local_rtp.port(),
+            Media::Receiver(r) => r.local_rtp().port(),
+        };
         let offer = build_offer(
             &OfferConfig::new(
                 config.profile,
@@ -167,7 +148,7 @@ impl Session {
             &[ChannelOffer {
                 resource: config.resource,
                 connection_mode: ConnectionMode::New,
-                rtp_port: rtp.local_rtp.port(),
+                rtp_port,
             }],
         );
         let invited = Instant::now();
@@ -206,7 +187,7 @@ impl Session {
         .await
         .map_err(|_| ClientError::Timeout {
             what: "answer to the INVITE",
-            seconds: config.timeout.as_secs(),
+            limit_ms: millis(config.timeout),
         })??;
         let sip_setup = invited.elapsed();
         let text = String::from_utf8_lossy(&answer.body);
@@ -222,19 +203,40 @@ impl Session {
             .as_ref()
             .is_some_and(|a| a.telephone_event.is_some());
         if let Some(audio) = &channel.audio {
-            let _ = rtp
-                .commands
-                .send(MediaCommand::SetRemote(Some(audio.remote), None))
-                .await;
+            match &mut media {
+                Media::Endpoint(rtp) => {
+                    let _ = rtp
+                        .commands
+                        .send(MediaCommand::SetRemote(Some(audio.remote), None))
+                        .await;
+                }
+                Media::Receiver(receiver) => {
+                    let c = &audio.codec;
+                    let codec = MediaCodec::from_rtpmap(
+                        &c.encoding_name,
+                        c.clock_rate,
+                        Some(u32::from(c.channels)),
+                    );
+                    match (codec, PayloadType::new(c.payload_type)) {
+                        (Some(codec), Some(pt)) => receiver.set_codec(codec, pt),
+                        _ => return Err(ClientError::UnsupportedCodec(c.encoding_name.clone())),
+                    }
+                }
+            }
         }
-        let mrcp = TcpStream::connect(mrcp_addr).await?;
+        let mrcp = tokio::time::timeout(config.timeout, TcpStream::connect(mrcp_addr))
+            .await
+            .map_err(|_| ClientError::Timeout {
+                what: "MRCP connection",
+                limit_ms: millis(config.timeout),
+            })??;
         mrcp.set_nodelay(true)?;
         Ok(Session {
             sip,
             call,
-            channel: channel_id,
+            channel: channel_id.clone(),
             mrcp,
-            rtp,
+            media,
             decoder: Decoder::default(),
             buf: BytesMut::new(),
             next_request: 1,
@@ -242,6 +244,8 @@ impl Session {
             timeout: config.timeout,
             sip_setup,
             telephone_event,
+            resource: config.resource,
+            conformance: Conformance::new(channel_id.clone(), Mode::Strict),
         })
     }
 
@@ -256,7 +260,8 @@ impl Session {
     }
 
     /// Sends a request with header fields and an optional `(content type, body)`; returns its request id
-    /// (1, 2, 3… per session, as UniMRCP numbers them).
+    /// (1, 2, 3… per session, as UniMRCP numbers them). It becomes the outstanding request the
+    /// conformance checker expects a response to.
     pub async fn send(
         &mut self,
         method: Method,
@@ -265,30 +270,82 @@ impl Session {
     ) -> Result<RequestId, ClientError> {
         let id = RequestId(self.next_request);
         self.next_request += 1;
-        let mut message = Message::request(method, id, &self.channel);
+        let mut message = Message::request(method.clone(), id, &self.channel);
+        // UniMRCP's order (reference §6, §7.2, §7.3, §8.2): Channel-Identifier, Content-Type, the other
+        // fields as added, and Content-Length last (written by the encoder).
+        if let Some((content_type, bytes)) = body {
+            let _ = message.set_body(content_type, bytes.to_vec());
+        }
         for (name, value) in headers {
             // A caller-supplied field that does not parse is sent as written only if it is a legal field.
             let _ = message.headers.append_raw(name, value);
         }
-        if let Some((content_type, bytes)) = body {
-            let _ = message.set_body(content_type, bytes.to_vec());
-        }
         self.mrcp.write_all(&message.to_bytes()).await?;
+        self.conformance.sent(id, method);
         Ok(id)
     }
 
-    /// The next message from the server.
+    /// Strict (the default) or lenient handling of violations.
+    pub fn set_mode(&mut self, mode: Mode) {
+        self.conformance.set_mode(mode);
+    }
+
+    /// Strict or lenient.
+    pub fn mode(&self) -> Mode {
+        self.conformance.mode()
+    }
+
+    /// The violations seen so far (lenient mode keeps all of them).
+    pub fn violations(&self) -> &[Violation] {
+        self.conformance.violations()
+    }
+
+    /// Checks a message from the server: strict mode turns a violation into an error.
+    pub(crate) fn check(&mut self, m: &Message) -> Result<Accepted, ClientError> {
+        Ok(self.conformance.on_message(m)?)
+    }
+
+    /// The error for a wait that timed out: [`Violation::NeverCompleted`] when a request is IN-PROGRESS and
+    /// no response is outstanding, else a timeout naming `what`.
+    pub(crate) fn timed_out(&mut self, what: &'static str) -> ClientError {
+        let never = match (
+            self.conformance.outstanding(),
+            self.conformance.in_progress().first(),
+        ) {
+            (None, Some((request, method))) => Some(Violation::NeverCompleted {
+                request: *request,
+                method: method.clone(),
+                event: completion_event(method).unwrap_or("completion event"),
+                waited: self.timeout,
+            }),
+            _ => None,
+        };
+        match never {
+            Some(v) => {
+                // Reported in either mode: nothing more can be awaited.
+                let _ = self.conformance.report(v.clone());
+                ClientError::Violation(v)
+            }
+            None => ClientError::Timeout {
+                what,
+                limit_ms: millis(self.timeout),
+            },
+        }
+    }
+
+    /// The next message from the server, checked.
     pub async fn receive(&mut self) -> Result<Message, ClientError> {
-        let seconds = self.timeout.as_secs();
-        tokio::time::timeout(
+        let read = tokio::time::timeout(
             self.timeout,
             read_message(&mut self.decoder, &mut self.buf, &mut self.mrcp),
         )
-        .await
-        .map_err(|_| ClientError::Timeout {
-            what: "MRCP message",
-            seconds,
-        })?
+        .await;
+        let m = match read {
+            Ok(m) => m?,
+            Err(_) => return Err(self.timed_out("MRCP message")),
+        };
+        self.check(&m)?;
+        Ok(m)
     }
 
     /// Messages until the event named `event` with state COMPLETE; returns it and what came before.
@@ -307,22 +364,25 @@ impl Session {
     }
 
     /// Messages until the event named `event`, while watching the RTP stream: when the input sent with
-    /// [`Session::send_input`] ended and what audio the server sent (TTS). Each message must arrive within
-    /// the session timeout.
+    /// [`Session::send_input`] ended and what audio the server sent. Each message must arrive within the
+    /// session timeout. (For synthesis, [`Session::speak`] measures the audio packet by packet.)
     pub async fn until_event_with_media(&mut self, event: &str) -> Result<MediaWait, ClientError> {
-        let seconds = self.timeout.as_secs();
         let mut before = Vec::new();
         let (mut input_end, mut first_audio_at) = (None, None);
         let (mut audio_frames, mut audio_samples) = (0u64, 0u64);
-        let mut media_open = true;
+        let mut media_open = matches!(self.media, Media::Endpoint(_));
         loop {
             let deadline = tokio::time::sleep(self.timeout);
             tokio::pin!(deadline);
             let message = loop {
+                let events = match &mut self.media {
+                    Media::Endpoint(e) => Some(&mut e.events),
+                    Media::Receiver(_) => None,
+                };
                 tokio::select! {
                     // Reading is cancel-safe: partial bytes stay in `buf` for the next call.
                     m = read_message(&mut self.decoder, &mut self.buf, &mut self.mrcp) => break m?,
-                    e = self.rtp.events.recv(), if media_open => match e {
+                    e = async { match events { Some(ev) => ev.recv().await, None => None } }, if media_open => match e {
                         Some(MediaEvent::Audio { samples, .. }) => {
                             first_audio_at.get_or_insert_with(Instant::now);
                             audio_frames += 1;
@@ -332,11 +392,10 @@ impl Session {
                         Some(_) => {}
                         None => media_open = false,
                     },
-                    () = &mut deadline => {
-                        return Err(ClientError::Timeout { what: "MRCP message", seconds });
-                    }
+                    () = &mut deadline => return Err(self.timed_out("MRCP message")),
                 }
             };
+            self.check(&message)?;
             if matches!(&message.start, StartLine::Event { event: e, .. } if e.as_str() == event) {
                 return Ok(MediaWait {
                     before,
@@ -355,22 +414,27 @@ impl Session {
     /// Waits until the last input sent with [`Session::send_input`] has been sent; returns a message that
     /// arrived first instead (none is expected while the caller hears a prompt).
     pub async fn until_prompt_end(&mut self) -> Result<Option<Message>, ClientError> {
-        let seconds = self.timeout.as_secs();
+        let limit_ms = millis(self.timeout);
         let deadline = tokio::time::sleep(self.timeout);
         tokio::pin!(deadline);
-        loop {
+        let Media::Endpoint(rtp) = &mut self.media else {
+            return Err(ClientError::NoSender(self.resource));
+        };
+        let m = loop {
             tokio::select! {
-                m = read_message(&mut self.decoder, &mut self.buf, &mut self.mrcp) => return Ok(Some(m?)),
-                e = self.rtp.events.recv() => match e {
+                m = read_message(&mut self.decoder, &mut self.buf, &mut self.mrcp) => break m?,
+                e = rtp.events.recv() => match e {
                     Some(MediaEvent::PromptFinished { .. }) => return Ok(None),
                     Some(_) => {}
                     None => return Err(ClientError::Closed),
                 },
                 () = &mut deadline => {
-                    return Err(ClientError::Timeout { what: "end of the simulated prompt", seconds });
+                    return Err(ClientError::Timeout { what: "end of the simulated prompt", limit_ms });
                 }
             }
-        }
+        };
+        self.check(&m)?;
+        Ok(Some(m))
     }
 
     /// Whether the answer negotiated telephone-event (RFC 4733).
@@ -404,9 +468,15 @@ impl Session {
             );
         }
         commands.push(MediaCommand::EndPrompt);
+        self.commands(commands).await
+    }
+
+    async fn commands(&self, commands: Vec<MediaCommand>) -> Result<(), ClientError> {
+        let Media::Endpoint(rtp) = &self.media else {
+            return Err(ClientError::NoSender(self.resource));
+        };
         for command in commands {
-            self.rtp
-                .commands
+            rtp.commands
                 .send(command)
                 .await
                 .map_err(|_| ClientError::Closed)?;
@@ -416,31 +486,22 @@ impl Session {
 
     /// Streams 8 kHz mono samples at real pace as one talkspurt.
     pub async fn play(&self, samples: Vec<i16>) -> Result<(), ClientError> {
-        for command in [
+        self.commands(vec![
             MediaCommand::BeginPrompt(PromptId(1)),
             MediaCommand::Audio(samples),
             MediaCommand::EndPrompt,
-        ] {
-            self.rtp
-                .commands
-                .send(command)
-                .await
-                .map_err(|_| ClientError::Closed)?;
-        }
-        Ok(())
+        ])
+        .await
     }
 
     /// Sends digits as RFC 4733 events of 100 ms each.
     pub async fn dtmf(&self, digits: &str) -> Result<(), ClientError> {
-        for event in digits.chars().filter_map(DtmfEvent::from_char) {
-            let command = MediaCommand::Dtmf(event, Duration::from_millis(100));
-            self.rtp
-                .commands
-                .send(command)
-                .await
-                .map_err(|_| ClientError::Closed)?;
-        }
-        Ok(())
+        let commands = digits
+            .chars()
+            .filter_map(DtmfEvent::from_char)
+            .map(|event| MediaCommand::Dtmf(event, Duration::from_millis(100)))
+            .collect();
+        self.commands(commands).await
     }
 
     /// Closes the MRCP connection but not the SIP dialog (a client whose control connection drops).
@@ -451,7 +512,7 @@ impl Session {
 
     /// Waits until the server ends the dialog (its BYE) and returns why it ended.
     pub async fn terminated(&mut self) -> Result<mrcp_sip::EndReason, ClientError> {
-        let seconds = self.timeout.as_secs();
+        let limit_ms = millis(self.timeout);
         tokio::time::timeout(self.timeout, async {
             loop {
                 match self.sip.events.recv().await {
@@ -466,20 +527,22 @@ impl Session {
         .await
         .map_err(|_| ClientError::Timeout {
             what: "end of the SIP dialog",
-            seconds,
+            limit_ms,
         })?
     }
 
-    /// Ends the session with BYE.
+    /// Ends the session with BYE (bounded by the session timeout).
     pub async fn close(self) {
-        let _ = self.sip.handle.bye(self.call).await;
-        let _ = self.rtp.close().await;
+        let _ = tokio::time::timeout(self.timeout, self.sip.handle.bye(self.call)).await;
+        if let Media::Endpoint(rtp) = self.media {
+            let _ = tokio::time::timeout(self.timeout, rtp.close()).await;
+        }
         self.sip.handle.shutdown();
     }
 }
 
 /// The next whole message on the control connection (RFC 6787 §5: framed by message-length).
-async fn read_message(
+pub(crate) async fn read_message(
     decoder: &mut Decoder,
     buf: &mut BytesMut,
     mrcp: &mut TcpStream,
@@ -489,9 +552,19 @@ async fn read_message(
             return Ok(m);
         }
         if mrcp.read_buf(buf).await? == 0 {
-            return Err(ClientError::Closed);
+            return Err(if buf.is_empty() {
+                ClientError::Closed
+            } else {
+                ClientError::ClosedMidMessage {
+                    buffered: buf.len(),
+                }
+            });
         }
     }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn user_agent(profile: ClientProfile) -> &'static str {

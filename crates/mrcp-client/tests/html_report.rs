@@ -1,5 +1,6 @@
 //! The HTML report of a real load run opens in headless Chromium with no network, and its plots render:
-//! the DOM holds the three SVG charts with their marks, and a screenshot is written.
+//! the DOM holds the SVG charts (latency, percentiles, outcomes and the four synthesis distributions of a mixed run)
+//! with their marks, and a screenshot is written.
 //!
 //! Needs the Debian package `chromium`.
 #![allow(clippy::unwrap_used)]
@@ -59,6 +60,9 @@ async fn html_report_renders_in_headless_chromium() {
             "load",
             "--server",
             &format!("sip:{}", server.sip),
+            // Recognition and synthesis sessions alternately, so that every chart has data.
+            "--scenario",
+            "mixed",
             "--profile",
             "asterisk",
             "--dtmf",
@@ -84,7 +88,15 @@ async fn html_report_renders_in_headless_chromium() {
     assert_eq!(code, 0, "the load run failed; see {}", report.display());
     let page = format!("file://{}", html.display());
     let dom = chromium(&["--dump-dom"], &page).await;
-    for chart in ["latency-over-time", "percentiles", "failures"] {
+    for chart in [
+        "latency-over-time",
+        "percentiles",
+        "failures",
+        "dist-first_tts_audio",
+        "dist-first_tts_packet_from_speak",
+        "dist-tts_jitter",
+        "dist-tts_max_gap",
+    ] {
         assert!(
             dom.contains(&format!(r#"<svg id="{chart}""#)),
             "no {chart} chart in the rendered DOM"
@@ -95,7 +107,7 @@ async fn html_report_renders_in_headless_chromium() {
         "latency points missing"
     );
     let screenshot = format!("--screenshot={}", png.display());
-    chromium(&[&screenshot, "--window-size=1000,1600"], &page).await;
+    chromium(&[&screenshot, "--window-size=1000,3000"], &page).await;
     let bytes = std::fs::read(&png).expect("chromium wrote no screenshot");
     assert!(
         bytes.starts_with(b"\x89PNG\r\n\x1a\n"),

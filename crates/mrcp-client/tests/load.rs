@@ -194,10 +194,10 @@ async fn speech_sessions_as_freeswitch_hear_the_expected_words() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn speak_sessions_when_the_server_synthesizes() {
+async fn speak_sessions_measure_first_packet_and_jitter() {
     let server = ServerProcess::start("40000-40999");
     let dir = out_dir("speak");
-    let report = dir.join("report.json");
+    let (report, html) = (dir.join("report.json"), dir.join("report.html"));
     let code = client(
         &[
             "load",
@@ -212,9 +212,64 @@ async fn speak_sessions_when_the_server_synthesizes() {
             "--rate",
             "4/s",
             "--count",
-            "2",
+            "3",
             "--rtp-ports",
             "41000-41999",
+            "--report",
+            report.to_str().unwrap(),
+            "--html",
+            html.to_str().unwrap(),
+        ],
+        DEADLINE,
+    )
+    .await;
+    let r = read_report(&report);
+    assert_eq!(code, 0, "{r:#?}");
+    assert_eq!((r.attempted, r.succeeded), (3, 3), "{r:#?}");
+    for series in [
+        "first_tts_audio",
+        "first_tts_packet_from_speak",
+        "tts_jitter",
+        "tts_max_gap",
+    ] {
+        assert_eq!(r.latency[series].count, 3, "{series}");
+        let total: u64 = r.distributions[series].iter().map(|b| b.count).sum();
+        assert_eq!(total, 3, "{series}");
+    }
+    // Paced at 20 ms: the largest gap stays far below UniMRCP's 500 ms drift restart.
+    assert!(r.latency["tts_max_gap"].p50_ms >= 15.0, "{r:#?}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    for id in ["dist-first_tts_audio", "dist-tts_jitter"] {
+        assert!(page.contains(&format!(r#"<svg id="{id}""#)), "{id}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_sessions_fill_recognition_and_synthesis_series() {
+    let server = ServerProcess::start("53000-53999");
+    let dir = out_dir("mixed");
+    let report = dir.join("report.json");
+    let code = client(
+        &[
+            "load",
+            "--server",
+            &format!("sip:{}", server.sip),
+            "--scenario",
+            "mixed",
+            "--profile",
+            "asterisk",
+            "--dtmf",
+            "1234",
+            "--expect",
+            "1234",
+            "--sessions",
+            "4",
+            "--rate",
+            "8/s",
+            "--count",
+            "4",
+            "--rtp-ports",
+            "54000-54999",
             "--report",
             report.to_str().unwrap(),
         ],
@@ -222,18 +277,9 @@ async fn speak_sessions_when_the_server_synthesizes() {
     )
     .await;
     let r = read_report(&report);
-    let refused = r
-        .failures
-        .keys()
-        .any(|k| k.starts_with("sip ") || k.starts_with("mrcp SPEAK") || k == "transport");
-    if r.succeeded == 0 && refused {
-        eprintln!(
-            "SKIPPED: this mrcp-server build does not synthesize yet ({:?}: {:?})",
-            r.failures, r.failure_examples
-        );
-        return;
-    }
     assert_eq!(code, 0, "{r:#?}");
-    assert_eq!((r.attempted, r.succeeded), (2, 2), "{r:#?}");
+    assert_eq!((r.attempted, r.succeeded), (4, 4), "{r:#?}");
+    assert_eq!(r.latency["start_of_input_to_complete"].count, 2);
     assert_eq!(r.latency["first_tts_audio"].count, 2);
+    assert_eq!(r.latency["tts_jitter"].count, 2);
 }

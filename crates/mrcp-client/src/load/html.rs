@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use super::report::{LoadReport, TimelinePoint};
+use super::report::{Bucket, LoadReport, TimelinePoint};
 
 const WIDTH: f64 = 860.0;
 const HEIGHT: f64 = 300.0;
@@ -249,6 +249,90 @@ fn percentiles(out: &mut String, report: &LoadReport) {
     out.push_str("</svg>");
 }
 
+/// Vertical bars of a distribution whose buckets grow geometrically; the x labels are their upper bounds.
+fn distribution(out: &mut String, id: &str, buckets: &[Bucket], x_label: &str) {
+    const H: f64 = 240.0;
+    open_svg(out, id, H);
+    let (pw, ph) = (WIDTH - LEFT - RIGHT, H - TOP - BOTTOM);
+    let y_max = nice_max(buckets.iter().map(|b| b.count as f64).fold(0.0, f64::max));
+    let _ = write!(
+        out,
+        r##"<rect x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}" fill="#fafafa" stroke="#999"/>"##
+    );
+    for i in 0..=4 {
+        let f = f64::from(i) / 4.0;
+        let y = TOP + ph * (1.0 - f);
+        let _ = write!(
+            out,
+            r##"<line x1="{LEFT}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end" font-size="11">{}</text>"##,
+            LEFT + pw,
+            LEFT - 5.0,
+            y + 4.0,
+            fmt_num(y_max * f)
+        );
+    }
+    let bar = pw / buckets.len().max(1) as f64;
+    // Label every bar while they fit, else every other or fewer.
+    let every = (buckets.len() / 16).max(1);
+    for (i, b) in buckets.iter().enumerate() {
+        let h = ph * (b.count as f64 / y_max).clamp(0.0, 1.0);
+        let x = LEFT + bar * i as f64;
+        let _ = write!(
+            out,
+            r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{h:.1}" fill="{}"><title>≤ {} ms: {}</title></rect>"#,
+            x + bar * 0.1,
+            TOP + ph - h,
+            bar * 0.8,
+            COLORS[0],
+            fmt_num(b.le_ms),
+            b.count
+        );
+        if i % every == 0 {
+            let _ = write!(
+                out,
+                r#"<text x="{:.1}" y="{}" text-anchor="middle" font-size="10">{}</text>"#,
+                x + bar / 2.0,
+                TOP + ph + 14.0,
+                fmt_num(b.le_ms)
+            );
+        }
+    }
+    let _ = write!(
+        out,
+        r#"<text x="{}" y="{}" text-anchor="middle" font-size="12">{}</text><text x="14" y="{}" text-anchor="middle" font-size="12" transform="rotate(-90 14 {})">sessions</text>"#,
+        LEFT + pw / 2.0,
+        H - 5.0,
+        esc(x_label),
+        TOP + ph / 2.0,
+        TOP + ph / 2.0
+    );
+    out.push_str("</svg>");
+}
+
+/// What each synthesis distribution shows.
+const TTS_PLOTS: [(&str, &str, &str); 4] = [
+    (
+        "first_tts_audio",
+        "Time to first TTS packet after IN-PROGRESS",
+        "ms after the SPEAK's IN-PROGRESS (bucket upper bound)",
+    ),
+    (
+        "first_tts_packet_from_speak",
+        "Time to first TTS packet after SPEAK",
+        "ms after SPEAK was sent (bucket upper bound)",
+    ),
+    (
+        "tts_jitter",
+        "TTS pacing jitter (RFC 3550 interarrival jitter per stream)",
+        "jitter, ms (bucket upper bound)",
+    ),
+    (
+        "tts_max_gap",
+        "Largest gap between TTS packets per stream",
+        "ms (bucket upper bound)",
+    ),
+];
+
 /// Horizontal bars: sessions by outcome class.
 fn failures(out: &mut String, report: &LoadReport) {
     let mut rows: Vec<(String, u64, &str)> =
@@ -339,7 +423,14 @@ pub fn render(report: &LoadReport) -> String {
             s.max_ms
         );
     }
-    out.push_str("</table><h2>Outcomes</h2>");
+    out.push_str("</table>");
+    for (key, title, x_label) in TTS_PLOTS {
+        if let Some(buckets) = report.distributions.get(key).filter(|b| !b.is_empty()) {
+            let _ = write!(out, "<h2>{}</h2>", esc(title));
+            distribution(&mut out, &format!("dist-{key}"), buckets, x_label);
+        }
+    }
+    out.push_str("<h2>Outcomes</h2>");
     failures(&mut out, report);
     if !report.failures.is_empty() {
         out.push_str("<table><tr><th>failure</th><th>count</th><th>first seen</th></tr>");
@@ -404,6 +495,24 @@ mod tests {
                 },
             )]
             .into(),
+            distributions: [(
+                "tts_jitter".to_owned(),
+                vec![
+                    crate::load::report::Bucket {
+                        le_ms: 0.02,
+                        count: 1,
+                    },
+                    crate::load::report::Bucket {
+                        le_ms: 0.04,
+                        count: 0,
+                    },
+                    crate::load::report::Bucket {
+                        le_ms: 0.08,
+                        count: 2,
+                    },
+                ],
+            )]
+            .into(),
             client_cpu: None,
             server_cpu: None,
             timeline: (0..3)
@@ -420,6 +529,11 @@ mod tests {
             assert!(page.contains(&format!(r#"<svg id="{id}""#)), "{id}");
         }
         assert_eq!(page.matches("<circle").count(), 5);
+        assert!(page.contains(r#"<svg id="dist-tts_jitter""#));
+        assert!(
+            !page.contains(r#"<svg id="dist-first_tts_audio""#),
+            "no plot without samples"
+        );
         assert!(page.contains("&lt;busy&gt;"));
         // Offline: no script, and the only URL is the SVG namespace name (never fetched).
         assert!(!page.contains("<script"));

@@ -24,6 +24,7 @@ use mrcp_proto::sdp::ClientProfile;
 use tokio::task::JoinSet;
 
 use crate::session::SessionConfig;
+use crate::violation::Mode;
 use report::{CpuUse, LoadReport, Recorder, Snapshot, cpu_seconds};
 use script::{Failure, Outcome, RecognizeInput, SpeakInput, Timings};
 
@@ -97,6 +98,8 @@ pub struct LoadConfig {
     pub speak: SpeakInput,
     /// The server's pid, to report its CPU use (same machine only).
     pub server_pid: Option<u32>,
+    /// Strict: a violation fails the session (counted as `violation: <name>`); lenient: logged only.
+    pub mode: Mode,
 }
 
 /// Cuts `range` into `slots` sub-ranges of whole even/odd pairs.
@@ -216,6 +219,7 @@ pub async fn run(
         failures: parts.failures,
         failure_examples: parts.failure_examples,
         latency: parts.latency,
+        distributions: parts.distributions,
         client_cpu,
         server_cpu,
         timeline: parts.timeline,
@@ -239,10 +243,28 @@ async fn one_session(
     let run = async {
         if speak {
             let input = &config.speak;
-            script::speak(&config.session, &mut ports, input, &mut timings, deadline).await
+            let mode = config.mode;
+            script::speak(
+                &config.session,
+                &mut ports,
+                input,
+                &mut timings,
+                deadline,
+                mode,
+            )
+            .await
         } else {
             let input = &config.recognize;
-            script::recognize(&config.session, &mut ports, input, &mut timings, deadline).await
+            let mode = config.mode;
+            script::recognize(
+                &config.session,
+                &mut ports,
+                input,
+                &mut timings,
+                deadline,
+                mode,
+            )
+            .await
         }
     };
     // A backstop: the scripts end themselves at the deadline and then send BYE, which has its own timeout.

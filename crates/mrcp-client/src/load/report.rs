@@ -23,21 +23,38 @@ pub enum Series {
     InputToComplete,
     /// Start of the input → RECOGNITION-COMPLETE.
     InputStartToComplete,
-    /// SPEAK IN-PROGRESS → first audio played out.
+    /// SPEAK IN-PROGRESS → first TTS RTP packet.
     FirstAudio,
+    /// SPEAK sent → first TTS RTP packet.
+    FirstAudioFromRequest,
+    /// RFC 3550 interarrival jitter of each TTS stream.
+    TtsJitter,
+    /// Largest gap between two packets of each TTS stream.
+    TtsMaxGap,
     /// Whole session, INVITE to BYE.
     Session,
 }
 
 impl Series {
     /// Every series, in report order.
-    pub const ALL: [Series; 6] = [
+    pub const ALL: [Series; 9] = [
         Series::SipSetup,
         Series::MrcpResponse,
         Series::InputToComplete,
         Series::InputStartToComplete,
         Series::FirstAudio,
+        Series::FirstAudioFromRequest,
+        Series::TtsJitter,
+        Series::TtsMaxGap,
         Series::Session,
+    ];
+
+    /// The synthesis series, whose distributions the report keeps.
+    pub const TTS: [Series; 4] = [
+        Series::FirstAudio,
+        Series::FirstAudioFromRequest,
+        Series::TtsJitter,
+        Series::TtsMaxGap,
     ];
 
     /// The key in the JSON report.
@@ -48,6 +65,9 @@ impl Series {
             Series::InputToComplete => "end_of_audio_to_complete",
             Series::InputStartToComplete => "start_of_input_to_complete",
             Series::FirstAudio => "first_tts_audio",
+            Series::FirstAudioFromRequest => "first_tts_packet_from_speak",
+            Series::TtsJitter => "tts_jitter",
+            Series::TtsMaxGap => "tts_max_gap",
             Series::Session => "session",
         }
     }
@@ -70,6 +90,15 @@ pub struct LatencySummary {
     pub p99_ms: f64,
     /// Largest.
     pub max_ms: f64,
+}
+
+/// One bar of a distribution: samples at or below `le_ms` and above the previous bar's bound.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Bucket {
+    /// Upper bound, milliseconds.
+    pub le_ms: f64,
+    /// Samples in the bar.
+    pub count: u64,
 }
 
 /// One finished session on the timeline.
@@ -130,6 +159,10 @@ pub struct LoadReport {
     pub failure_examples: BTreeMap<String, String>,
     /// Latency percentiles by series (`sip_setup`, `mrcp_response`, `end_of_audio_to_complete`, …).
     pub latency: BTreeMap<String, LatencySummary>,
+    /// Histograms (buckets growing by √2) of the synthesis series that have samples:
+    /// `first_tts_audio`, `first_tts_packet_from_speak`, `tts_jitter`, `tts_max_gap`.
+    #[serde(default)]
+    pub distributions: BTreeMap<String, Vec<Bucket>>,
     /// CPU used by this client.
     pub client_cpu: Option<CpuUse>,
     /// CPU used by the server, when its pid was given.
@@ -250,6 +283,15 @@ impl Recorder {
         if let Some(d) = t.first_audio {
             self.record(Series::FirstAudio, d);
         }
+        if let Some(d) = t.first_audio_from_request {
+            self.record(Series::FirstAudioFromRequest, d);
+        }
+        if let Some(d) = t.tts_jitter {
+            self.record(Series::TtsJitter, d);
+        }
+        if let Some(d) = t.tts_max_gap {
+            self.record(Series::TtsMaxGap, d);
+        }
         if let Some(d) = t.total {
             self.record(Series::Session, d);
         }
@@ -327,6 +369,26 @@ impl Recorder {
         }
     }
 
+    /// The distribution of one series in buckets growing by √2 from 10 µs, from the first non-empty one to
+    /// the last.
+    pub fn distribution(&self, series: Series) -> Vec<Bucket> {
+        let Some(h) = self.histograms.get(&series).filter(|h| !h.is_empty()) else {
+            return Vec::new();
+        };
+        let mut buckets: Vec<Bucket> = h
+            .iter_log(10, std::f64::consts::SQRT_2)
+            .map(|v| Bucket {
+                le_ms: ms(v.value_iterated_to()),
+                count: v.count_since_last_iteration(),
+            })
+            .skip_while(|b| b.count == 0)
+            .collect();
+        while buckets.last().is_some_and(|b| b.count == 0) {
+            buckets.pop();
+        }
+        buckets
+    }
+
     /// Sessions started.
     pub fn attempted(&self) -> u64 {
         self.attempted
@@ -338,6 +400,11 @@ impl Recorder {
             .iter()
             .map(|s| (s.key().to_owned(), self.summary(*s)))
             .collect();
+        let distributions = Series::TTS
+            .iter()
+            .map(|s| (s.key().to_owned(), self.distribution(*s)))
+            .filter(|(_, d)| !d.is_empty())
+            .collect();
         RecordedParts {
             attempted: self.attempted,
             succeeded: self.succeeded,
@@ -347,6 +414,7 @@ impl Recorder {
             failures: self.failures,
             failure_examples: self.examples,
             latency,
+            distributions,
             timeline: self.timeline,
         }
     }
@@ -371,6 +439,8 @@ pub struct RecordedParts {
     pub failure_examples: BTreeMap<String, String>,
     /// Percentiles by series key.
     pub latency: BTreeMap<String, LatencySummary>,
+    /// Distributions of the synthesis series.
+    pub distributions: BTreeMap<String, Vec<Bucket>>,
     /// Finished sessions.
     pub timeline: Vec<TimelinePoint>,
 }
@@ -420,6 +490,35 @@ mod tests {
         assert!((setup.p50_ms - 50.0).abs() < 0.5, "{setup:?}");
         assert!((setup.max_ms - 100.0).abs() < 0.5, "{setup:?}");
         assert_eq!(parts.timeline.len(), 100);
+    }
+
+    #[test]
+    fn tts_series_have_distributions() {
+        let start = Instant::now();
+        let mut r = Recorder::new(start);
+        for i in 0..20u64 {
+            r.started(1);
+            r.finished(&Outcome {
+                started: start,
+                resource: ResourceType::Speechsynth,
+                timings: Timings {
+                    first_audio: Some(Duration::from_millis(40 + i)),
+                    first_audio_from_request: Some(Duration::from_millis(45 + i)),
+                    tts_jitter: Some(Duration::from_micros(100 + 10 * i)),
+                    tts_max_gap: Some(Duration::from_millis(21)),
+                    ..Timings::default()
+                },
+                failure: None,
+            });
+        }
+        let parts = r.into_parts();
+        assert_eq!(parts.latency["tts_jitter"].count, 20);
+        let d = &parts.distributions["first_tts_audio"];
+        assert_eq!(d.iter().map(|b| b.count).sum::<u64>(), 20);
+        assert!(d.windows(2).all(|w| w[0].le_ms < w[1].le_ms), "{d:?}");
+        assert!(d.first().is_some_and(|b| b.count > 0) && d.last().is_some_and(|b| b.count > 0));
+        assert!(parts.distributions.contains_key("tts_jitter"));
+        assert!(!parts.distributions.contains_key("sip_setup"));
     }
 
     #[test]

@@ -13,6 +13,8 @@ use mrcp_proto::nlsml::{InputContent, Nlsml};
 use mrcp_proto::sdp::ClientProfile;
 
 use crate::session::{ClientError, Session, SessionConfig};
+use crate::speak::SpeakRequest;
+use crate::violation::{Mode, Violation};
 
 /// A grammar as the load sessions send it.
 #[derive(Debug, Clone)]
@@ -77,15 +79,15 @@ pub enum Failure {
     /// Completion-Cause 000, but the result lacked the expected text or no audio came.
     WrongResult(String),
     /// The server did what FreeSWITCH or Asterisk would fail on (reference §7.6): a message for another
-    /// request, an unexpected event, an unparsable result.
-    Violation(String),
+    /// request, an unexpected event, an unparsable result (strict mode).
+    Violation(Violation),
     /// The session could not be set up or used (SDP, TCP, RTP ports, connection closed).
     Transport(String),
 }
 
 impl Failure {
     /// The class name counted in the report: `sip 503`, `timeout: MRCP message`, `mrcp RECOGNIZE 405`,
-    /// `completion-cause 001`, `wrong result`, `violation`, `transport`.
+    /// `completion-cause 001`, `wrong result`, `violation: wrong-request-id`, `transport`.
     pub fn class(&self) -> String {
         match self {
             Failure::SipStatus(s) => format!("sip {s}"),
@@ -93,7 +95,7 @@ impl Failure {
             Failure::MrcpStatus { method, status, .. } => format!("mrcp {method} {status}"),
             Failure::CompletionCause { code, .. } => format!("completion-cause {code:03}"),
             Failure::WrongResult(_) => "wrong result".to_owned(),
-            Failure::Violation(_) => "violation".to_owned(),
+            Failure::Violation(v) => format!("violation: {}", v.name()),
             Failure::Transport(_) => "transport".to_owned(),
         }
     }
@@ -109,7 +111,8 @@ impl Failure {
             Failure::CompletionCause { code, heard } => {
                 format!("completion-cause {code:03}: {heard}")
             }
-            Failure::WrongResult(d) | Failure::Violation(d) | Failure::Transport(d) => d.clone(),
+            Failure::WrongResult(d) | Failure::Transport(d) => d.clone(),
+            Failure::Violation(v) => v.to_string(),
             other => other.class(),
         }
     }
@@ -120,7 +123,8 @@ impl From<ClientError> for Failure {
         match e {
             ClientError::Rejected { status } => Failure::SipStatus(status),
             ClientError::Timeout { what, .. } => Failure::Timeout(what),
-            ClientError::Decode(d) => Failure::Violation(format!("mrcp stream: {d}")),
+            ClientError::Violation(v) => Failure::Violation(v),
+            ClientError::Decode(d) => Failure::Transport(format!("mrcp stream: {d}")),
             other => Failure::Transport(other.to_string()),
         }
     }
@@ -140,8 +144,14 @@ pub struct Timings {
     /// The result came before the input's audio ended (a DTMF grammar complete at its last digit, speech
     /// ended by the endpointer inside trailing silence).
     pub completed_before_end_of_input: bool,
-    /// SPEAK's IN-PROGRESS → first audio played out.
+    /// SPEAK's IN-PROGRESS → first RTP packet.
     pub first_audio: Option<Duration>,
+    /// SPEAK sent → first RTP packet.
+    pub first_audio_from_request: Option<Duration>,
+    /// RFC 3550 interarrival jitter of the TTS stream at its last packet.
+    pub tts_jitter: Option<Duration>,
+    /// Largest gap between two TTS packets.
+    pub tts_max_gap: Option<Duration>,
     /// Open → BYE sent.
     pub total: Option<Duration>,
 }
@@ -167,8 +177,10 @@ pub async fn recognize(
     input: &RecognizeInput,
     timings: &mut Timings,
     deadline: Instant,
+    mode: Mode,
 ) -> Result<(), Failure> {
     let mut session = open(config, ports, deadline).await?;
+    session.set_mode(mode);
     timings.sip_setup = Some(session.sip_setup());
     let script = recognize_on(&mut session, config.profile, input, timings);
     let result = tokio::time::timeout_at(deadline.into(), script)
@@ -204,15 +216,7 @@ async fn recognize_on(
             };
             let headers = [("Content-Id", name.as_str())];
             let body = Some((content_type.as_str(), &body[..]));
-            request(
-                session,
-                Method::DefineGrammar,
-                &headers,
-                body,
-                timings,
-                false,
-            )
-            .await?;
+            request(session, Method::DefineGrammar, &headers, body, timings).await?;
             format!("session:{name}")
         }
         Grammar::Uri(uri) => uri.clone(),
@@ -226,16 +230,20 @@ async fn recognize_on(
         _ => {}
     }
     let body = Some(("text/uri-list", uri.as_bytes()));
-    let recognize = request(session, Method::Recognize, &headers, body, timings, true).await?;
+    request(session, Method::Recognize, &headers, body, timings).await?;
     if prompt {
         // The caller is silent while the prompt plays; FreeSWITCH streams that silence (reference §7.3).
         let samples = usize::try_from(input.prompt.as_millis() * 8).unwrap_or(usize::MAX);
         session.send_input(vec![0; samples], "").await?;
         let wait = session.until_prompt_end().await?;
         if let Some(m) = wait {
-            return Err(unexpected(&m));
+            // Accepted by the client, but nothing should come while timers wait for the prompt to end.
+            return Err(Failure::WrongResult(format!(
+                "{} during the prompt",
+                m.start
+            )));
         }
-        request(session, Method::StartInputTimers, &[], None, timings, false).await?;
+        request(session, Method::StartInputTimers, &[], None, timings).await?;
     }
     let input_start = Instant::now();
     session
@@ -245,28 +253,16 @@ async fn recognize_on(
         .until_event_with_media("RECOGNITION-COMPLETE")
         .await?;
     timings.input_start_to_complete = Some(wait.event_at.saturating_duration_since(input_start));
-    // Strict mode: UniMRCP drops messages for another request (reference §6, §7.6).
-    if let Some(m) = wait
-        .before
-        .iter()
-        .chain([&wait.event])
-        .find(|m| m.start.request_id() != recognize)
-    {
-        return Err(stray(m, recognize));
-    }
-    if let Some(m) = wait.before.iter().find(|m| !is_start_of_input(m)) {
-        return Err(unexpected(m));
-    }
+    // Request-ids, events and channel were checked as they came (strict mode fails there).
     match wait.input_end {
         Some(end) => {
             timings.input_to_complete = Some(wait.event_at.saturating_duration_since(end));
         }
         None => {
-            // The caller keeps talking until its input ends; nothing may arrive meanwhile (reference §7.6).
+            // The caller keeps talking until its input ends; anything arriving meanwhile is an event after
+            // completion, a violation the session reports (reference §7.6).
             timings.completed_before_end_of_input = true;
-            if let Some(m) = session.until_prompt_end().await? {
-                return Err(unexpected(&m));
-            }
+            let _ = session.until_prompt_end().await?;
         }
     }
     check_cause(&wait.event)?;
@@ -283,12 +279,14 @@ pub async fn speak(
     input: &SpeakInput,
     timings: &mut Timings,
     deadline: Instant,
+    mode: Mode,
 ) -> Result<(), Failure> {
     let config = SessionConfig {
         resource: ResourceType::Speechsynth,
         ..config.clone()
     };
     let mut session = open(&config, ports, deadline).await?;
+    session.set_mode(mode);
     timings.sip_setup = Some(session.sip_setup());
     let result = tokio::time::timeout_at(deadline.into(), speak_on(&mut session, input, timings))
         .await
@@ -302,26 +300,33 @@ async fn speak_on(
     input: &SpeakInput,
     timings: &mut Timings,
 ) -> Result<(), Failure> {
-    let content_type = if input.text.trim_start().starts_with('<') {
-        "application/ssml+xml"
-    } else {
-        "text/plain"
-    };
-    let body = Some((content_type, input.text.as_bytes()));
-    let speak = request(session, Method::Speak, &[], body, timings, true).await?;
-    let started = Instant::now();
-    let wait = session.until_event_with_media("SPEAK-COMPLETE").await?;
-    if let Some(m) = wait.before.first() {
-        return Err(unexpected(m));
+    let outcome = session.speak(&SpeakRequest::text(&input.text)).await?;
+    timings.mrcp_responses.push(outcome.response_time);
+    let stats = &outcome.stats;
+    timings.first_audio = stats.first_packet_from_in_progress;
+    timings.first_audio_from_request = stats.first_packet_from_request;
+    if stats.pacing.gaps > 0 {
+        timings.tts_jitter = Some(Duration::from_secs_f64(stats.pacing.jitter_ms / 1000.0));
+        timings.tts_max_gap = Some(Duration::from_secs_f64(stats.pacing.gap_max_ms / 1000.0));
     }
-    if wait.event.start.request_id() != speak {
-        return Err(stray(&wait.event, speak));
+    if let StartLine::Response { status, state, .. } = &outcome.response.start
+        && !outcome.accepted()
+    {
+        return Err(Failure::MrcpStatus {
+            method: Method::Speak,
+            status: status.code(),
+            state: *state,
+        });
     }
-    timings.first_audio = wait
-        .first_audio_at
-        .map(|t| t.saturating_duration_since(started));
-    check_cause(&wait.event)?;
-    if wait.audio_frames == 0 {
+    if session.mode() == Mode::Strict
+        && let Some(v) = outcome.violations.first()
+    {
+        return Err(Failure::Violation(v.clone()));
+    }
+    if let Some(complete) = outcome.events.last().filter(|_| outcome.completed) {
+        check_cause(complete)?;
+    }
+    if outcome.stats.packets == 0 {
         return Err(Failure::WrongResult(
             "SPEAK-COMPLETE without any audio".to_owned(),
         ));
@@ -329,32 +334,23 @@ async fn speak_on(
     Ok(())
 }
 
-/// Sends a request and checks its response as UniMRCP does: same request-id, 2xx, and IN-PROGRESS when
-/// events must follow (RECOGNIZE, SPEAK) or COMPLETE otherwise (reference §7.2–§7.4).
+/// Sends a request and awaits its response: the session checks request-id, channel and request-state as
+/// UniMRCP does (reference §6, §7.2–§7.4); a non-2xx status fails the session. Events of a request in
+/// progress that come first are legal and skipped.
 async fn request(
     session: &mut Session,
     method: Method,
     headers: &[(&str, &str)],
     body: Option<(&str, &[u8])>,
     timings: &mut Timings,
-    in_progress: bool,
 ) -> Result<RequestId, Failure> {
     let sent = Instant::now();
     let id = session.send(method.clone(), headers, body).await?;
-    let response = session.receive().await?;
-    timings.mrcp_responses.push(sent.elapsed());
-    match &response.start {
-        StartLine::Response {
-            request_id,
-            status,
-            state,
-        } if *request_id == id => {
-            let wanted = if in_progress {
-                RequestState::InProgress
-            } else {
-                RequestState::Complete
-            };
-            if status.is_success() && *state == wanted {
+    loop {
+        let response = session.receive().await?;
+        if let StartLine::Response { status, state, .. } = &response.start {
+            timings.mrcp_responses.push(sent.elapsed());
+            return if status.is_success() {
                 Ok(id)
             } else {
                 Err(Failure::MrcpStatus {
@@ -362,37 +358,28 @@ async fn request(
                     status: status.code(),
                     state: *state,
                 })
-            }
+            };
         }
-        _ => Err(stray(&response, id)),
     }
 }
 
-fn stray(m: &Message, id: RequestId) -> Failure {
-    Failure::Violation(format!(
-        "awaited the response to request {id}, got {}",
-        m.start
-    ))
-}
-
-fn unexpected(m: &Message) -> Failure {
-    Failure::Violation(format!("unexpected {}", m.start))
-}
-
-fn is_start_of_input(m: &Message) -> bool {
-    matches!(&m.start, StartLine::Event { event, .. } if event.as_str() == "START-OF-INPUT")
-}
-
 fn check_cause(event: &Message) -> Result<(), Failure> {
-    let raw = event
-        .headers
-        .get_raw("Completion-Cause")
-        .ok_or_else(|| Failure::Violation(format!("{} without Completion-Cause", event.start)))?;
+    let raw = event.headers.get_raw("Completion-Cause").ok_or_else(|| {
+        Failure::Violation(Violation::MissingCompletionCause {
+            event: event_name(event),
+            request: event.request_id(),
+        })
+    })?;
     let code: u16 = raw
         .trim()
         .get(..3)
         .and_then(|c| c.parse().ok())
-        .ok_or_else(|| Failure::Violation(format!("Completion-Cause {raw:?} is not a number")))?;
+        .ok_or_else(|| {
+            Failure::Violation(Violation::BadResult {
+                event: event_name(event),
+                reason: format!("Completion-Cause {raw:?} is not a number"),
+            })
+        })?;
     if code == 0 {
         Ok(())
     } else {
@@ -405,11 +392,22 @@ fn check_cause(event: &Message) -> Result<(), Failure> {
     }
 }
 
+fn event_name(m: &Message) -> String {
+    match &m.start {
+        StartLine::Event { event, .. } => event.to_string(),
+        other => other.to_string(),
+    }
+}
+
 /// The expected text must appear in an interpretation's `<input>` or `<instance>` (RFC 6787 §9.6.3).
 fn check_expected(event: &Message, expect: &str) -> Result<(), Failure> {
     let text = String::from_utf8_lossy(&event.body);
-    let nlsml = Nlsml::parse(&text)
-        .map_err(|e| Failure::Violation(format!("RECOGNITION-COMPLETE body is not NLSML: {e}")))?;
+    let nlsml = Nlsml::parse(&text).map_err(|e| {
+        Failure::Violation(Violation::BadResult {
+            event: event_name(event),
+            reason: e.to_string(),
+        })
+    })?;
     let expect = expect.to_lowercase();
     let found = nlsml.interpretations.iter().any(|i| {
         let input = match i.input.as_ref().map(|i| &i.content) {

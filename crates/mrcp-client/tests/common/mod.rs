@@ -127,3 +127,35 @@ pub fn read_report(path: &Path) -> mrcp_client::load::report::LoadReport {
         .unwrap_or_else(|e| panic!("no report at {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
+
+/// Runs `mrcp-client` with `args`; returns its exit code and stdout, failing the test past `deadline`.
+pub async fn client_output(args: &[&str], deadline: Duration) -> (i32, String) {
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mrcp-client"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("cannot start the mrcp-client binary");
+    let output = tokio::time::timeout(deadline, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("mrcp-client {args:?} did not finish within {deadline:?}"))
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+/// Fails the test naming the Debian package when `program` is not installed.
+pub fn require(program: &str, package: &str) {
+    let found = Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    assert!(
+        found,
+        "{program} is not installed: install the Debian package {package}"
+    );
+}
