@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 use mrcp_proto::mrcp::header::RecorderCause;
 use mrcp_proto::mrcp::{RequestId, RequestState, StatusCode};
 
-pub use params::{RecordParams, RecordTarget, resolve};
+pub use params::{RecordParams, RecordTarget, Refusal, resolve};
 
 /// Audio kept before speech while Capture-On-Speech waits, so that capture can start where the speech
 /// started (the endpointer reports it only after its minimum speech duration).

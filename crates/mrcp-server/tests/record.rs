@@ -1,0 +1,289 @@
+//! End to end on loopback: RECORD against the `mrcp-server` binary, driven by the `mrcp-client` library with
+//! a UniMRCP-style offer for a recorder channel, the caller's audio sent as PCMU RTP at real pace.
+//!
+//! Needs the Debian packages espeak-ng and sox (installed by `scripts/test`) for the spoken audio.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{DEADLINE, LOCALHOST, ServerProcess, cause, telephone_speech};
+use mrcp_client::{Session, SessionConfig};
+use mrcp_media::codec::{AudioDecoder, AudioEncoder, Codec};
+use mrcp_proto::mrcp::{Message, Method, RequestState, ResourceType, StartLine};
+use mrcp_proto::sdp::ClientProfile;
+use mrcp_sip::Transport;
+
+/// One 20 ms packet at 8 kHz.
+const FRAME: usize = 160;
+
+/// A server whose recordings go to a fresh directory.
+struct Recorder {
+    server: ServerProcess,
+    dir: PathBuf,
+}
+
+fn start(rtp_ports: &str) -> Recorder {
+    let dir =
+        std::env::temp_dir().join(format!("mrcp-record-{}-{}", std::process::id(), rtp_ports));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("server.toml");
+    let recordings = dir.join("recordings");
+    std::fs::write(
+        &config,
+        format!(
+            "[recorder]\ndirectory = \"{}\"\nmax_time_ms = 20000\n",
+            recordings.display()
+        ),
+    )
+    .unwrap();
+    let server = ServerProcess::start(rtp_ports, &["--config", config.to_str().unwrap()]);
+    Recorder {
+        server,
+        dir: recordings,
+    }
+}
+
+async fn record_session(server: &ServerProcess, rtp_ports: (u16, u16)) -> Session {
+    Session::open(&SessionConfig {
+        server: server.sip,
+        transport: Transport::Udp,
+        profile: ClientProfile::FreeSwitch,
+        resource: ResourceType::Recorder,
+        local_ip: LOCALHOST,
+        rtp_ports,
+        timeout: DEADLINE,
+    })
+    .await
+    .expect("cannot open the recorder session")
+}
+
+fn status(m: &Message) -> (u16, RequestState) {
+    match &m.start {
+        StartLine::Response { status, state, .. } => (status.code(), *state),
+        other => panic!("expected a response, got {other}"),
+    }
+}
+
+fn is_event(m: &Message, name: &str) -> bool {
+    matches!(&m.start, StartLine::Event { event, .. } if event.as_str() == name)
+}
+
+/// The path of a `file://` Record-URI, checked to lie in `dir`.
+fn recorded_file(m: &Message, dir: &Path) -> PathBuf {
+    let uri = m.headers.get_raw("Record-Uri").expect("no Record-URI");
+    let path = uri
+        .strip_prefix("<file://")
+        .and_then(|u| u.split_once('>'))
+        .map(|(p, _)| PathBuf::from(p))
+        .unwrap_or_else(|| panic!("not a file Record-URI: {uri}"));
+    assert!(path.starts_with(dir), "{uri} is outside {}", dir.display());
+    path
+}
+
+fn read_wav(path: &Path) -> Vec<i16> {
+    let reader = hound::WavReader::open(path).unwrap();
+    assert_eq!(reader.spec().sample_rate, 8000);
+    reader.into_samples::<i16>().map(Result::unwrap).collect()
+}
+
+/// What the server decodes of `samples` sent as PCMU.
+fn through_pcmu(samples: &[i16]) -> Vec<i16> {
+    let mut bytes = Vec::new();
+    AudioEncoder::new(Codec::Pcmu).encode(samples, &mut bytes);
+    let mut out = Vec::new();
+    AudioDecoder::new(Codec::Pcmu).decode(&bytes, &mut out);
+    out
+}
+
+/// Sends RECORD with these header fields and checks its `200 IN-PROGRESS`.
+async fn record(client: &mut Session, headers: &[(&str, &str)]) {
+    client.send(Method::Record, headers, None).await.unwrap();
+    assert_eq!(
+        status(&client.receive().await.unwrap()),
+        (200, RequestState::InProgress)
+    );
+}
+
+/// Speech padded to whole packets.
+fn speech(text: &str) -> Vec<i16> {
+    let mut samples = telephone_speech(text);
+    samples.truncate(samples.len() / FRAME * FRAME);
+    samples
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn final_silence_after_speech_ends_the_recording_with_000() {
+    let rec = start("46000-46099");
+    let mut client = record_session(&rec.server, (46500, 46599)).await;
+    record(
+        &mut client,
+        &[
+            ("Record-URI", ""),
+            ("Media-Type", "audio/wav"),
+            ("No-Input-Timeout", "5000"),
+            ("Final-Silence", "800"),
+            ("Max-Time", "15000"),
+        ],
+    )
+    .await;
+    let mut sent = speech("Please call me back tomorrow morning.");
+    sent.extend(std::iter::repeat_n(0, 8000 * 2));
+    client.play(sent.clone()).await.unwrap();
+    let (before, complete) = client.until_event("RECORD-COMPLETE").await.unwrap();
+    assert!(
+        before.iter().any(|m| is_event(m, "START-OF-INPUT")),
+        "no START-OF-INPUT before {}",
+        complete.start
+    );
+    assert_eq!(
+        complete.headers.get_raw("Completion-Cause"),
+        Some("000 success-silence")
+    );
+    let recorded = read_wav(&recorded_file(&complete, &rec.dir));
+    // The speech and 800 ms of the silence after it: less than what was sent, more than the speech alone.
+    eprintln!(
+        "final silence: sent {} ms, recorded {} ms",
+        sent.len() / 8,
+        recorded.len() / 8
+    );
+    assert!(recorded.len() < sent.len() - 8000, "{}", recorded.len());
+    assert!(recorded.len() > 8000, "{}", recorded.len());
+    assert_eq!(recorded[..], through_pcmu(&sent)[..recorded.len()]);
+    client.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_time_ends_with_001_and_the_file_holds_exactly_the_audio_sent() {
+    let rec = start("46100-46199");
+    let mut client = record_session(&rec.server, (46600, 46699)).await;
+    record(&mut client, &[("Record-URI", ""), ("Max-Time", "1500")]).await;
+    let sent = speech("This message is longer than the recording allows.");
+    assert!(sent.len() > 12000 + 8000);
+    client.play(sent.clone()).await.unwrap();
+    let (_, complete) = client.until_event("RECORD-COMPLETE").await.unwrap();
+    assert_eq!(
+        cause(&complete),
+        1,
+        "{:?}",
+        complete.headers.get_raw("Completion-Cause")
+    );
+    let uri = complete.headers.get_raw("Record-Uri").unwrap().to_owned();
+    assert!(uri.ends_with(";size=24044;duration=1500"), "{uri}");
+    let recorded = read_wav(&recorded_file(&complete, &rec.dir));
+    // Exactly Max-Time of audio (within a packet, as the brief allows; here to the sample), and the very
+    // samples sent, as G.711 gives them back.
+    assert!(
+        recorded.len().abs_diff(12000) <= FRAME,
+        "{}",
+        recorded.len()
+    );
+    assert_eq!(recorded[..], through_pcmu(&sent)[..recorded.len()]);
+    client.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_input_timeout_with_silence_gives_002_without_a_recording() {
+    let rec = start("46200-46299");
+    let mut client = record_session(&rec.server, (46700, 46799)).await;
+    record(
+        &mut client,
+        &[("Record-URI", ""), ("No-Input-Timeout", "1000")],
+    )
+    .await;
+    client.play(vec![0; 8000 * 3]).await.unwrap();
+    let (before, complete) = client.until_event("RECORD-COMPLETE").await.unwrap();
+    assert!(before.is_empty(), "{before:?}");
+    assert_eq!(
+        complete.headers.get_raw("Completion-Cause"),
+        Some("002 no-input-timeout")
+    );
+    assert_eq!(complete.headers.get_raw("Record-Uri"), None);
+    client.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_mid_record_returns_what_was_recorded() {
+    let rec = start("46300-46399");
+    let mut client = record_session(&rec.server, (46800, 46899)).await;
+    client
+        .send(Method::Record, &[("Record-URI", "")], None)
+        .await
+        .unwrap();
+    let record_id = client.receive().await.unwrap().request_id();
+    let sent = speech("One two three four five six seven eight nine ten.");
+    client.play(sent.clone()).await.unwrap();
+    let started = client.receive().await.unwrap();
+    assert!(is_event(&started, "START-OF-INPUT"), "{}", started.start);
+    client.send(Method::Stop, &[], None).await.unwrap();
+    let stopped = client.receive().await.unwrap();
+    assert_eq!(status(&stopped), (200, RequestState::Complete));
+    assert_eq!(
+        stopped.headers.get_raw("Active-Request-Id-List"),
+        Some(record_id.0.to_string().as_str())
+    );
+    let recorded = read_wav(&recorded_file(&stopped, &rec.dir));
+    eprintln!(
+        "stop: recorded {} ms of {} ms sent",
+        recorded.len() / 8,
+        sent.len() / 8
+    );
+    assert!(!recorded.is_empty() && recorded.len() < sent.len());
+    assert_eq!(recorded[..], through_pcmu(&sent)[..recorded.len()]);
+    let late = tokio::time::timeout(Duration::from_millis(1500), client.receive()).await;
+    assert!(late.is_err(), "a message followed the STOP: {late:?}");
+    client.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_record_uri_the_audio_comes_in_the_body() {
+    let rec = start("46400-46449");
+    let mut client = record_session(&rec.server, (46900, 46949)).await;
+    // The RECORD of the UniMRCP capture has no Record-URI: RFC 6787 §10.4.7 returns the audio itself.
+    record(&mut client, &[("Max-Time", "1000")]).await;
+    let sent = speech("Hello there, this is the body.");
+    client.play(sent.clone()).await.unwrap();
+    let (_, complete) = client.until_event("RECORD-COMPLETE").await.unwrap();
+    assert_eq!(cause(&complete), 1);
+    assert_eq!(complete.content_type(), Some("audio/wav"));
+    let id = complete.headers.get_raw("Content-Id").unwrap().to_owned();
+    let uri = complete.headers.get_raw("Record-Uri").unwrap();
+    assert!(uri.starts_with(&format!("<cid:{id}>")), "{uri}");
+    let reader = hound::WavReader::new(std::io::Cursor::new(complete.body.to_vec())).unwrap();
+    let recorded: Vec<i16> = reader.into_samples::<i16>().map(Result::unwrap).collect();
+    assert_eq!(recorded.len(), 8000);
+    assert_eq!(recorded[..], through_pcmu(&sent)[..8000]);
+    client.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_uri_outside_the_directory_fails_with_003_and_the_channel_stays_usable() {
+    let rec = start("46450-46499");
+    let mut client = record_session(&rec.server, (46950, 46999)).await;
+    client
+        .send(
+            Method::Record,
+            &[("Record-URI", "<file:///etc/x.wav>")],
+            None,
+        )
+        .await
+        .unwrap();
+    let refused = client.receive().await.unwrap();
+    assert_eq!(status(&refused), (407, RequestState::Complete));
+    assert_eq!(
+        refused.headers.get_raw("Completion-Cause"),
+        Some("003 uri-failure")
+    );
+    assert_eq!(
+        refused.headers.get_raw("Failed-Uri"),
+        Some("file:///etc/x.wav")
+    );
+    record(&mut client, &[("Record-URI", ""), ("Max-Time", "1000")]).await;
+    client.play(vec![100; 8000 * 2]).await.unwrap();
+    let (_, complete) = client.until_event("RECORD-COMPLETE").await.unwrap();
+    assert_eq!(cause(&complete), 1);
+    client.close().await;
+}
