@@ -14,6 +14,7 @@
 //! Runs many sessions at once and writes a JSON and an HTML report; exits 0 when every session succeeded.
 
 mod load_cli;
+mod record_cli;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -41,6 +42,8 @@ enum Command {
     Recognize(RecognizeArgs),
     /// Many concurrent sessions at a fixed rate, with a live view and a JSON/HTML report.
     Load(load_cli::LoadArgs),
+    /// Record a WAV file (8 kHz mono) streamed to a recorder channel; save the audio returned in the body.
+    Record(record_cli::RecordArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -218,6 +221,7 @@ async fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Recognize(args) => recognize(args).await,
         Command::Load(args) => load_cli::load(args).await,
+        Command::Record(args) => record_cli::record(args).await,
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
