@@ -10,11 +10,9 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use mrcp_proto::mrcp::codec::Decoder;
 use mrcp_proto::mrcp::{ChannelId, Message, Method, RequestId, ResourceType};
-use mrcp_proto::rtp::g711::decode_ulaw;
-use mrcp_proto::rtp::{PayloadType, RtpPacket};
-use mrcp_proto::sdp::{
-    ChannelOffer, ClientProfile, ConnectionMode, MrcpSdp, OfferConfig, build_offer, read_answer,
-};
+use mrcp_proto::rtp::g711::{decode_ulaw, encode_ulaw};
+use mrcp_proto::rtp::{PayloadType, RtpPacket, Ssrc};
+use mrcp_proto::sdp::{MrcpSdp, read_answer};
 use mrcp_sip::driver::{DriverConfig, SipDriver, spawn};
 use mrcp_sip::{Body, CallHandle, Event, Invite, Peer, Transport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -43,6 +41,9 @@ pub struct Probe {
     next_request: u32,
     packets: Arc<Mutex<Vec<Packet>>>,
     rtp_task: tokio::task::JoinHandle<()>,
+    rtp: Arc<UdpSocket>,
+    /// Where the server takes our audio.
+    remote: SocketAddr,
 }
 
 impl Probe {
@@ -56,25 +57,25 @@ impl Probe {
         })
         .await
         .unwrap();
-        let rtp = UdpSocket::bind((LOCALHOST, 0)).await.unwrap();
+        let rtp = Arc::new(UdpSocket::bind((LOCALHOST, 0)).await.unwrap());
         let port = rtp.local_addr().unwrap().port();
-        let offers: Vec<ChannelOffer> = resources
-            .iter()
-            .enumerate()
-            .map(|(i, &resource)| ChannelOffer {
-                resource,
-                connection_mode: if i == 0 {
-                    ConnectionMode::New
-                } else {
-                    ConnectionMode::Existing
-                },
-                rtp_port: port,
-            })
-            .collect();
-        let offer = build_offer(
-            &OfferConfig::new(ClientProfile::FreeSwitch, LOCALHOST, 4242, 1),
-            &offers,
+        // One control line per resource, all sharing one audio line (RFC 6787 §4.2: `a=cmid` names the
+        // audio line's `a=mid`), as a client running several resources in one dialog offers them.
+        let mut text = format!(
+            "v=0\r\no=- 4242 1 IN IP4 {LOCALHOST}\r\ns=-\r\nc=IN IP4 {LOCALHOST}\r\nt=0 0\r\n"
         );
+        for (i, resource) in resources.iter().enumerate() {
+            let connection = if i == 0 { "new" } else { "existing" };
+            text.push_str(&format!(
+                "m=application 9 TCP/MRCPv2 1\r\na=setup:active\r\na=connection:{connection}\r\n\
+                 a=resource:{resource}\r\na=cmid:1\r\n"
+            ));
+        }
+        text.push_str(&format!(
+            "m=audio {port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n\
+             a=fmtp:101 0-15\r\na=ptime:20\r\na=sendrecv\r\na=mid:1\r\n"
+        ));
+        let offer = MrcpSdp::parse(&text).unwrap();
         let call = sip
             .handle
             .invite(Invite {
@@ -112,11 +113,18 @@ impl Probe {
             .map(|c| c.channel_id.clone().expect("a channel was refused"))
             .collect();
         let mrcp_addr = negotiated[0].mrcp.expect("no MRCP address");
+        let remote = negotiated[0]
+            .audio
+            .as_ref()
+            .expect("no audio in the answer")
+            .remote;
         let mrcp = TcpStream::connect(mrcp_addr).await.unwrap();
         mrcp.set_nodelay(true).unwrap();
         let packets = Arc::new(Mutex::new(Vec::new()));
         let sink = packets.clone();
+        let socket = rtp.clone();
         let rtp_task = tokio::spawn(async move {
+            let rtp = socket;
             let mut buf = vec![0u8; 2048];
             while let Ok(n) = rtp.recv(&mut buf).await {
                 let at = Instant::now();
@@ -148,6 +156,16 @@ impl Probe {
             next_request: 1,
             packets,
             rtp_task,
+            rtp,
+            remote,
+        }
+    }
+
+    /// A handle that sends audio to the server, to run beside the MRCP exchange.
+    pub fn audio_out(&self) -> AudioOut {
+        AudioOut {
+            rtp: self.rtp.clone(),
+            remote: self.remote,
         }
     }
 
@@ -203,6 +221,32 @@ impl Probe {
         let _ = self.sip.handle.bye(self.call).await;
         self.rtp_task.abort();
         self.sip.handle.shutdown();
+    }
+}
+
+/// Sends audio to the server from the socket it sends to (so latching keeps the same address).
+pub struct AudioOut {
+    rtp: Arc<UdpSocket>,
+    remote: SocketAddr,
+}
+
+impl AudioOut {
+    /// Sends 8 kHz samples as PCMU packets of 20 ms at real pace.
+    pub async fn send(&self, samples: &[i16]) {
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        let ssrc = Ssrc(0x5eed);
+        for (i, frame) in samples.chunks(160).enumerate() {
+            tick.tick().await;
+            let mut payload = Vec::new();
+            encode_ulaw(frame, &mut payload);
+            let n = i as u32;
+            let packet =
+                RtpPacket::new(PayloadType::PCMU, n as u16, n * 160, ssrc, i == 0, &payload);
+            self.rtp
+                .send_to(&packet.to_bytes().unwrap(), self.remote)
+                .await
+                .unwrap();
+        }
     }
 }
 
