@@ -6,7 +6,7 @@
 //! ```
 //! Sends RECORD with the `--param` header fields, streams the WAV at real pace, prints every response and
 //! event and the Record-URI. When the audio has been sent and the recording has not ended by itself, it
-//! sends STOP, whose response carries the recording (§10.6). A recording returned in the message body (a
+//! sends STOP, whose response carries the recording (§10.7). A recording returned in the message body (a
 //! RECORD without Record-URI, §10.4.7) is saved to `--out`. Exits 0 on Completion-Cause 000 or 001 (or a
 //! STOP that returned a recording), 1 otherwise, 2 when the session failed.
 

@@ -102,30 +102,38 @@ fn through_pcmu(samples: &[i16]) -> Vec<i16> {
 }
 
 /// Checks that `recorded` is what the server decoded of `sent` (`sent` as G.711 gives it back), frame by
-/// frame. Exact for every frame on an idle machine; a jitter buffer on a loaded one may conceal a late
-/// packet, so each frame may match within two frames of its place and 95 % of the frames must match.
+/// frame. On an idle machine every frame is in its place (printed as `exact: true`). On a loaded one the
+/// server's jitter buffer may conceal a late packet with silence and shift what follows, so a frame counts
+/// when it is a sent frame within 200 ms of its place, or concealment silence; at most 5 % may be neither.
 fn assert_same_audio(recorded: &[i16], sent: &[i16]) {
     let expected = through_pcmu(sent);
     let frames: Vec<&[i16]> = recorded.chunks(FRAME).collect();
-    let matching = frames
-        .iter()
-        .enumerate()
-        .filter(|(i, frame)| {
-            (i.saturating_sub(2)..=i + 2).any(|j| {
-                expected
-                    .get(j * FRAME..j * FRAME + frame.len())
-                    .is_some_and(|e| e == **frame)
-            })
-        })
-        .count();
+    let (mut in_place, mut shifted, mut concealed, mut other) = (0, 0, 0, 0);
+    for (i, frame) in frames.iter().enumerate() {
+        let at = |j: usize| {
+            expected
+                .get(j * FRAME..j * FRAME + frame.len())
+                .is_some_and(|e| e == *frame)
+        };
+        if at(i) {
+            in_place += 1;
+        } else if (i.saturating_sub(10)..=i + 10).any(at) {
+            shifted += 1;
+        } else if frame.iter().all(|&s| s == 0) {
+            concealed += 1;
+        } else {
+            other += 1;
+        }
+    }
     let exact = recorded.len() <= expected.len() && recorded == &expected[..recorded.len()];
     eprintln!(
-        "audio check: {matching} of {} frames match what was sent (exact: {exact})",
+        "audio check: {} frames: {in_place} in place, {shifted} shifted, {concealed} concealed, {other} \
+         not sent (exact: {exact})",
         frames.len()
     );
     assert!(
-        matching * 100 >= frames.len() * 95,
-        "only {matching} of {} recorded frames are frames that were sent",
+        other * 100 <= frames.len() * 5 && concealed * 100 <= frames.len() * 25,
+        "{other} of {} recorded frames were not sent, {concealed} concealed",
         frames.len()
     );
 }
@@ -294,6 +302,14 @@ async fn without_record_uri_the_audio_comes_in_the_body() {
 async fn a_record_uri_outside_the_directory_fails_with_003_and_the_channel_stays_usable() {
     let rec = start("46450-46499");
     let mut client = record_session(&rec.server, (46950, 46999)).await;
+    // A header value out of range is refused naming the header (RFC 6787 §5.4).
+    client
+        .send(Method::Record, &[("Sensitivity-Level", "2.0")], None)
+        .await
+        .unwrap();
+    let refused = client.receive().await.unwrap();
+    assert_eq!(status(&refused), (409, RequestState::Complete));
+    assert_eq!(refused.headers.get_raw("Sensitivity-Level"), Some("2.0"));
     client
         .send(
             Method::Record,

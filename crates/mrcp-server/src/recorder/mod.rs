@@ -15,18 +15,18 @@
 //! ```
 //!
 //! Rules it keeps:
-//! * one RECORD at a time: the recorder has no queue, a RECORD while recording gets `402` (§10.3);
+//! * one RECORD at a time: the recorder has no queue, a RECORD while recording gets `402` (§10.6);
 //! * Max-Time and Final-Silence are counted in audio received, so the recording holds exactly the audio the
 //!   caller sent (Max-Time of audio, or the speech plus Final-Silence of silence); a wall-clock bound
 //!   ([`RecorderTimer::MaxDuration`]) still ends a recording whose audio stopped arriving, so every RECORD
 //!   completes;
 //! * No-Input-Timeout runs from the RECORD, or from START-INPUT-TIMERS when the RECORD said
 //!   `Start-Input-Timers: false` (§10.4.14), until the first speech;
-//! * START-OF-INPUT goes out once, at the first speech (§10.5), which also barges in on the session's prompt;
+//! * START-OF-INPUT goes out once, at the first speech (§10.10), which also barges in on the session's prompt;
 //! * with Capture-On-Speech (§10.4.12) capture starts where the endpointer placed the start of speech (a
 //!   short pre-roll is kept for that), else at once;
 //! * Trim-Length (§10.4.10), on the RECORD or on the STOP, removes that much audio from the end;
-//! * STOP ends the recording without RECORD-COMPLETE; its response carries what was recorded (§10.6).
+//! * STOP ends the recording without RECORD-COMPLETE; its response carries what was recorded (§10.7).
 
 mod params;
 #[cfg(test)]
@@ -54,7 +54,7 @@ const WAIT_MARGIN: Duration = Duration::from_secs(60);
 /// One timer of a running RECORD.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecorderTimer {
-    /// No-Input-Timeout (§10.4.6): no speech since the input timers started.
+    /// No-Input-Timeout (§10.4.2): no speech since the input timers started.
     NoInput,
     /// The server's wall-clock bound on a RECORD, so that one completes even when audio stops arriving.
     MaxDuration,
@@ -79,19 +79,19 @@ impl Recording {
 /// An input to the machine (audio goes through [`RecorderMachine::handle_audio`]).
 #[derive(Debug)]
 pub enum Input {
-    /// RECORD (§10.3).
+    /// RECORD (§10.6).
     Record {
         /// The request.
         request_id: RequestId,
         /// Its effective parameters.
         params: RecordParams,
     },
-    /// START-INPUT-TIMERS (§10.7).
+    /// START-INPUT-TIMERS (§10.9).
     StartInputTimers {
         /// The request.
         request_id: RequestId,
     },
-    /// STOP (§10.6).
+    /// STOP (§10.7).
     Stop {
         /// The request.
         request_id: RequestId,
@@ -123,10 +123,10 @@ pub enum Output {
         state: RequestState,
         /// Active-Request-Id-List (§6.2.3), for STOP.
         active_request_ids: Vec<RequestId>,
-        /// What a STOP ended the recording with (§10.6: its Record-URI goes in the STOP response).
+        /// What a STOP ended the recording with (§10.7: its Record-URI goes in the STOP response).
         recording: Option<Recording>,
     },
-    /// START-OF-INPUT (§10.5), IN-PROGRESS.
+    /// START-OF-INPUT (§10.10), IN-PROGRESS.
     StartOfInput {
         /// The running RECORD.
         request_id: RequestId,
@@ -285,7 +285,7 @@ impl RecorderMachine {
 
     fn on_record(&mut self, now: Instant, request_id: RequestId, params: RecordParams) {
         if self.active.is_some() {
-            // §10.3: the recorder does not queue.
+            // §10.6: the recorder does not queue.
             return self.respond(
                 request_id,
                 StatusCode::METHOD_NOT_VALID_IN_STATE,
@@ -345,7 +345,7 @@ impl RecorderMachine {
         }
         self.no_input_at = None;
         self.max_duration_at = None;
-        // §10.6: the response lists the RECORD it ended and carries its recording; no RECORD-COMPLETE.
+        // §10.7: the response lists the RECORD it ended and carries its recording; no RECORD-COMPLETE.
         self.outputs.push_back(Output::Response {
             request_id,
             status: StatusCode::SUCCESS,

@@ -27,7 +27,7 @@ pub const INLINE_MAX_BYTES: u64 = 3 * 1024 * 1024;
 pub struct RecordParams {
     /// Start-Input-Timers (§10.4.14).
     pub start_input_timers: bool,
-    /// No-Input-Timeout (§10.4.6); zero disables it.
+    /// No-Input-Timeout (§10.4.2); zero disables it.
     pub no_input_timeout: Duration,
     /// Max-Time (§10.4.9), capped by the server's maximum; never zero.
     pub max_time: Duration,

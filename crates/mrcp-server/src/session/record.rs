@@ -15,7 +15,8 @@ use mrcp_media::vad::VadEvent;
 use mrcp_media::wav::{WavAudio, WavRecorder};
 use mrcp_proto::mrcp::header::{
     ActiveRequestIdList, CompletionCause, CompletionReason, ContentId, FailedUri, FailedUriCause,
-    MediaUri, RecordUri, RecorderCause, SensitivityLevel, TrimLength, VerBufferUtterance,
+    MediaUri, NewAudioChannel, RecordUri, RecorderCause, SensitivityLevel, TrimLength,
+    VerBufferUtterance,
 };
 use mrcp_proto::mrcp::{
     ChannelId, EventName, Headers, Message, Method, RequestId, RequestState, StartLine, StatusCode,
@@ -217,7 +218,7 @@ impl RecordChannel {
 
     fn record(&mut self, now: Instant, request_id: RequestId, headers: &Headers) {
         if self.machine.is_recording() {
-            // §10.3: the recorder does not queue; answered here so the running recording's endpointer is
+            // §10.6: the recorder does not queue; answered here so the running recording's endpointer is
             // left alone.
             return self.respond(
                 request_id,
@@ -250,19 +251,24 @@ impl RecordChannel {
             }
         };
         // Sensitivity-Level (§10.4.1) for this recording; every RECORD starts the endpointer afresh, which
-        // is also what New-Audio-Channel (§10.4.16) asks for.
-        let sensitivity = self
-            .params
-            .effective::<SensitivityLevel>(headers)
-            .ok()
-            .flatten()
-            .map(|s| s.0.get());
+        // is also what New-Audio-Channel (§10.4.15) asks for.
+        let sensitivity = match self.params.effective::<SensitivityLevel>(headers) {
+            Ok(s) => s.map(|s| s.0.get()),
+            Err(invalid) => return self.respond_invalid(request_id, &invalid),
+        };
+        match self.params.effective::<VerBufferUtterance>(headers) {
+            // No verifier resource runs on this server, so there is no buffer to feed.
+            Ok(Some(VerBufferUtterance(true))) => {
+                debug!(channel = %self.out.channel(), "Ver-Buffer-Utterance ignored: no verifier resource");
+            }
+            Ok(_) => {}
+            Err(invalid) => return self.respond_invalid(request_id, &invalid),
+        }
+        if let Err(invalid) = self.params.effective::<NewAudioChannel>(headers) {
+            return self.respond_invalid(request_id, &invalid);
+        }
         self.listener.set_sensitivity(sensitivity);
         self.listener.reset();
-        if let Ok(Some(VerBufferUtterance(true))) = headers.get::<VerBufferUtterance>() {
-            // No verifier resource runs on this server, so there is no buffer to feed.
-            debug!(channel = %self.out.channel(), "Ver-Buffer-Utterance ignored: no verifier resource");
-        }
         self.target = Some(target);
         self.machine
             .handle_input(now, Input::Record { request_id, params });
