@@ -429,3 +429,47 @@ async fn speech_heard_by_the_recorder_barges_in_on_the_prompt() {
     assert!(is_event(&complete, "RECORD-COMPLETE"), "{}", complete.start);
     probe.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capture_on_speech_starts_the_recording_at_the_speech() {
+    let rec = start("47300-47349");
+    let mut client = record_session(&rec.server, (47350, 47399)).await;
+    record(
+        &mut client,
+        &[
+            ("Record-URI", ""),
+            ("Capture-On-Speech", "true"),
+            ("Max-Time", "1000"),
+        ],
+    )
+    .await;
+    // Two seconds of silence, then speech (which starts with espeak-ng's own 300 ms of padding).
+    let speech = speech("Hello, this is a message.");
+    let mut sent = vec![0i16; 16000];
+    sent.extend(&speech);
+    client.play(sent.clone()).await.unwrap();
+    let (before, complete) = client.until_event("RECORD-COMPLETE").await.unwrap();
+    assert!(before.iter().any(|m| is_event(m, "START-OF-INPUT")));
+    assert_eq!(cause(&complete), 1);
+    let recorded = read_wav(&recorded_file(&complete, &rec.dir));
+    assert_eq!(recorded.len(), 8000);
+    // The recording is a second of the speech, not of the silence before it: it starts where the endpointer
+    // placed the start of speech, within its pre-roll (500 ms) before the first loud sample and at most one
+    // detector window (tens of ms) after it.
+    let voice = sent.iter().position(|s| s.unsigned_abs() > 500).unwrap();
+    let expected = through_pcmu(&sent);
+    let start = (0..sent.len() - 8000)
+        .step_by(FRAME)
+        .find(|&at| expected[at..at + 8000] == recorded[..])
+        .expect("the recording is not a second of what was sent");
+    eprintln!(
+        "capture on speech: recording starts {} ms into the audio, the voice at {} ms",
+        start / 8,
+        voice / 8
+    );
+    assert!(
+        start + 4000 >= voice && start <= voice + 1600,
+        "the recording starts at sample {start}, the voice at {voice}"
+    );
+    client.close().await;
+}
