@@ -23,6 +23,7 @@
 //! Every command takes `--lenient`: violations of what FreeSWITCH/Asterisk accept are logged, not fatal.
 
 mod load_cli;
+mod record_cli;
 mod speak_cli;
 
 use std::net::{IpAddr, SocketAddr};
@@ -53,6 +54,8 @@ enum Command {
     Speak(speak_cli::SpeakArgs),
     /// Many concurrent sessions at a fixed rate, with a live view and a JSON/HTML report.
     Load(load_cli::LoadArgs),
+    /// Record a WAV file (8 kHz mono) streamed to a recorder channel; save the audio returned in the body.
+    Record(record_cli::RecordArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -240,6 +243,7 @@ async fn main() -> ExitCode {
         Command::Recognize(args) => recognize(args).await,
         Command::Speak(args) => speak_cli::speak(args).await,
         Command::Load(args) => load_cli::load(args).await,
+        Command::Record(args) => record_cli::record(args).await,
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

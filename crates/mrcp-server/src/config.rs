@@ -67,6 +67,8 @@ pub struct Config {
     pub log: LogConfig,
     /// `[recognizer]`: defaults for RECOGNIZE when the client sends no value.
     pub recognizer: RecognizerDefaults,
+    /// `[recorder]`: where RECORD writes its audio and how long a recording may last.
+    pub recorder: RecorderConfig,
     /// `[engines.<name>]`: the engines requests can be routed to.
     pub engines: BTreeMap<String, EngineConfig>,
     /// `[[routes]]`: which engine serves which request; first match wins.
@@ -195,6 +197,26 @@ pub struct RecognizerDefaults {
     /// with 007 speech-too-early (§9.4.11), instead of recognizing from the middle of the utterance. Default
     /// false (the speech is recognized from where the request found it).
     pub speech_too_early: bool,
+}
+
+/// `[recorder]`: the recorder resource (RFC 6787 §10).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecorderConfig {
+    /// `directory`: where recordings are written as WAV files. Default `/var/lib/mrcp-server/recordings`.
+    pub directory: PathBuf,
+    /// `max_time_ms`: the longest recording; a RECORD asking for more, or for no limit, gets this.
+    /// 1000 to 600000. Default 60000.
+    pub max_time_ms: u64,
+}
+
+impl Default for RecorderConfig {
+    fn default() -> Self {
+        Self {
+            directory: PathBuf::from("/var/lib/mrcp-server/recordings"),
+            max_time_ms: 60_000,
+        }
+    }
 }
 
 /// `[default_engines]`.
@@ -426,6 +448,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             log: LogConfig::default(),
             recognizer: RecognizerDefaults::default(),
+            recorder: RecorderConfig::default(),
             engines,
             routes: Vec::new(),
             default_engines: DefaultEngines::default(),
@@ -555,6 +578,12 @@ impl Config {
             }
         }
         self.fetch.validate()?;
+        if !(1000..=600_000).contains(&self.recorder.max_time_ms) {
+            return Err(invalid(
+                "recorder.max_time_ms",
+                "must be from 1000 to 600000 (a recording is held in memory until it ends)",
+            ));
+        }
         let known = |name: &str| self.engines.contains_key(name);
         if !known(&self.default_engines.speechsynth) {
             return Err(invalid(

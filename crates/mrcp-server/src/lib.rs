@@ -10,7 +10,8 @@
 //! - [`params`]: SET-PARAMS/GET-PARAMS and the request → channel → default layering of parameters;
 //! - [`routing`]: the rules that choose an engine per request;
 //! - [`recognizer`]: the speechrecog resource (RFC 6787 §9) as a sans-IO state machine with every timer;
-//! - [`synthesizer`]: the speechsynth resource (RFC 6787 §8) as a sans-IO state machine.
+//! - [`synthesizer`]: the speechsynth resource (RFC 6787 §8) as a sans-IO state machine;
+//! - [`recorder`]: the recorder resource (RFC 6787 §10) as a sans-IO state machine.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -22,6 +23,7 @@ pub mod http;
 pub mod metrics;
 pub mod params;
 pub mod recognizer;
+pub mod recorder;
 pub mod routing;
 pub mod server;
 mod session;

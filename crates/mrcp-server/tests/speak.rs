@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "common/probe.rs"]
+mod probe;
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +15,7 @@ use mrcp_client::{Session, SessionConfig};
 use mrcp_proto::mrcp::{Message, Method, RequestState, ResourceType, StartLine};
 use mrcp_proto::sdp::ClientProfile;
 use mrcp_sip::Transport;
+use probe::{Packet, Probe, percentile, samples};
 
 async fn synth_session(server: &ServerProcess, rtp_ports: (u16, u16)) -> Session {
     Session::open(&SessionConfig {
@@ -153,4 +156,414 @@ fn list_voices_prints_the_synthesizer_voices() {
                 .is_some_and(|langs| langs.contains("en-us"))),
         "{text}"
     );
+}
+
+// --- Measured on the wire: the RTP the server sends, read packet by packet (`common/probe.rs`). ---
+
+/// A prompt long enough to be stopped, paused and barged in on (about 8 s).
+const LONG: &str = "This is a long prompt that goes on for quite a while, so that the caller can interrupt it, \
+                    pause it and resume it, long before it reaches its end.";
+
+fn speak_complete_cause(m: &Message) -> u16 {
+    assert!(is_event(m, "SPEAK-COMPLETE"), "{}", m.start);
+    common::cause(m)
+}
+
+/// Packets in order, each following the one before without a missing sequence number or timestamp.
+fn assert_contiguous(packets: &[Packet]) {
+    for w in packets.windows(2) {
+        assert_eq!(
+            w[1].sequence,
+            w[0].sequence.wrapping_add(1),
+            "sequence gap or reordering"
+        );
+        assert_eq!(
+            w[1].timestamp,
+            w[0].timestamp.wrapping_add(w[0].samples.len() as u32),
+            "timestamp gap after sequence {}",
+            w[0].sequence
+        );
+    }
+}
+
+/// How long espeak-ng takes to say `text` with the server's default voice settings.
+fn espeak_duration(text: &str) -> Duration {
+    let out = std::process::Command::new("espeak-ng")
+        .args([
+            "-v", "en-us", "-s", "175", "-a", "100", "-p", "50", "--stdout", text,
+        ])
+        .output()
+        .expect("cannot run espeak-ng: install the Debian package espeak-ng");
+    // Written to a pipe, the WAV header cannot give the length: count the 16-bit samples after it.
+    let bytes = out.stdout.len();
+    let reader = hound::WavReader::new(std::io::Cursor::new(out.stdout)).unwrap();
+    let spec = reader.spec();
+    let samples = bytes.saturating_sub(44) / 2;
+    Duration::from_secs_f64(samples as f64 / f64::from(spec.sample_rate))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spoken_audio_has_its_length_no_gaps_and_is_recognized_back() {
+    let server = ServerProcess::start("48000-48099", &[]);
+    let mut probe = Probe::open(server.sip, &[ResourceType::Speechsynth]).await;
+    let text = "Please talk to an agent.";
+    probe
+        .send(0, Method::Speak, &[], Some(("text/plain", text.as_bytes())))
+        .await;
+    let (response, in_progress_at) = probe.receive().await;
+    assert_eq!(status(&response), (200, RequestState::InProgress));
+    let (complete, complete_at) = probe.receive().await;
+    assert_eq!(speak_complete_cause(&complete), 0);
+    let packets = probe.packets();
+    assert!(packets.len() > 25, "{} packets", packets.len());
+    assert!(
+        packets.iter().all(|p| p.at <= complete_at),
+        "audio after SPEAK-COMPLETE"
+    );
+    assert_contiguous(&packets);
+    let audio = samples(&packets);
+    let duration = Duration::from_millis(audio.len() as u64 / 8);
+    let first = packets.first().unwrap().at;
+    let last = packets.last().unwrap().at;
+    let mut gaps: Vec<Duration> = packets.windows(2).map(|w| w[1].at - w[0].at).collect();
+    gaps.sort();
+    let (p50, p99, max) = (
+        percentile(&gaps, 50),
+        percentile(&gaps, 99),
+        *gaps.last().unwrap(),
+    );
+    let expected = espeak_duration(text);
+    eprintln!(
+        "tts timing: time to first packet {:?} after IN-PROGRESS; {} packets, {} ms of audio (espeak-ng alone: \
+         {} ms); inter-packet gap p50 {:?} p99 {:?} max {:?}; SPEAK-COMPLETE {:?} after the last packet",
+        first - in_progress_at,
+        packets.len(),
+        duration.as_millis(),
+        expected.as_millis(),
+        p50,
+        p99,
+        max,
+        complete_at - last,
+    );
+    // The right length: what espeak-ng makes of the text (resampling keeps durations), played in real time.
+    let ratio = duration.as_secs_f64() / expected.as_secs_f64();
+    assert!(
+        (0.9..=1.1).contains(&ratio),
+        "{duration:?} of audio for {expected:?} of speech"
+    );
+    let played = (last - first) + Duration::from_millis(20);
+    assert!(
+        played.as_secs_f64() > duration.as_secs_f64() * 0.9,
+        "{duration:?} of audio arrived in {played:?}: not paced"
+    );
+    // Loosely: no gap of more than three packets (80 ms between arrivals), with 20 ms of slack because the
+    // arrival times include the test's own scheduling on a shared, loaded machine (85 ms seen there).
+    assert!(
+        max <= Duration::from_millis(100),
+        "a {max:?} gap between packets"
+    );
+    assert!(first - in_progress_at < Duration::from_millis(500));
+
+    let dir = std::env::temp_dir().join(format!("mrcp-speak-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let wav = dir.join("spoken.wav");
+    mrcp_media::wav::WavAudio {
+        rate: mrcp_media::codec::SampleRate(8000),
+        samples: audio.clone(),
+    }
+    .write(&wav)
+    .unwrap();
+    eprintln!("received prompt saved to {}", wav.display());
+    probe.close().await;
+
+    // The received audio, sent back to a RECOGNIZE with a grammar of the menu, is recognized.
+    let mut recog = common::connect(&server, ClientProfile::FreeSwitch, (48500, 48599)).await;
+    let menu = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/grammars/menu.grxml"
+    ))
+    .unwrap();
+    recog
+        .send(
+            Method::DefineGrammar,
+            &[("Content-Id", "menu")],
+            Some(("application/srgs+xml", menu.as_slice())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status(&recog.receive().await.unwrap()).0, 200);
+    recog
+        .send(
+            Method::Recognize,
+            &[("Cancel-If-Queue", "false")],
+            Some(("text/uri-list", b"session:menu".as_slice())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status(&recog.receive().await.unwrap()).0, 200);
+    let mut input = vec![0i16; 2400];
+    input.extend(&audio);
+    input.extend(std::iter::repeat_n(0, 12000));
+    recog.play(input).await.unwrap();
+    let (_, result) = recog.until_event("RECOGNITION-COMPLETE").await.unwrap();
+    let nlsml = common::body(&result);
+    assert_eq!(common::cause(&result), 0, "{nlsml}");
+    assert!(nlsml.contains("<action>agent</action>"), "{nlsml}");
+    recog.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_and_barge_in_occurred_end_the_audio_within_two_packets() {
+    let server = ServerProcess::start("48100-48199", &[]);
+    let mut probe = Probe::open(server.sip, &[ResourceType::Speechsynth]).await;
+    for method in [Method::Stop, Method::BargeInOccurred] {
+        let start = probe.packets().len();
+        let speak = probe
+            .send(0, Method::Speak, &[], Some(("text/plain", LONG.as_bytes())))
+            .await;
+        assert_eq!(
+            status(&probe.receive().await.0),
+            (200, RequestState::InProgress)
+        );
+        // About a second of the prompt plays; nothing is said meanwhile.
+        assert!(probe.receive_within(Duration::from_secs(1)).await.is_none());
+        let before = probe.packets().len();
+        probe.send(0, method.clone(), &[], None).await;
+        let (response, answered_at) = probe.receive().await;
+        assert_eq!(status(&response), (200, RequestState::Complete));
+        assert_eq!(
+            response.headers.get_raw("Active-Request-Id-List"),
+            Some(speak.0.to_string().as_str())
+        );
+        // No SPEAK-COMPLETE follows, and the audio stops.
+        let late = probe.receive_within(Duration::from_millis(700)).await;
+        assert!(late.is_none(), "a message followed {method}: {late:?}");
+        let packets = probe.packets();
+        let after = packets.iter().filter(|p| p.at > answered_at).count();
+        eprintln!(
+            "{method}: {} packets of the prompt before it, {after} after its response",
+            before - start
+        );
+        assert!(before - start > 25, "the prompt did not play");
+        assert!(after <= 2, "{after} packets after the {method} response");
+    }
+    probe.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_queued_speaks_play_in_order() {
+    let server = ServerProcess::start("48200-48299", &[]);
+    let mut probe = Probe::open(server.sip, &[ResourceType::Speechsynth]).await;
+    let texts = [
+        "First prompt.",
+        "The second prompt is a little longer.",
+        "Third.",
+    ];
+    let mut ids = Vec::new();
+    for text in texts {
+        ids.push(
+            probe
+                .send(0, Method::Speak, &[], Some(("text/plain", text.as_bytes())))
+                .await,
+        );
+    }
+    let mut responses = Vec::new();
+    for _ in 0..3 {
+        let (m, _) = probe.receive().await;
+        responses.push((m.request_id(), status(&m)));
+    }
+    assert_eq!(
+        responses,
+        vec![
+            (ids[0], (200, RequestState::InProgress)),
+            (ids[1], (200, RequestState::Pending)),
+            (ids[2], (200, RequestState::Pending)),
+        ]
+    );
+    let mut completed = Vec::new();
+    for &id in &ids {
+        let (m, at) = probe.receive().await;
+        assert_eq!(speak_complete_cause(&m), 0);
+        assert_eq!(m.request_id(), id, "SPEAK-COMPLETE out of order");
+        completed.push(at);
+    }
+    // Each prompt's audio arrives between the completion of the one before and its own.
+    let packets = probe.packets();
+    let mut from = None;
+    for (i, &until) in completed.iter().enumerate() {
+        let n = packets
+            .iter()
+            .filter(|p| from.is_none_or(|f| p.at > f) && p.at <= until)
+            .count();
+        eprintln!("prompt {}: {n} packets", i + 1);
+        assert!(n >= 10, "prompt {} played {n} packets", i + 1);
+        from = Some(until);
+    }
+    probe.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_silences_the_prompt_and_resume_plays_the_rest() {
+    let server = ServerProcess::start("48300-48399", &[]);
+    let mut probe = Probe::open(server.sip, &[ResourceType::Speechsynth]).await;
+    let text = "Your call is important to us. Please stay on the line.";
+    probe
+        .send(0, Method::Speak, &[], Some(("text/plain", text.as_bytes())))
+        .await;
+    assert_eq!(
+        status(&probe.receive().await.0),
+        (200, RequestState::InProgress)
+    );
+    assert!(
+        probe
+            .receive_within(Duration::from_millis(800))
+            .await
+            .is_none()
+    );
+    probe.send(0, Method::Pause, &[], None).await;
+    let (paused, paused_at) = probe.receive().await;
+    assert_eq!(status(&paused), (200, RequestState::Complete));
+    assert!(
+        probe
+            .receive_within(Duration::from_millis(1500))
+            .await
+            .is_none()
+    );
+    probe.send(0, Method::Resume, &[], None).await;
+    let (resumed, resumed_at) = probe.receive().await;
+    assert_eq!(status(&resumed), (200, RequestState::Complete));
+    let (complete, _) = probe.receive().await;
+    assert_eq!(speak_complete_cause(&complete), 0);
+    let packets = probe.packets();
+    // PAUSE stops feeding the paced sender, which still plays what it holds (the synthesizer keeps it
+    // 300 ms ahead of real time, more when the sender runs late on a loaded machine): audio stops within
+    // that, and nothing more comes until RESUME.
+    let drained = paused_at + Duration::from_millis(900);
+    let count =
+        |from: Instant, to: Instant| packets.iter().filter(|p| p.at > from && p.at <= to).count();
+    let (tail, while_paused) = (count(paused_at, drained), count(drained, resumed_at));
+    let after = packets.iter().filter(|p| p.at > resumed_at).count();
+    eprintln!(
+        "pause: {} packets before, {tail} in the 900 ms after the PAUSE response, {while_paused} later \
+         while paused, {after} after RESUME",
+        packets.iter().filter(|p| p.at <= paused_at).count()
+    );
+    assert_eq!(while_paused, 0, "audio while paused");
+    assert!(after >= 25, "only {after} packets after RESUME");
+    // Nothing of the prompt is lost: as much audio as the prompt unpaused.
+    let duration = Duration::from_millis(samples(&packets).len() as u64 / 8);
+    let expected = espeak_duration(text);
+    let ratio = duration.as_secs_f64() / expected.as_secs_f64();
+    assert!(
+        (0.9..=1.1).contains(&ratio),
+        "{duration:?} of audio for {expected:?} of speech"
+    );
+    probe.close().await;
+}
+
+/// The longest run of near-silence inside the audio (leading and trailing silence excluded).
+fn longest_inner_silence(audio: &[i16]) -> Duration {
+    let loud = |s: &i16| s.unsigned_abs() > 300;
+    let (Some(start), Some(end)) = (audio.iter().position(loud), audio.iter().rposition(loud))
+    else {
+        return Duration::ZERO;
+    };
+    let (mut run, mut longest) = (0usize, 0usize);
+    for s in &audio[start..=end] {
+        if loud(s) {
+            run = 0;
+        } else {
+            run += 1;
+            longest = longest.max(run);
+        }
+    }
+    Duration::from_millis(longest as u64 / 8)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ssml_break_is_silence_in_the_received_audio() {
+    let server = ServerProcess::start("48400-48449", &[]);
+    let mut probe = Probe::open(server.sip, &[ResourceType::Speechsynth]).await;
+    let ssml = r#"<?xml version="1.0"?>
+<speak version="1.0" xmlns="http://www.w3.org/2001/10/synthesis" xml:lang="en-US">Hello there<break time="500ms"/>and goodbye</speak>"#;
+    probe
+        .send(
+            0,
+            Method::Speak,
+            &[],
+            Some(("application/ssml+xml", ssml.as_bytes())),
+        )
+        .await;
+    assert_eq!(
+        status(&probe.receive().await.0),
+        (200, RequestState::InProgress)
+    );
+    let (complete, _) = probe.receive().await;
+    assert_eq!(speak_complete_cause(&complete), 0);
+    let packets = probe.packets();
+    assert_contiguous(&packets);
+    let silence = longest_inner_silence(&samples(&packets));
+    eprintln!("ssml break: longest inner silence {silence:?}");
+    assert!(silence >= Duration::from_millis(400), "{silence:?}");
+    probe.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_ssml_and_unknown_voice_fail_with_their_cause_and_the_session_goes_on() {
+    let server = ServerProcess::start("48450-48499", &[]);
+    let mut probe = Probe::open(server.sip, &[ResourceType::Speechsynth]).await;
+    // A failing SPEAK ends with its cause, in the response (407) or in SPEAK-COMPLETE.
+    async fn failure(
+        probe: &mut Probe,
+        headers: &[(&str, &str)],
+        body: (&str, &[u8]),
+    ) -> (u16, String) {
+        probe.send(0, Method::Speak, headers, Some(body)).await;
+        let (mut m, _) = probe.receive().await;
+        if status_code(&m) == Some(200) {
+            m = probe.receive().await.0;
+            assert!(is_event(&m, "SPEAK-COMPLETE"), "{}", m.start);
+        }
+        let reason = m
+            .headers
+            .get_raw("Completion-Reason")
+            .unwrap_or("")
+            .to_owned();
+        (common::cause(&m), reason)
+    }
+    let bad = b"<speak version=\"1.0\"><unclosed></speak>".as_slice();
+    let (cause, reason) = failure(&mut probe, &[], ("application/ssml+xml", bad)).await;
+    eprintln!("invalid SSML: {cause:03} ({reason})");
+    assert_eq!(cause, 2);
+    let (cause, reason) = failure(
+        &mut probe,
+        &[("Voice-Name", "no-such-voice")],
+        ("text/plain", b"Hello.".as_slice()),
+    )
+    .await;
+    eprintln!("unknown voice: {cause:03} ({reason})");
+    assert_eq!(cause, 5);
+    let before = probe.packets().len();
+    probe
+        .send(
+            0,
+            Method::Speak,
+            &[],
+            Some(("text/plain", b"Still here.".as_slice())),
+        )
+        .await;
+    assert_eq!(
+        status(&probe.receive().await.0),
+        (200, RequestState::InProgress)
+    );
+    assert_eq!(speak_complete_cause(&probe.receive().await.0), 0);
+    assert!(probe.packets().len() > before + 10);
+    probe.close().await;
+}
+
+fn status_code(m: &Message) -> Option<u16> {
+    match &m.start {
+        StartLine::Response { status, .. } => Some(status.code()),
+        _ => None,
+    }
 }

@@ -91,6 +91,12 @@ impl AudioIn {
         }
     }
 
+    /// Runs only the endpointer on one frame (the recorder, which has no engine): speech start or end, with
+    /// its audio offset since the last [`Self::reset`].
+    pub(crate) fn endpoint(&mut self, samples: &[i16]) -> Option<VadEvent> {
+        self.endpointer.process(samples)
+    }
+
     /// Listens to one frame: what was heard goes to `heard`, the audio for the engine to `engine_audio`.
     pub(crate) fn process(
         &mut self,

@@ -8,6 +8,7 @@ mod fetching;
 mod outbox;
 mod prompt_content;
 mod recog;
+mod record;
 mod setup;
 mod synth;
 
@@ -26,6 +27,7 @@ use crate::control::{ConnectionId, ControlEvent};
 use crate::metrics::{self, SessionOutcome};
 use crate::server::Shared;
 pub(crate) use recog::RecogChannel;
+pub(crate) use record::RecordChannel;
 pub(crate) use synth::SynthChannel;
 
 /// What the SIP loop tells a session.
@@ -72,6 +74,7 @@ pub(crate) struct Session {
     call_info: recog::CallInfo,
     recog: Option<RecogChannel>,
     synth: Option<SynthChannel>,
+    recorder: Option<RecordChannel>,
     rtp: Option<RtpEndpoint>,
     control: mpsc::Receiver<ControlEvent>,
     connection: Option<ConnectionId>,
@@ -117,6 +120,11 @@ impl Session {
                     listener,
                     shared.fetcher.clone(),
                 ));
+            }
+            ResourceType::Recorder => {
+                let listener = audio_in::AudioIn::new(self.codec_rate, self.codec_rate)?;
+                let config = shared.config.recorder.clone();
+                self.recorder = Some(RecordChannel::new(id, config, listener));
             }
             _ => {
                 if let Some(rtp) = &self.rtp {
@@ -166,10 +174,16 @@ impl Session {
                         synth.handle_wake(Instant::now().into_std(), wake);
                     }
                 }
+                written = next_write(&mut self.recorder) => {
+                    if let Some(recorder) = &mut self.recorder {
+                        recorder.write_done(written);
+                    }
+                }
                 () = tokio::time::sleep_until(deadline) => {
                     let now = Instant::now();
                     if now.duration_since(self.last_activity) >= idle_limit
                         && !self.synth.as_ref().is_some_and(SynthChannel::is_speaking)
+                        && !self.recorder.as_ref().is_some_and(RecordChannel::is_recording)
                     {
                         break Ending::Idle;
                     }
@@ -178,6 +192,9 @@ impl Session {
                     }
                     if let Some(synth) = &mut self.synth {
                         synth.handle_timeout(now.into_std());
+                    }
+                    if let Some(recorder) = &mut self.recorder {
+                        recorder.handle_timeout(now.into_std());
                     }
                 }
             }
@@ -191,17 +208,27 @@ impl Session {
         let idle = self.last_activity + idle_limit;
         let recog = self.recog.as_ref().and_then(RecogChannel::poll_timeout);
         let synth = self.synth.as_ref().and_then(SynthChannel::poll_timeout);
-        [recog, synth]
+        let recorder = self.recorder.as_ref().and_then(RecordChannel::poll_timeout);
+        [recog, synth, recorder]
             .into_iter()
             .flatten()
             .map(Instant::from_std)
             .fold(idle, Instant::min)
     }
 
-    /// When the recognizer heard the caller start, a prompt with Kill-On-Barge-In stops (RFC 6787 §8.4).
+    /// When the recognizer or the recorder heard the caller start, a prompt with Kill-On-Barge-In stops
+    /// (RFC 6787 §8.4).
     fn barge_in(&mut self) {
-        if let (Some(recog), Some(synth)) = (&mut self.recog, &mut self.synth)
-            && recog.take_heard_input()
+        let recog = self
+            .recog
+            .as_mut()
+            .is_some_and(RecogChannel::take_heard_input);
+        let recorder = self
+            .recorder
+            .as_mut()
+            .is_some_and(RecordChannel::take_heard_input);
+        if let Some(synth) = &mut self.synth
+            && (recog || recorder)
         {
             synth.barge_in(Instant::now().into_std());
         }
@@ -228,6 +255,11 @@ impl Session {
                             synth.handle_request(now, message, connection);
                         }
                     }
+                    Some(channel) if self.recorder.as_ref().is_some_and(|r| r.id() == &channel) => {
+                        if let Some(recorder) = &mut self.recorder {
+                            recorder.handle_request(now, message, connection);
+                        }
+                    }
                     _ => {
                         // §6.2.1: a channel this session did not allocate.
                         let response = mrcp_proto::mrcp::Message::response_to(
@@ -247,6 +279,9 @@ impl Session {
                 if let Some(synth) = &mut self.synth {
                     synth.connection_closed(now);
                 }
+                if let Some(recorder) = &mut self.recorder {
+                    recorder.connection_closed(now);
+                }
                 Some(Ending::ControlClosed)
             }
             ControlEvent::Closed(_) => None,
@@ -259,6 +294,9 @@ impl Session {
             Some(MediaEvent::Audio { samples, .. } | MediaEvent::Gap { samples, .. }) => {
                 if let Some(recog) = &mut self.recog {
                     recog.handle_audio(now, &samples);
+                }
+                if let Some(recorder) = &mut self.recorder {
+                    recorder.handle_audio(now, &samples);
                 }
             }
             Some(MediaEvent::Dtmf(digit)) => {
@@ -331,10 +369,12 @@ impl Session {
         let mut builder = AnswerBuilder::new(offer, config)?;
         let mut keep_recog = false;
         let mut keep_synth = false;
+        let mut keep_recorder = false;
         for request in builder.channels() {
             let existing = match request.resource {
                 ResourceType::Speechrecog => self.recog.as_ref().map(|c| c.id().clone()),
                 ResourceType::Speechsynth => self.synth.as_ref().map(|c| c.id().clone()),
+                ResourceType::Recorder => self.recorder.as_ref().map(|c| c.id().clone()),
                 _ => None,
             };
             // A resource the session lacks is added on the session's audio (RFC 6787 §4.2, "resource
@@ -355,6 +395,7 @@ impl Session {
             builder.accept_control(request.index, id, None)?;
             keep_recog |= request.resource == ResourceType::Speechrecog;
             keep_synth |= request.resource == ResourceType::Speechsynth;
+            keep_recorder |= request.resource == ResourceType::Recorder;
         }
         if !keep_recog && self.recog.take().is_some() {
             info!("speechrecog channel removed by re-INVITE");
@@ -362,7 +403,10 @@ impl Session {
         if !keep_synth && self.synth.take().is_some() {
             info!("speechsynth channel removed by re-INVITE");
         }
-        if (keep_recog || keep_synth)
+        if !keep_recorder && self.recorder.take().is_some() {
+            info!("recorder channel removed by re-INVITE");
+        }
+        if (keep_recog || keep_synth || keep_recorder)
             && let (Some(rtp), Some(plan)) = (&self.rtp, builder.audio().first().cloned())
         {
             builder.accept_audio(plan.index, rtp.local_rtp.port())?;
@@ -386,6 +430,7 @@ impl Session {
         // Dropping the channels drops their engine streams, which cancels the engines.
         self.recog = None;
         self.synth = None;
+        self.recorder = None;
         if let Some(rtp) = self.rtp.take() {
             let report = rtp.close().await;
             metrics::rtp_report(report.receive.lost, report.receive.jitter, self.clock_rate);
@@ -416,6 +461,15 @@ async fn next_synth_wake(
 ) -> synth::SynthWake {
     match synth {
         Some(synth) => synth.next_wake(now).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn next_write(recorder: &mut Option<RecordChannel>) -> Result<(), String> {
+    match recorder.as_mut().and_then(RecordChannel::pending_write) {
+        Some(write) => write
+            .await
+            .unwrap_or_else(|e| Err(format!("the writer task failed: {e}"))),
         None => std::future::pending().await,
     }
 }

@@ -20,7 +20,11 @@ use crate::metrics::{self, SessionOutcome};
 use crate::server::Shared;
 
 /// Resources this server runs today; offers for others get their m-line refused (port 0).
-const SERVED: [ResourceType; 2] = [ResourceType::Speechrecog, ResourceType::Speechsynth];
+const SERVED: [ResourceType; 3] = [
+    ResourceType::Speechrecog,
+    ResourceType::Speechsynth,
+    ResourceType::Recorder,
+];
 
 /// Answers the INVITE and returns the running session, or answers with an error and returns `None`.
 pub(super) async fn establish(
@@ -150,6 +154,7 @@ async fn try_establish(
         call_info,
         recog: None,
         synth: None,
+        recorder: None,
         rtp: Some(rtp),
         control: control_rx,
         connection: None,
