@@ -13,8 +13,12 @@ use common::{ServerProcess, client, out_dir, read_report, workspace};
 
 const DEADLINE: Duration = Duration::from_secs(90);
 
+/// Load runs are timing-sensitive (real-time RTP and in-band tones on two cores): they run one at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_dtmf_sessions_as_asterisk_all_succeed() {
+    let _serial = SERIAL.lock().await;
     let server = ServerProcess::start("34000-34999");
     let dir = out_dir("dtmf");
     let (report, html) = (dir.join("report.json"), dir.join("report.html"));
@@ -70,6 +74,7 @@ async fn twenty_dtmf_sessions_as_asterisk_all_succeed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_inband_dtmf_sessions_as_freeswitch_all_succeed() {
+    let _serial = SERIAL.lock().await;
     // FreeSWITCH's vanilla offer has no telephone-event: the digits go in-band, 70 ms tone + 50 ms gap
     // (reference §7.7), after a 200 ms prompt and START-INPUT-TIMERS.
     let server = ServerProcess::start("44000-44999");
@@ -111,6 +116,7 @@ async fn ten_inband_dtmf_sessions_as_freeswitch_all_succeed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_result_without_the_expected_digits_is_a_wrong_result() {
+    let _serial = SERIAL.lock().await;
     let server = ServerProcess::start("36000-36999");
     let dir = out_dir("wrong");
     let report = dir.join("report.json");
@@ -148,6 +154,7 @@ async fn a_result_without_the_expected_digits_is_a_wrong_result() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn speech_sessions_as_freeswitch_hear_the_expected_words() {
+    let _serial = SERIAL.lock().await;
     // DEFINE-GRAMMAR with the SRGS file, RECOGNIZE session:<uuid>, a 300 ms prompt, START-INPUT-TIMERS, speech.
     let server = ServerProcess::start("38000-38999");
     let dir = out_dir("speech");
@@ -195,6 +202,7 @@ async fn speech_sessions_as_freeswitch_hear_the_expected_words() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn speak_sessions_measure_first_packet_and_jitter() {
+    let _serial = SERIAL.lock().await;
     let server = ServerProcess::start("40000-40999");
     let dir = out_dir("speak");
     let (report, html) = (dir.join("report.json"), dir.join("report.html"));
@@ -246,6 +254,7 @@ async fn speak_sessions_measure_first_packet_and_jitter() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mixed_sessions_fill_recognition_and_synthesis_series() {
+    let _serial = SERIAL.lock().await;
     let server = ServerProcess::start("53000-53999");
     let dir = out_dir("mixed");
     let report = dir.join("report.json");
