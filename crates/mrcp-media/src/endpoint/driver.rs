@@ -60,6 +60,8 @@ impl Machines {
                 self.partial.clear();
                 self.pacer.stop(now);
             }
+            MediaCommand::Pause => self.pacer.pause(now),
+            MediaCommand::Resume => self.pacer.resume(now),
             MediaCommand::Dtmf(digit, duration) => {
                 self.pacer.push_dtmf(now, digit, duration, 10);
             }

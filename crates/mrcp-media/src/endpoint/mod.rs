@@ -119,6 +119,10 @@ pub enum MediaCommand {
     EndPrompt,
     /// Discard queued audio now (barge-in, STOP).
     Stop,
+    /// Hold the queued audio: nothing is sent until [`MediaCommand::Resume`] (PAUSE).
+    Pause,
+    /// Send the held audio on (RESUME).
+    Resume,
     /// Send a DTMF digit as RFC 4733 events.
     Dtmf(DtmfEvent, Duration),
     /// New remote addresses (re-INVITE).

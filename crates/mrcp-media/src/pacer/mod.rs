@@ -131,6 +131,8 @@ pub struct PacedSender {
     current: Option<PromptId>,
     marker_pending: bool,
     last_sent_at: Option<Instant>,
+    /// Held since then (PAUSE): nothing leaves until [`PacedSender::resume`].
+    paused_at: Option<Instant>,
     out: VecDeque<PacerOutput>,
     stats: PacerStats,
 }
@@ -154,6 +156,7 @@ impl PacedSender {
             current: None,
             marker_pending: false,
             last_sent_at: None,
+            paused_at: None,
             out: VecDeque::new(),
             stats: PacerStats::default(),
         }
@@ -204,6 +207,29 @@ impl PacedSender {
     /// Starts a prompt; audio pushed until [`end_prompt`](Self::end_prompt) belongs to it.
     pub fn begin_prompt(&mut self, prompt: PromptId) {
         self.current = Some(prompt);
+    }
+
+    /// Holds the queued audio where it is (RFC 6787 §8.11 PAUSE): no packet leaves until
+    /// [`resume`](Self::resume), so the caller stops hearing the prompt within one packet.
+    pub fn pause(&mut self, now: Instant) {
+        self.paused_at.get_or_insert(now);
+    }
+
+    /// Sends the held audio on from `now` as a new talkspurt: the marker bit is set and the timestamp
+    /// jumps by the pause, as after silence suppression (RFC 3551 §4.1).
+    pub fn resume(&mut self, now: Instant) {
+        let Some(at) = self.paused_at.take() else {
+            return;
+        };
+        let held = now.saturating_duration_since(at);
+        let units = u128::from(self.cfg.clock_rate) * held.as_micros() / 1_000_000;
+        self.ts_cursor = self
+            .ts_cursor
+            .wrapping_add(u32::try_from(units % (1 << 32)).unwrap_or(0));
+        self.marker_pending = true;
+        if self.anchor.is_some() {
+            self.anchor = Some((now, 0));
+        }
     }
 
     /// Ends the current prompt: [`PacerOutput::PromptFinished`] follows its last packet (at once
@@ -291,6 +317,7 @@ impl PacedSender {
 
     /// Discards queued audio (barge-in, STOP); the current and queued prompts finish as stopped.
     pub fn stop(&mut self, now: Instant) {
+        self.paused_at = None;
         let audio_end = self.next_due().unwrap_or(now);
         let mut ended = Vec::new();
         for item in self.queue.drain(..) {
@@ -311,6 +338,9 @@ impl PacedSender {
 
     /// Sends what is due: the packet of the current slot, plus at most one late packet.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.paused_at.is_some() {
+            return;
+        }
         let mut sent = 0;
         loop {
             // Prompt ends are emitted as soon as the packets before them have left.
@@ -391,6 +421,9 @@ impl PacedSender {
 
     /// When [`handle_timeout`](Self::handle_timeout) next has work.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.paused_at.is_some() {
+            return None;
+        }
         self.next_due()
     }
 

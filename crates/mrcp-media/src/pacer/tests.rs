@@ -213,3 +213,38 @@ fn dtmf_events_follow_rfc4733() {
     assert_eq!(last.1.timestamp, pk[0].1.timestamp.wrapping_add(160 * 8));
     assert!(!pacer(false).push_dtmf(t0, DtmfEvent::from_char('1').unwrap(), PTIME, 10));
 }
+
+#[test]
+fn pause_holds_the_queue_and_resume_starts_a_new_talkspurt() {
+    let t0 = Instant::now();
+    let mut p = pacer(false);
+    p.begin_prompt(PromptId(1));
+    for i in 0..10u8 {
+        p.push_frame(t0, vec![i; 160], 160);
+    }
+    p.end_prompt(t0);
+    let first = packets(&run(&mut p, t0 + PTIME * 2, |_| Duration::ZERO));
+    assert_eq!(first.len(), 3, "slots 0, 1 and 2 are due by 40 ms");
+    // PAUSE: nothing leaves, however long the pause.
+    let paused_at = t0 + PTIME * 2 + Duration::from_millis(5);
+    p.pause(paused_at);
+    assert_eq!(p.poll_timeout(), None);
+    p.handle_timeout(paused_at + Duration::from_secs(1));
+    assert!(p.poll_output().is_none());
+    // RESUME one second later: the rest follows at once, marked, with the timestamp moved on by the pause.
+    let resumed_at = paused_at + Duration::from_secs(1);
+    p.resume(resumed_at);
+    let rest = packets(&run(&mut p, resumed_at + Duration::from_secs(1), |_| {
+        Duration::ZERO
+    }));
+    assert_eq!(rest.len(), 7);
+    let (_, next) = &rest[0];
+    assert!(
+        next.marker,
+        "the first packet after a pause starts a talkspurt"
+    );
+    assert_eq!(next.due, resumed_at);
+    assert_eq!(next.payload[0], 3);
+    let expected = first[2].1.timestamp.wrapping_add(160).wrapping_add(8000);
+    assert_eq!(next.timestamp, expected);
+}

@@ -515,6 +515,8 @@ impl SynthChannel {
                     if let Some(p) = &mut self.playing {
                         p.paused_at.get_or_insert(now);
                     }
+                    // The sender holds what it has queued, so the caller hears nothing more (§8.11).
+                    self.command(MediaCommand::Pause);
                 }
                 Output::ResumeAudio => {
                     if let Some(p) = &mut self.playing
@@ -522,6 +524,7 @@ impl SynthChannel {
                     {
                         p.started += now.saturating_duration_since(at);
                     }
+                    self.command(MediaCommand::Resume);
                 }
                 Output::RestartPrompt { request_id } => {
                     self.playing = None;
