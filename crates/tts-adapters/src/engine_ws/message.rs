@@ -347,4 +347,22 @@ mod tests {
         }
         assert_eq!(out, vec![1, -2, 300, -400]);
     }
+
+    proptest::proptest! {
+        /// Any split of a little-endian byte stream decodes to the same samples as the whole.
+        #[test]
+        fn pcm_decodes_the_same_at_any_split(samples in proptest::collection::vec(proptest::num::i16::ANY, 0..200), cuts in proptest::collection::vec(0usize..400, 0..8)) {
+            let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(bytes.len())).collect();
+            cuts.sort_unstable();
+            let mut pcm = Pcm::default();
+            let mut out = Vec::new();
+            let mut at = 0;
+            for cut in cuts.into_iter().chain([bytes.len()]) {
+                pcm.push(&bytes[at..cut], &mut out);
+                at = cut;
+            }
+            proptest::prop_assert_eq!(out, samples);
+        }
+    }
 }
