@@ -7,9 +7,11 @@
 //! | engine | module | what it needs |
 //! |---|---|---|
 //! | PocketSphinx (offline, grammar and dictation) | [`pocketsphinx`] | Debian `libpocketsphinx3`, `pocketsphinx-en-us`, loaded at run time |
+//! | any engine speaking engine-ws v1 over WebSocket (`docs/engine-ws.md`), jambonz custom STT servers | [`engine_ws`] | the engine's URL |
 //! | a recognizer that fails on purpose, to prove isolation | [`fault`] | nothing |
 #![deny(missing_docs)]
 
+pub mod engine_ws;
 pub mod fault;
 pub mod pocketsphinx;
 mod recognizer;

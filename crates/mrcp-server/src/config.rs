@@ -246,6 +246,10 @@ pub enum EngineConfig {
         #[serde(default = "default_true")]
         strict_voice_names: bool,
     },
+    /// `kind = "engine-ws"`: an external engine speaking engine-ws v1 (`docs/engine-ws.md`): a recognizer when
+    /// `asr_url` is set, a synthesizer when `tts_url` is set, or both under one name.
+    #[serde(rename = "engine-ws")]
+    EngineWs(EngineWsSettings),
     /// `kind = "fault"`: a recognizer that fails on purpose (`mode = "panic" | "hang" | "error"`), to prove that
     /// a failing engine ends only its own requests. Never route production traffic to it.
     Fault {
@@ -261,6 +265,104 @@ pub enum EngineConfig {
         #[serde(default = "default_parallelism")]
         max_concurrent: usize,
     },
+}
+
+/// `[engines.<name>]` with `kind = "engine-ws"` (`docs/engine-ws.md` §5).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineWsSettings {
+    /// `asr_url`: the recognizer's `ws://` or `wss://` URL. Default: none (no recognizer).
+    pub asr_url: Option<String>,
+    /// `tts_url`: the synthesizer's `ws://`/`wss://` (streaming) or `http://`/`https://` URL. Default: none.
+    pub tts_url: Option<String>,
+    /// `api_key`: sent as `Authorization: Bearer`, from `{ env = "VAR" }` or `{ file = "PATH" }`. Default: none.
+    pub api_key: Option<mrcp_proto::engine::SecretSource>,
+    /// `asr_sample_rate`: the rate audio is sent to the recognizer at. Default 8000.
+    #[serde(default = "default_asr_rate")]
+    pub asr_sample_rate: u32,
+    /// `tts_sample_rate`: the rate asked of the synthesizer. Default 16000.
+    #[serde(default = "default_tts_rate")]
+    pub tts_sample_rate: u32,
+    /// `language`: sent when the request names none. Default `"en-US"`.
+    #[serde(default = "default_engine_ws_language")]
+    pub language: String,
+    /// `connect_timeout_ms`: TCP, TLS and the upgrade. Default 5000.
+    #[serde(default = "default_engine_ws_timeout")]
+    pub connect_timeout_ms: u64,
+    /// `result_timeout_ms`: the recognizer's final after `stop`; the synthesizer's next message. Default 5000.
+    #[serde(default = "default_engine_ws_timeout")]
+    pub result_timeout_ms: u64,
+    /// `idle_timeout_ms`: `timeouts.idleMs` told to the recognizer. Default 10000.
+    #[serde(default = "default_engine_ws_idle")]
+    pub idle_timeout_ms: u64,
+    /// `interim_results`: ask the recognizer for interim results. Default false.
+    #[serde(default)]
+    pub interim_results: bool,
+}
+
+fn default_asr_rate() -> u32 {
+    8000
+}
+
+fn default_tts_rate() -> u32 {
+    16_000
+}
+
+fn default_engine_ws_language() -> String {
+    "en-US".to_owned()
+}
+
+fn default_engine_ws_timeout() -> u64 {
+    5000
+}
+
+fn default_engine_ws_idle() -> u64 {
+    10_000
+}
+
+impl EngineWsSettings {
+    fn validate(&self, name: &str) -> Result<(), ConfigError> {
+        let key = |k: &str| format!("engines.{name}.{k}");
+        if self.asr_url.is_none() && self.tts_url.is_none() {
+            return Err(invalid(
+                key("asr_url"),
+                "an engine-ws engine needs asr_url, tts_url or both",
+            ));
+        }
+        if let Some(url) = &self.asr_url
+            && !(url.starts_with("ws://") || url.starts_with("wss://"))
+        {
+            return Err(invalid(key("asr_url"), "must start with ws:// or wss://"));
+        }
+        if let Some(url) = &self.tts_url
+            && !["ws://", "wss://", "http://", "https://"]
+                .iter()
+                .any(|s| url.starts_with(s))
+        {
+            return Err(invalid(
+                key("tts_url"),
+                "must start with ws://, wss://, http:// or https://",
+            ));
+        }
+        for (k, rate) in [
+            ("asr_sample_rate", self.asr_sample_rate),
+            ("tts_sample_rate", self.tts_sample_rate),
+        ] {
+            if !(8000..=48_000).contains(&rate) {
+                return Err(invalid(key(k), format!("{rate} is not from 8000 to 48000")));
+            }
+        }
+        for (k, ms) in [
+            ("connect_timeout_ms", self.connect_timeout_ms),
+            ("result_timeout_ms", self.result_timeout_ms),
+            ("idle_timeout_ms", self.idle_timeout_ms),
+        ] {
+            if !(1..=600_000).contains(&ms) {
+                return Err(invalid(key(k), "must be from 1 to 600000 ms"));
+            }
+        }
+        Ok(())
+    }
 }
 
 fn default_pocketsphinx_model() -> PathBuf {
@@ -584,6 +686,11 @@ impl Config {
                 "must be from 1000 to 600000 (a recording is held in memory until it ends)",
             ));
         }
+        for (name, engine) in &self.engines {
+            if let EngineConfig::EngineWs(settings) = engine {
+                settings.validate(name)?;
+            }
+        }
         let known = |name: &str| self.engines.contains_key(name);
         if !known(&self.default_engines.speechsynth) {
             return Err(invalid(
@@ -679,6 +786,37 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("recognizer.confidence_threshold"), "{e}");
+    }
+
+    #[test]
+    fn engine_ws_engines_parse_and_are_checked() {
+        let c = parse(
+            "[default_engines]\nspeechrecog = \"mine\"\nspeechsynth = \"mine\"\n\
+             [engines.mine]\nkind = \"engine-ws\"\nasr_url = \"ws://127.0.0.1:2700/asr\"\n\
+             tts_url = \"http://127.0.0.1:2701/tts\"\napi_key = { env = \"MINE_KEY\" }\n",
+        )
+        .unwrap();
+        let EngineConfig::EngineWs(ws) = &c.engines["mine"] else {
+            panic!("not engine-ws: {:?}", c.engines["mine"]);
+        };
+        assert_eq!(ws.asr_sample_rate, 8000);
+        assert_eq!(ws.result_timeout_ms, 5000);
+        assert_eq!(
+            ws.api_key,
+            Some(mrcp_proto::engine::SecretSource::Env("MINE_KEY".into()))
+        );
+        let e = parse("[engines.mine]\nkind = \"engine-ws\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("engines.mine.asr_url"), "{e}");
+        let e = parse("[engines.mine]\nkind = \"engine-ws\"\ntts_url = \"ftp://x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("engines.mine.tts_url"), "{e}");
+        let e = parse("[engines.mine]\nkind = \"engine-ws\"\nasr_url = \"ws://x\"\nasr_rate = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("asr_rate"), "{e}");
     }
 
     #[test]

@@ -4,14 +4,18 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use asr_adapters::Recognizer;
+use asr_adapters::engine_ws::{EngineWsConfig, EngineWsRecognizer};
 use asr_adapters::fault::{FaultMode, FaultRecognizer};
 use asr_adapters::pocketsphinx::{PocketSphinx, PocketSphinxConfig};
 use tracing::warn;
 use tts_adapters::Synthesizer;
+use tts_adapters::engine_ws::{EngineWsSynthesizer, EngineWsTtsConfig, HttpSynthesizer};
 use tts_adapters::espeak::{EspeakConfig, EspeakNg};
 
-use crate::config::{Config, EngineConfig, FaultKind};
+use crate::config::{Config, EngineConfig, EngineWsSettings, FaultKind};
 use crate::routing::{RouteContext, RouteRule, choose};
 
 /// Every configured engine, by name, with the routes.
@@ -21,6 +25,66 @@ pub struct Engines {
     routes: Vec<RouteRule>,
     default_recognizer: String,
     default_synthesizer: String,
+}
+
+/// Builds the recognizer and the synthesizer of a `kind = "engine-ws"` engine (`docs/engine-ws.md` §5). A
+/// credential that cannot be read is logged (naming its source, never its value) and the engine is left out,
+/// so requests routed to it fail.
+fn engine_ws(
+    name: &str,
+    settings: &EngineWsSettings,
+    recognizers: &mut BTreeMap<String, Arc<dyn Recognizer>>,
+    synthesizers: &mut BTreeMap<String, Arc<dyn Synthesizer>>,
+) {
+    let credential = match settings.api_key.as_ref().map(|source| source.load()) {
+        None => None,
+        Some(Ok(secret)) => Some(secret),
+        Some(Err(error)) => {
+            warn!(engine = name, %error, "engine-ws credential unavailable: requests routed to this engine will fail");
+            return;
+        }
+    };
+    let connect_timeout = Duration::from_millis(settings.connect_timeout_ms);
+    let result_timeout = Duration::from_millis(settings.result_timeout_ms);
+    if let Some(url) = &settings.asr_url {
+        let config = EngineWsConfig {
+            url: url.clone(),
+            credential: credential.clone(),
+            sample_rate: settings.asr_sample_rate,
+            language: settings.language.clone(),
+            connect_timeout,
+            result_timeout,
+            idle_timeout: Duration::from_millis(settings.idle_timeout_ms),
+            interim_results: settings.interim_results,
+        };
+        match EngineWsRecognizer::new(name, config) {
+            Ok(engine) => {
+                recognizers.insert(name.to_owned(), Arc::new(engine));
+            }
+            Err(error) => warn!(%error, "RECOGNIZE requests routed to this engine will fail"),
+        }
+    }
+    if let Some(url) = &settings.tts_url {
+        let config = EngineWsTtsConfig {
+            url: url.clone(),
+            credential,
+            sample_rate: settings.tts_sample_rate,
+            language: settings.language.clone(),
+            connect_timeout,
+            result_timeout,
+        };
+        let built: Result<Arc<dyn Synthesizer>, _> = if url.starts_with("http") {
+            HttpSynthesizer::new(name, config).map(|e| Arc::new(e) as Arc<dyn Synthesizer>)
+        } else {
+            EngineWsSynthesizer::new(name, config).map(|e| Arc::new(e) as Arc<dyn Synthesizer>)
+        };
+        match built {
+            Ok(engine) => {
+                synthesizers.insert(name.to_owned(), engine);
+            }
+            Err(error) => warn!(%error, "SPEAK requests routed to this engine will fail"),
+        }
+    }
 }
 
 impl Engines {
@@ -46,6 +110,9 @@ impl Engines {
                         warn!(%error, "requests routed to this engine will fail");
                     }
                     recognizers.insert(name.clone(), Arc::new(ps));
+                }
+                EngineConfig::EngineWs(settings) => {
+                    engine_ws(name, settings, &mut recognizers, &mut synthesizers);
                 }
                 EngineConfig::Fault { mode } => {
                     let mode = match mode {

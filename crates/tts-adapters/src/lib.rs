@@ -9,6 +9,7 @@
 //! | engine | module | what it needs |
 //! |---|---|---|
 //! | espeak-ng (offline, 100+ languages, subprocess) | [`espeak`] | Debian `espeak-ng` |
+//! | any engine speaking engine-ws v1 over WebSocket or HTTP (`docs/engine-ws.md`), jambonz custom TTS servers (HTTP) | [`engine_ws`] | the engine's URL |
 //! | pre-recorded WAV prompts from a directory | [`prompt_files`] | the files |
 //!
 //! SSML is parsed by the server with [`mrcp_proto::ssml`]; engines that speak plain text use
@@ -42,6 +43,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod engine_ws;
 pub mod espeak;
 mod failure;
 mod headers;
