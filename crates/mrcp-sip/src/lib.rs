@@ -51,6 +51,7 @@ mod error;
 pub mod fuzzing;
 pub mod header;
 pub mod proxy;
+pub mod tls;
 pub mod transaction;
 pub mod transport;
 
