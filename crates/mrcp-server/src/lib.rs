@@ -10,7 +10,8 @@
 //! - [`params`]: SET-PARAMS/GET-PARAMS and the request → channel → default layering of parameters;
 //! - [`routing`]: the rules that choose an engine per request;
 //! - [`recognizer`]: the speechrecog resource (RFC 6787 §9) as a sans-IO state machine with every timer;
-//! - [`synthesizer`]: the speechsynth resource (RFC 6787 §8) as a sans-IO state machine.
+//! - [`synthesizer`]: the speechsynth resource (RFC 6787 §8) as a sans-IO state machine;
+//! - [`tls`]: SIP and MRCP over TLS (certificates, client certificates, the MRCP TLS listener).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -25,3 +26,4 @@ pub mod routing;
 pub mod server;
 mod session;
 pub mod synthesizer;
+pub mod tls;

@@ -1,4 +1,4 @@
-//! MRCPv2 control connections (RFC 6787 §4.2): TCP (TLS later, through the same generic stream) framed by
+//! MRCPv2 control connections (RFC 6787 §4.2): TCP or TLS ([`crate::tls`]) through one generic stream, framed by
 //! the sans-IO decoder of `mrcp-proto`, each request routed by its `Channel-Identifier` to the session that
 //! owns it, and whatever sessions send written back in order.
 //!
@@ -105,6 +105,12 @@ pub struct ControlConfig {
     pub limits: Limits,
 }
 
+/// A connection id unique in the process, for every listener (TCP and TLS).
+pub fn next_connection_id() -> ConnectionId {
+    static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+    ConnectionId(NEXT_ID.fetch_add(1, Ordering::Relaxed))
+}
+
 /// Accepts control connections until `shutdown` is cancelled; each connection runs in its own task.
 pub async fn serve(
     listener: TcpListener,
@@ -112,7 +118,6 @@ pub async fn serve(
     config: ControlConfig,
     shutdown: CancellationToken,
 ) {
-    static NEXT_ID: AtomicU64 = AtomicU64::new(1);
     loop {
         let accepted = tokio::select! {
             () = shutdown.cancelled() => return,
@@ -121,7 +126,7 @@ pub async fn serve(
         match accepted {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
-                let id = ConnectionId(NEXT_ID.fetch_add(1, Ordering::Relaxed));
+                let id = next_connection_id();
                 let (registry, config, shutdown) =
                     (registry.clone(), config.clone(), shutdown.clone());
                 tokio::spawn(run_connection(stream, id, peer, registry, config, shutdown));

@@ -170,6 +170,12 @@ pub(super) fn answer_config(shared: &Shared, sdp_id: u64, version: u64) -> Answe
     let mut config = AnswerConfig::new(shared.advertise, sdp_id);
     config.session_version = version;
     config.mrcp_port = shared.mrcp_port;
+    if let Some((port, fingerprint)) = &shared.mrcp_tls {
+        // RFC 6787 §4.2: a `TCP/TLS/MRCPv2` offer is answered with the TLS listener and our fingerprint.
+        config.tls = true;
+        config.mrcp_tls_port = Some(*port);
+        config.fingerprint = Some(fingerprint.clone());
+    }
     config.resources = SERVED.to_vec();
     config.ptime = Some(shared.config.rtp.ptime_ms);
     config
