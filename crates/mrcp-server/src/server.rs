@@ -263,6 +263,7 @@ impl Server {
                 max_body: config.mrcp.max_message_bytes,
                 ..Limits::default()
             },
+            tls: false,
         };
         let mut tasks = Vec::new();
         if let Some((listener, _, server_tls)) = mrcp_tls {
@@ -270,7 +271,10 @@ impl Server {
                 listener,
                 server_tls,
                 registry.clone(),
-                control_config.clone(),
+                ControlConfig {
+                    tls: true,
+                    ..control_config.clone()
+                },
                 shutdown.clone(),
             )));
         }

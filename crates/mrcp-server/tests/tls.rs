@@ -29,6 +29,7 @@ struct TlsServer {
     child: Child,
     sip_tls: SocketAddr,
     mrcp_tls: SocketAddr,
+    mrcp_tcp: SocketAddr,
     _dir: TempDir,
 }
 
@@ -65,14 +66,17 @@ impl TlsServer {
             .spawn()
             .expect("cannot start the mrcp-server binary");
         let stdout = child.stdout.take().unwrap();
-        let (mut sip_tls, mut mrcp_tls) = (None, None);
+        let (mut sip_tls, mut mrcp_tls, mut mrcp_tcp) = (None, None, None);
         for line in BufReader::new(stdout).lines() {
             let line = line.expect("mrcp-server exited before printing its addresses");
             let parts: Vec<&str> = line.split_whitespace().collect();
             match parts.as_slice() {
                 ["sip", "TLS", addr] => sip_tls = Some(addr.parse().unwrap()),
                 ["mrcp", "tls", addr] => mrcp_tls = Some(addr.parse().unwrap()),
-                ["mrcp", "tcp", _] => break,
+                ["mrcp", "tcp", addr] => {
+                    mrcp_tcp = Some(addr.parse().unwrap());
+                    break;
+                }
                 _ => {}
             }
         }
@@ -80,6 +84,7 @@ impl TlsServer {
             child,
             sip_tls: sip_tls.expect("no `sip TLS` line printed"),
             mrcp_tls: mrcp_tls.expect("no `mrcp tls` line printed"),
+            mrcp_tcp: mrcp_tcp.expect("no `mrcp tcp` line printed"),
             _dir: dir,
         }
     }
@@ -119,6 +124,21 @@ async fn dtmf_recognition_over_sip_tls_and_mrcp_tls() {
     .await
     .expect("no session over TLS in time")
     .expect("cannot open the session over TLS");
+    // The TLS channel cannot be reached over the plain TCP listener.
+    let mut plain = TcpStream::connect(server.mrcp_tcp).await.unwrap();
+    let request = format!(
+        "MRCP/2.0 LEN GET-PARAMS 1\r\nChannel-Identifier: {}\r\n\r\n",
+        client.channel()
+    );
+    let request = request.replace("LEN", &request.len().to_string());
+    plain.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 1024];
+    let n = timeout(DEADLINE, plain.read(&mut buf))
+        .await
+        .expect("no answer on the plain MRCP port")
+        .unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]);
+    assert!(text.contains(" 405 COMPLETE"), "{text}");
     client
         .send(
             Method::Recognize,

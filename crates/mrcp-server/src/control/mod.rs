@@ -75,6 +75,7 @@ pub enum SendError {
 pub struct ConnectionHandle {
     id: ConnectionId,
     peer: SocketAddr,
+    tls: bool,
     tx: mpsc::Sender<Message>,
 }
 
@@ -87,6 +88,11 @@ impl ConnectionHandle {
     /// The client's address.
     pub fn peer(&self) -> SocketAddr {
         self.peer
+    }
+
+    /// Whether the connection is TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls
     }
 
     /// Queues a response or event; never waits.
@@ -103,6 +109,8 @@ impl ConnectionHandle {
 pub struct ControlConfig {
     /// Decoder size limits.
     pub limits: Limits,
+    /// Whether the listener's connections are TLS ([`crate::tls::serve_mrcp`]).
+    pub tls: bool,
 }
 
 /// A connection id unique in the process, for every listener (TCP and TLS).
@@ -150,7 +158,12 @@ pub async fn run_connection<S>(
 {
     let (mut reader, mut writer) = tokio::io::split(stream);
     let (tx, mut outbound) = mpsc::channel::<Message>(OUTBOUND_CAPACITY);
-    let handle = ConnectionHandle { id, peer, tx };
+    let handle = ConnectionHandle {
+        id,
+        peer,
+        tls: config.tls,
+        tx,
+    };
     let mut decoder = Decoder::new(config.limits, Default::default());
     let mut buf = BytesMut::with_capacity(8 * 1024);
     let mut out = BytesMut::with_capacity(8 * 1024);

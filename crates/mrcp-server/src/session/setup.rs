@@ -7,7 +7,9 @@ use mrcp_media::codec::Codec as MediaCodec;
 use mrcp_media::endpoint::{EndpointConfig, RtpEndpoint};
 use mrcp_proto::mrcp::{ChannelId, ResourceType};
 use mrcp_proto::rtp::PayloadType;
-use mrcp_proto::sdp::{AnswerBuilder, AnswerConfig, AudioPlan, MrcpSdp, SdpError};
+use mrcp_proto::sdp::{
+    AnswerBuilder, AnswerConfig, AudioPlan, ControlTransport, MrcpSdp, SdpError,
+};
 use mrcp_sip::{CallHandle, Response, ServerTxId};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -107,6 +109,7 @@ async fn try_establish(
             reason: "no audio line in the offer".to_owned(),
         })?;
     let mut channels: Vec<ChannelId> = Vec::new();
+    let mut tls_only = false;
     for request in &requests {
         let shares_audio = request.audio_index.is_none_or(|i| i == plan.index);
         let duplicate = channels.iter().any(|c| c.resource() == request.resource);
@@ -119,6 +122,7 @@ async fn try_establish(
             reason: e.to_string(),
         })?;
         answer.accept_control(request.index, id.clone(), None)?;
+        tls_only |= request.transport == ControlTransport::Tls;
         channels.push(id);
     }
     let (rtp, codec) = bind_rtp(shared, &plan).await?;
@@ -154,6 +158,7 @@ async fn try_establish(
         control: control_rx,
         connection: None,
         last_activity: Instant::now(),
+        tls_only,
     };
     let mut session = session;
     for id in channels {
