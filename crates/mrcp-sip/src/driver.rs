@@ -132,7 +132,7 @@ pub enum ConnectError {
     Tls(TlsError),
     /// The default client configuration could not be built.
     #[error("tls client configuration: {0}")]
-    TlsClientConfig(String),
+    TlsClientConfig(Arc<TlsError>),
     /// A TLS connection was accepted on a driver without a server configuration.
     #[error("no tls server configuration")]
     TlsNotConfigured,

@@ -313,3 +313,79 @@ async fn a_tls_listener_without_a_certificate_is_refused() {
         "{err}"
     );
 }
+
+/// Sans-IO: a `sips:` remote target without a transport parameter is reached over TLS at 5061 (RFC 5630
+/// §3.1.3), even when the dialog began over UDP, and our requests over TLS carry `SIP/2.0/TLS` Vias.
+#[test]
+fn a_sips_contact_is_reached_over_tls() {
+    use mrcp_sip::{Endpoint, EndpointConfig, LocalAddr, Message, Output};
+    let now = std::time::Instant::now();
+    let local = |transport, port| LocalAddr {
+        transport,
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+    };
+    let mut ep = Endpoint::new(EndpointConfig {
+        local: vec![local(Transport::Udp, 5080), local(Transport::Tls, 5081)],
+        ..EndpointConfig::default()
+    });
+    let server: SocketAddr = "127.0.0.1:5060".parse().unwrap();
+    let call = ep
+        .invite(
+            now,
+            Invite {
+                uri: format!("sip:mrcp@{server}"),
+                peer: Peer {
+                    transport: Transport::Udp,
+                    addr: server,
+                    connection: None,
+                },
+                from: None,
+                to: None,
+                headers: vec![],
+                body: None,
+            },
+        )
+        .unwrap();
+    let Some(Output::Transmit(invite)) = ep.poll_output() else {
+        panic!("no INVITE")
+    };
+    let invite = Message::parse(&invite.payload, &Default::default()).unwrap();
+    let mut ok = String::from("SIP/2.0 200 OK\r\n");
+    for name in ["Via", "From", "Call-ID", "CSeq"] {
+        ok += &format!("{name}: {}\r\n", invite.header(name).unwrap());
+    }
+    ok += &format!(
+        "To: {};tag=s1\r\nContact: <sips:mrcp@127.0.0.1>\r\nContent-Length: 0\r\n\r\n",
+        invite.header("To").unwrap()
+    );
+    ep.handle_message(
+        now,
+        ok.as_bytes(),
+        Peer {
+            transport: Transport::Udp,
+            addr: server,
+            connection: None,
+        },
+    );
+    let mut ack = None;
+    while let Some(out) = ep.poll_output() {
+        if let Output::Transmit(t) = out {
+            ack = Some(t);
+        }
+    }
+    let ack = ack.expect("no ACK");
+    assert_eq!(ack.peer.transport, Transport::Tls);
+    assert_eq!(
+        ack.peer.addr,
+        "127.0.0.1:5061".parse::<SocketAddr>().unwrap()
+    );
+    let ack = Message::parse(&ack.payload, &Default::default()).unwrap();
+    assert!(
+        ack.header("Via")
+            .unwrap()
+            .starts_with("SIP/2.0/TLS 127.0.0.1:5081"),
+        "{:?}",
+        ack.header("Via")
+    );
+    let _ = call;
+}

@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{ConnectError, Inbound};
 use crate::{
-    tls::{self, rustls::ClientConfig, tokio_rustls::TlsAcceptor},
+    tls::{self, TlsError, rustls::ClientConfig, tokio_rustls::TlsAcceptor},
     transport::{ConnectionId, Peer, Transport},
 };
 
@@ -44,11 +44,9 @@ impl TlsRuntime {
         if let Some(config) = &self.client {
             return Ok(config.clone());
         }
-        static WEBPKI: OnceLock<Result<Arc<ClientConfig>, String>> = OnceLock::new();
+        static WEBPKI: OnceLock<Result<Arc<ClientConfig>, Arc<TlsError>>> = OnceLock::new();
         WEBPKI
-            .get_or_init(|| {
-                tls::client_config_from(tls::webpki_roots(), None).map_err(|e| e.to_string())
-            })
+            .get_or_init(|| tls::client_config_from(tls::webpki_roots(), None).map_err(Arc::new))
             .clone()
             .map_err(ConnectError::TlsClientConfig)
     }
