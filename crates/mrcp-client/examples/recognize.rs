@@ -33,6 +33,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         local_ip: "127.0.0.1".parse()?,
         rtp_ports: (40000, 40999),
         timeout: Duration::from_secs(10),
+        tls: None,
     })
     .await?;
     // Strict mode (the default) checks every message as UniMRCP would.

@@ -1,9 +1,15 @@
 //! Why a client session failed: SIP (RFC 3261) and SDP (RFC 3264, RFC 6787 §4) setup, the MRCP control
 //! connection (RFC 6787 §5), RTP, WAV files, and the violations strict mode fails on.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
 use mrcp_proto::mrcp::ResourceType;
 use mrcp_proto::mrcp::codec::DecodeError;
 use mrcp_proto::sdp::SdpError;
+use mrcp_sip::Transport;
+use mrcp_sip::driver::ConnectError;
+use mrcp_sip::tls::TlsError;
 
 use crate::violation::Violation;
 
@@ -68,4 +74,24 @@ pub enum ClientError {
     /// The operation needs a synthesizer session.
     #[error("a {0} session does not receive synthesized audio")]
     NotSynthesizer(ResourceType),
+    /// The SIP connection to the server could not be opened (for TLS: a certificate we do not trust, a name
+    /// that does not match, a handshake the server refused).
+    #[error("cannot reach the server at {addr} over {transport}: {error}")]
+    Connect {
+        /// The server's SIP address.
+        addr: SocketAddr,
+        /// The SIP transport.
+        transport: Transport,
+        /// Why.
+        error: Arc<ConnectError>,
+    },
+    /// TLS configuration or the MRCP TLS handshake failed.
+    #[error("tls: {0}")]
+    Tls(#[from] TlsError),
+    /// TLS was offered for MRCP and the server answered another transport.
+    #[error("the server answered {answered} to a TCP/TLS/MRCPv2 offer")]
+    TlsRefused {
+        /// The answered proto.
+        answered: &'static str,
+    },
 }

@@ -21,6 +21,7 @@
 //!     local_ip: "127.0.0.1".parse().unwrap(),
 //!     rtp_ports: (40000, 40999),
 //!     timeout: std::time::Duration::from_secs(10),
+//!     tls: None,
 //! })
 //! .await?;
 //! session.send(Method::Recognize, &[], Some(("text/uri-list", b"builtin:dtmf/digits?length=4"))).await?;
@@ -60,7 +61,7 @@ mod tones;
 pub mod tts;
 pub mod violation;
 
-pub use session::{ClientError, MediaWait, Session, SessionConfig, read_wav_8k};
+pub use session::{ClientError, ClientTls, MediaWait, Session, SessionConfig, read_wav_8k};
 pub use speak::{DEFAULT_TAIL, SpeakOutcome, SpeakRequest};
 pub use tones::inband_dtmf;
 pub use violation::{Mode, Violation};

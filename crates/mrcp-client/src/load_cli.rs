@@ -15,7 +15,7 @@ use mrcp_client::load::{LoadConfig, Scenario, html, run};
 use mrcp_client::{Mode, SessionConfig, read_wav_8k};
 use mrcp_proto::mrcp::ResourceType;
 
-use crate::{Profile, SipTransport, grammar_type, parse_server};
+use crate::{Profile, SipTransport, TlsArgs, grammar_type, parse_server};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ScenarioArg {
@@ -29,6 +29,8 @@ pub struct LoadArgs {
     /// The server, `sip:HOST:PORT` (or `HOST:PORT`).
     #[arg(long)]
     server: String,
+    #[command(flatten)]
+    tls: TlsArgs,
     /// SIP transport.
     #[arg(long, value_enum, default_value = "udp")]
     transport: SipTransport,
@@ -166,16 +168,19 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<bool> {
     if scenario != Scenario::Speak && audio.is_empty() && digits.is_empty() {
         bail!("a recognize scenario needs --audio WAV or --dtmf DIGITS");
     }
+    let mut session = SessionConfig {
+        server: parse_server(&args.server)?,
+        transport: args.transport.into(),
+        profile: args.profile.into(),
+        resource: ResourceType::Speechrecog,
+        local_ip: args.local_ip,
+        rtp_ports: parse_ports(&args.rtp_ports)?,
+        timeout: Duration::from_secs(args.timeout),
+        tls: None,
+    };
+    args.tls.apply(&args.server, &mut session)?;
     let config = LoadConfig {
-        session: SessionConfig {
-            server: parse_server(&args.server)?,
-            transport: args.transport.into(),
-            profile: args.profile.into(),
-            resource: ResourceType::Speechrecog,
-            local_ip: args.local_ip,
-            rtp_ports: parse_ports(&args.rtp_ports)?,
-            timeout: Duration::from_secs(args.timeout),
-        },
+        session,
         scenario,
         sessions: args.sessions,
         rate: args.rate,

@@ -3,6 +3,7 @@
 //! ```text
 //! mrcp-client recognize --server sip:HOST:PORT [--transport udp|tcp] [--profile freeswitch|asterisk]
 //!                       --grammar FILE|URI [--param NAME=VALUE ...] [--dtmf DIGITS] [AUDIO.wav]
+//!                       [--tls [--tls-ca FILE]]
 //! ```
 //! Prints every response and event and the NLSML result; exits 0 when the Completion-Cause is success.
 //!
@@ -21,6 +22,9 @@
 //! Completion-Cause is success.
 //!
 //! Every command takes `--lenient`: violations of what FreeSWITCH/Asterisk accept are logged, not fatal.
+//!
+//! `--tls` (or a `sips:` server URI) sends SIP over TLS and offers MRCP over TLS (`TCP/TLS/MRCPv2`), on both
+//! commands; `--tls-ca FILE` trusts the CA certificates of a PEM file instead of the Mozilla roots.
 
 mod load_cli;
 mod record_cli;
@@ -33,7 +37,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use mrcp_client::{Mode, Session, SessionConfig, read_wav_8k};
+use mrcp_client::{ClientTls, Mode, Session, SessionConfig, read_wav_8k};
 use mrcp_proto::mrcp::{Message, Method, ResourceType, StartLine};
 use mrcp_proto::sdp::ClientProfile;
 use mrcp_sip::Transport;
@@ -119,12 +123,41 @@ struct RecognizeArgs {
     lenient: bool,
     /// 8 kHz mono 16-bit WAV to stream at real pace.
     audio: Option<PathBuf>,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+/// TLS options of every command.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct TlsArgs {
+    /// SIP over TLS (to `sips:` HOST:PORT) and MRCP over TLS (`TCP/TLS/MRCPv2`); implied by a `sips:` server.
+    #[arg(long)]
+    tls: bool,
+    /// PEM CA certificates the server's certificate must chain to [default: the Mozilla roots]; implies --tls.
+    #[arg(long, value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// Turns TLS on in `config` when asked for by a flag or by the `sips:` scheme of `server`.
+    pub(crate) fn apply(&self, server: &str, config: &mut SessionConfig) -> anyhow::Result<()> {
+        if self.tls || self.tls_ca.is_some() || server.starts_with("sips:") {
+            config.transport = Transport::Tls;
+            let tls = ClientTls::from_ca_file(self.tls_ca.as_deref())
+                .context("--tls-ca: cannot load the CA certificates")?;
+            config.tls = Some(tls);
+        }
+        Ok(())
+    }
 }
 
 fn parse_server(s: &str) -> anyhow::Result<SocketAddr> {
-    let addr = s.strip_prefix("sip:").unwrap_or(s);
+    let addr = s
+        .strip_prefix("sips:")
+        .or_else(|| s.strip_prefix("sip:"))
+        .unwrap_or(s);
     addr.parse()
-        .with_context(|| format!("--server {s:?} is not sip:IP:PORT"))
+        .with_context(|| format!("--server {s:?} is not sip:IP:PORT or sips:IP:PORT"))
 }
 
 fn print_message(m: &Message) {
@@ -155,7 +188,7 @@ async fn recognize(args: RecognizeArgs) -> anyhow::Result<bool> {
         };
         params.push((name.trim().to_owned(), value.trim().to_owned()));
     }
-    let config = SessionConfig {
+    let mut config = SessionConfig {
         server: parse_server(&args.server)?,
         transport: args.transport.into(),
         profile: args.profile.into(),
@@ -163,7 +196,9 @@ async fn recognize(args: RecognizeArgs) -> anyhow::Result<bool> {
         local_ip: args.local_ip,
         rtp_ports: (40000, 40999),
         timeout: Duration::from_secs(args.timeout),
+        tls: None,
     };
+    args.tls.apply(&args.server, &mut config)?;
     let mut session = Session::open(&config).await?;
     if args.lenient {
         session.set_mode(Mode::Lenient);

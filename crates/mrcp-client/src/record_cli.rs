@@ -26,6 +26,8 @@ pub(crate) struct RecordArgs {
     /// The server, `sip:HOST:PORT` (or `HOST:PORT`).
     #[arg(long)]
     server: String,
+    #[command(flatten)]
+    tls: crate::TlsArgs,
     /// SIP transport.
     #[arg(long, value_enum, default_value = "udp")]
     transport: SipTransport,
@@ -76,7 +78,7 @@ pub(crate) async fn record(args: RecordArgs) -> anyhow::Result<bool> {
         };
         params.push((name.trim().to_owned(), value.trim().to_owned()));
     }
-    let config = SessionConfig {
+    let mut config = SessionConfig {
         server: parse_server(&args.server)?,
         transport: args.transport.into(),
         profile: args.profile.into(),
@@ -84,7 +86,9 @@ pub(crate) async fn record(args: RecordArgs) -> anyhow::Result<bool> {
         local_ip: args.local_ip,
         rtp_ports: (40000, 40999),
         timeout: Duration::from_secs(args.timeout),
+        tls: None,
     };
+    args.tls.apply(&args.server, &mut config)?;
     let mut session = Session::open(&config).await?;
     println!("session {}", session.channel());
     let headers: Vec<(&str, &str)> = params

@@ -1,9 +1,15 @@
 //! One MRCP session as a UniMRCP-based client opens it: an INVITE with the profile's SDP offer for one
 //! resource (one SIP dialog per resource, as mod_unimrcp does), a TCP control connection to the answered
 //! address, and an RTP stream at real pace.
+//!
+//! With [`SessionConfig::tls`], the offer asks for `TCP/TLS/MRCPv2` and the control connection is TLS (RFC 6787
+//! §4.2); with `transport: Transport::Tls`, SIP goes over TLS to a `sips:` URI (RFC 3261 §26.2, RFC 5630). The
+//! server's certificate must chain to [`ClientTls`]'s roots and name the address connected to (or
+//! [`ClientTls::server_name`]).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -16,11 +22,13 @@ use mrcp_proto::mrcp::codec::Decoder;
 use mrcp_proto::mrcp::{ChannelId, Message, Method, RequestId, ResourceType, StartLine};
 use mrcp_proto::rtp::{DtmfEvent, PayloadType};
 use mrcp_proto::sdp::{
-    ChannelOffer, ClientProfile, ConnectionMode, MrcpSdp, OfferConfig, build_offer, read_answer,
+    ChannelOffer, ClientProfile, ConnectionMode, ControlTransport, MrcpSdp, OfferConfig,
+    build_offer, read_answer,
 };
-use mrcp_sip::driver::{DriverConfig, SipDriver, spawn};
-use mrcp_sip::{Body, CallHandle, Event, Invite, Peer, Transport};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use mrcp_sip::driver::{DriverConfig, SipDriver, SipTls, spawn};
+use mrcp_sip::tls::{self, rustls::ClientConfig};
+use mrcp_sip::{Body, CallHandle, EndReason, Event, Invite, Peer, Transport};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 pub use crate::error::ClientError;
@@ -37,12 +45,35 @@ pub(crate) enum Media {
     Receiver(TtsReceiver),
 }
 
+/// TLS for a session (see the module docs).
+#[derive(Debug, Clone)]
+pub struct ClientTls {
+    /// What the server's certificate must chain to, and our certificate for servers that require one.
+    pub config: Arc<ClientConfig>,
+    /// The name the server's certificate must carry; the IP address connected to when `None`.
+    pub server_name: Option<String>,
+}
+
+impl ClientTls {
+    /// Trusts the CA certificates of a PEM file, or the Mozilla roots (`webpki-roots`) without one.
+    pub fn from_ca_file(ca: Option<&Path>) -> Result<ClientTls, ClientError> {
+        Ok(ClientTls {
+            config: tls::client_config(ca)?,
+            server_name: None,
+        })
+    }
+}
+
+/// The MRCP control connection: TCP or TLS.
+pub(crate) trait ControlStream: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + Sync> ControlStream for S {}
+
 /// Where and how to open a session.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
     /// The server's SIP address.
     pub server: SocketAddr,
-    /// UDP or TCP for SIP.
+    /// UDP, TCP or TLS for SIP (TLS needs [`SessionConfig::tls`] or trusts the Mozilla roots).
     pub transport: Transport,
     /// Whose offer and requests to reproduce.
     pub profile: ClientProfile,
@@ -54,6 +85,8 @@ pub struct SessionConfig {
     pub rtp_ports: (u16, u16),
     /// How long to wait for SIP and MRCP answers.
     pub timeout: Duration,
+    /// MRCP over TLS (`TCP/TLS/MRCPv2`) with these roots, and the roots of SIP over TLS; `None` for TCP.
+    pub tls: Option<ClientTls>,
 }
 
 /// An open MRCP session with one channel.
@@ -61,7 +94,7 @@ pub struct Session {
     sip: SipDriver,
     call: CallHandle,
     channel: ChannelId,
-    pub(crate) mrcp: TcpStream,
+    pub(crate) mrcp: Box<dyn ControlStream>,
     pub(crate) media: Media,
     pub(crate) decoder: Decoder,
     pub(crate) buf: BytesMut,
@@ -111,16 +144,31 @@ impl Session {
         let endpoint = mrcp_sip::EndpointConfig::default();
         let local = SocketAddr::new(config.local_ip, 0);
         let (udp, tcp) = match config.transport {
-            Transport::Tcp => (Vec::new(), vec![local]),
-            _ => (vec![local], Vec::new()),
+            // TLS requests name the TCP socket in Via and come back over the connection (SipTls).
+            Transport::Tcp | Transport::Tls => (Vec::new(), vec![local]),
+            Transport::Udp => (vec![local], Vec::new()),
+        };
+        let tls_config = match (&config.tls, config.transport) {
+            (Some(t), _) => SipTls {
+                client: Some(t.config.clone()),
+                server_name: t.server_name.clone(),
+                ..SipTls::default()
+            },
+            (None, Transport::Tls) => SipTls {
+                client: Some(tls::client_config(None)?),
+                ..SipTls::default()
+            },
+            (None, _) => SipTls::default(),
         };
         let mut sip = spawn(DriverConfig {
             udp,
             tcp,
+            tls_config,
             endpoint,
             ..DriverConfig::default()
         })
         .await?;
+        let mut connect_failures = sip.handle.connect_failures();
         // The profiles offer PCMU first and servers answer in the offer's order; the endpoint follows the answer.
         let cfg = EndpointConfig::new(
             MediaCodec::Pcmu,
@@ -138,13 +186,17 @@ impl Session {
             Media::Endpoint(e) => e.local_rtp.port(),
             Media::Receiver(r) => r.local_rtp().port(),
         };
+        let mut offer_config = OfferConfig::new(
+            config.profile,
+            config.local_ip,
+            rand::random::<u64>() >> 1,
+            1,
+        );
+        if config.tls.is_some() {
+            offer_config.control_transport = ControlTransport::Tls;
+        }
         let offer = build_offer(
-            &OfferConfig::new(
-                config.profile,
-                config.local_ip,
-                rand::random::<u64>() >> 1,
-                1,
-            ),
+            &offer_config,
             &[ChannelOffer {
                 resource: config.resource,
                 connection_mode: ConnectionMode::New,
@@ -155,7 +207,10 @@ impl Session {
         let call = sip
             .handle
             .invite(Invite {
-                uri: format!("sip:mrcp@{}", config.server),
+                uri: match config.transport {
+                    Transport::Tls => format!("sips:mrcp@{}", config.server),
+                    _ => format!("sip:mrcp@{}", config.server),
+                },
                 peer: Peer {
                     transport: config.transport,
                     addr: config.server,
@@ -177,6 +232,20 @@ impl Session {
                     Some(Event::Rejected { response, .. }) => {
                         return Err(ClientError::Rejected {
                             status: response.status().unwrap_or(0),
+                        });
+                    }
+                    Some(Event::Terminated {
+                        call: ended,
+                        reason: EndReason::TransportError,
+                    }) if ended == call => {
+                        // The driver published why before failing the transaction.
+                        return Err(match connect_failures.try_recv() {
+                            Ok(failure) => ClientError::Connect {
+                                addr: failure.addr,
+                                transport: failure.transport,
+                                error: failure.error,
+                            },
+                            Err(_) => ClientError::Closed,
                         });
                     }
                     Some(_) => {}
@@ -224,13 +293,27 @@ impl Session {
                 }
             }
         }
-        let mrcp = tokio::time::timeout(config.timeout, TcpStream::connect(mrcp_addr))
+        let tcp = tokio::time::timeout(config.timeout, TcpStream::connect(mrcp_addr))
             .await
             .map_err(|_| ClientError::Timeout {
                 what: "MRCP connection",
                 limit_ms: millis(config.timeout),
             })??;
-        mrcp.set_nodelay(true)?;
+        tcp.set_nodelay(true)?;
+        let mrcp: Box<dyn ControlStream> = match &config.tls {
+            Some(t) => {
+                if channel.transport != ControlTransport::Tls {
+                    return Err(ClientError::TlsRefused {
+                        answered: channel.transport.as_str(),
+                    });
+                }
+                let name = tls::server_name(mrcp_addr, t.server_name.as_deref())?;
+                Box::new(
+                    tls::connect(t.config.clone(), name, tcp, mrcp_addr, config.timeout).await?,
+                )
+            }
+            None => Box::new(tcp),
+        };
         Ok(Session {
             sip,
             call,
@@ -282,6 +365,8 @@ impl Session {
         }
         self.mrcp.write_all(&message.to_bytes()).await?;
         self.conformance.sent(id, method);
+        // TLS holds records until flushed; for TCP this does nothing.
+        self.mrcp.flush().await?;
         Ok(id)
     }
 
@@ -545,7 +630,7 @@ impl Session {
 pub(crate) async fn read_message(
     decoder: &mut Decoder,
     buf: &mut BytesMut,
-    mrcp: &mut TcpStream,
+    mrcp: &mut (impl AsyncRead + Unpin + ?Sized),
 ) -> Result<Message, ClientError> {
     loop {
         if let Some(m) = decoder.decode(buf)? {

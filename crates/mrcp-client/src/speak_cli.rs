@@ -17,6 +17,8 @@ pub struct SpeakArgs {
     /// The server, `sip:HOST:PORT` (or `HOST:PORT`).
     #[arg(long)]
     server: String,
+    #[command(flatten)]
+    tls: crate::TlsArgs,
     /// SIP transport.
     #[arg(long, value_enum, default_value = "udp")]
     transport: SipTransport,
@@ -115,7 +117,7 @@ pub fn print_stats(s: &TtsStats) {
 /// Runs one SPEAK; `Ok(true)` on Completion-Cause 000 with no violation in strict mode.
 pub async fn speak(args: SpeakArgs) -> anyhow::Result<bool> {
     let request = request(&args)?;
-    let config = SessionConfig {
+    let mut config = SessionConfig {
         server: parse_server(&args.server)?,
         transport: args.transport.into(),
         profile: args.profile.into(),
@@ -123,7 +125,9 @@ pub async fn speak(args: SpeakArgs) -> anyhow::Result<bool> {
         local_ip: args.local_ip,
         rtp_ports: args.rtp_ports,
         timeout: Duration::from_secs_f64(args.timeout.max(0.001)),
+        tls: None,
     };
+    args.tls.apply(&args.server, &mut config)?;
     let mode = if args.lenient {
         Mode::Lenient
     } else {

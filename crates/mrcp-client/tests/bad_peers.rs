@@ -29,6 +29,7 @@ fn config(server: SocketAddr, resource: ResourceType, ports: (u16, u16)) -> Sess
         local_ip: "127.0.0.1".parse().unwrap(),
         rtp_ports: ports,
         timeout: TIMEOUT,
+        tls: None,
     }
 }
 

@@ -254,6 +254,7 @@ fn config(server: SocketAddr) -> SessionConfig {
         local_ip: "127.0.0.1".parse().unwrap(),
         rtp_ports: (55000, 55099),
         timeout: Duration::from_secs(2),
+        tls: None,
     }
 }
 

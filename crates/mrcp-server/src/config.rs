@@ -63,6 +63,8 @@ pub struct Config {
     pub rtp: RtpConfig,
     /// `[http]`: metrics and health.
     pub http: HttpConfig,
+    /// `[tls]`: SIP and MRCP over TLS (off without a certificate).
+    pub tls: TlsConfig,
     /// `[log]`: logging.
     pub log: LogConfig,
     /// `[recognizer]`: defaults for RECOGNIZE when the client sends no value.
@@ -129,6 +131,76 @@ pub struct RtpConfig {
     pub ptime_ms: u32,
     /// `inactivity_timeout_s`: a session whose RTP stops for this long is ended (0 = never). Default 60.
     pub inactivity_timeout_s: u64,
+}
+
+/// `[tls]`: SIP over TLS (RFC 3261 §26.2, `sips:`) and MRCPv2 over TLS (RFC 6787 §4.2 `TCP/TLS/MRCPv2`), on
+/// when `cert` and `key` are set. Files are read at start-up by [`crate::tls`].
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// `cert`: PEM certificate chain, leaf first. No default.
+    pub cert: Option<PathBuf>,
+    /// `key`: PEM private key of the certificate (PKCS#8, PKCS#1 or SEC1). No default.
+    pub key: Option<PathBuf>,
+    /// `client_ca`: PEM CA certificates; when set, TLS clients must present a certificate they issued.
+    pub client_ca: Option<PathBuf>,
+    /// `sip_listen`: address for SIP over TLS. Default `0.0.0.0:5061` (RFC 3261 §26.2).
+    pub sip_listen: Option<SocketAddr>,
+    /// `mrcp_listen`: address for MRCPv2 over TLS. Default `0.0.0.0:1545` (no port is registered for it).
+    pub mrcp_listen: Option<SocketAddr>,
+    /// `handshake_timeout_ms`: a connection whose handshake has not finished after this long is closed.
+    /// Default 10000.
+    pub handshake_timeout_ms: Option<u64>,
+}
+
+impl TlsConfig {
+    /// Default of `sip_listen`.
+    pub const DEFAULT_SIP_LISTEN: SocketAddr =
+        SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 5061);
+    /// Default of `mrcp_listen`.
+    pub const DEFAULT_MRCP_LISTEN: SocketAddr =
+        SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 1545);
+    /// Default of `handshake_timeout_ms`.
+    pub const DEFAULT_HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
+
+    /// A certificate needs its key and the other way round; the other keys need both. Checked once the file
+    /// and the flags are merged ([`Config::apply`]) and by [`crate::tls::ServerTls::load`], which reads the files.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let t = self;
+        match (&t.cert, &t.key) {
+            (Some(_), None) => return Err(invalid("tls.key", "required when tls.cert is set")),
+            (None, Some(_)) => return Err(invalid("tls.cert", "required when tls.key is set")),
+            _ => {}
+        }
+        if t.cert.is_none() {
+            for (key, set) in [
+                ("tls.client_ca", t.client_ca.is_some()),
+                ("tls.sip_listen", t.sip_listen.is_some()),
+                ("tls.mrcp_listen", t.mrcp_listen.is_some()),
+            ] {
+                if set {
+                    return Err(invalid(
+                        "tls.cert",
+                        format!("required (with tls.key) when {key} is set"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether TLS is configured.
+    pub fn enabled(&self) -> bool {
+        self.cert.is_some()
+    }
+
+    /// `handshake_timeout_ms` as a duration.
+    pub fn handshake_timeout(&self) -> Duration {
+        Duration::from_millis(
+            self.handshake_timeout_ms
+                .unwrap_or(Self::DEFAULT_HANDSHAKE_TIMEOUT_MS),
+        )
+    }
 }
 
 /// `[http]`.
@@ -548,6 +620,7 @@ impl Default for Config {
             mrcp: MrcpConfig::default(),
             rtp: RtpConfig::default(),
             http: HttpConfig::default(),
+            tls: TlsConfig::default(),
             log: LogConfig::default(),
             recognizer: RecognizerDefaults::default(),
             recorder: RecorderConfig::default(),
@@ -576,6 +649,14 @@ pub struct Overrides {
     pub max_sessions: Option<usize>,
     /// `--drain-timeout`.
     pub drain_timeout_s: Option<u64>,
+    /// `--tls-cert`.
+    pub tls_cert: Option<PathBuf>,
+    /// `--tls-key`.
+    pub tls_key: Option<PathBuf>,
+    /// `--sip-tls-listen`.
+    pub sip_tls_listen: Option<SocketAddr>,
+    /// `--mrcp-tls-listen`.
+    pub mrcp_tls_listen: Option<SocketAddr>,
 }
 
 impl Config {
@@ -621,7 +702,20 @@ impl Config {
         if let Some(v) = o.drain_timeout_s {
             self.server.drain_timeout_s = v;
         }
+        if let Some(v) = &o.tls_cert {
+            self.tls.cert = Some(v.clone());
+        }
+        if let Some(v) = &o.tls_key {
+            self.tls.key = Some(v.clone());
+        }
+        if let Some(v) = o.sip_tls_listen {
+            self.tls.sip_listen = Some(v);
+        }
+        if let Some(v) = o.mrcp_tls_listen {
+            self.tls.mrcp_listen = Some(v);
+        }
         self.validate()?;
+        self.tls.validate()?;
         Ok(self)
     }
 
@@ -646,6 +740,16 @@ impl Config {
             return Err(invalid(
                 "rtp.ptime_ms",
                 format!("{} is not one of 10, 20, 30, 40, 50, 60", self.rtp.ptime_ms),
+            ));
+        }
+        if self
+            .tls
+            .handshake_timeout_ms
+            .is_some_and(|ms| !(100..=120_000).contains(&ms))
+        {
+            return Err(invalid(
+                "tls.handshake_timeout_ms",
+                "must be from 100 to 120000 ms",
             ));
         }
         if self.mrcp.max_message_bytes < 4096 {
@@ -817,6 +921,39 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("asr_rate"), "{e}");
+    }
+
+    #[test]
+    fn tls_keys_come_in_pairs() {
+        // The file may hold half of the pair when the flags give the other half.
+        let merged = |text: &str| parse(text).unwrap().apply(&Overrides::default());
+        let e = merged("[tls]\ncert = \"c.pem\"\n").unwrap_err().to_string();
+        assert!(e.contains("tls.key"), "{e}");
+        let e = merged("[tls]\nkey = \"k.pem\"\n").unwrap_err().to_string();
+        assert!(e.contains("tls.cert"), "{e}");
+        let e = merged("[tls]\nsip_listen = \"127.0.0.1:5061\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("tls.cert") && e.contains("tls.sip_listen"),
+            "{e}"
+        );
+        let e = parse("[tls]\ncert = \"c\"\nkey = \"k\"\nhandshake_timeout_ms = 5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("tls.handshake_timeout_ms"), "{e}");
+        let c =
+            parse("[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\nclient_ca = \"ca.pem\"\n").unwrap();
+        assert!(c.tls.enabled());
+        let o = Overrides {
+            tls_cert: Some("c.pem".into()),
+            tls_key: Some("k.pem".into()),
+            mrcp_tls_listen: Some("127.0.0.1:0".parse().unwrap()),
+            ..Overrides::default()
+        };
+        let c = Config::default().apply(&o).unwrap();
+        assert_eq!(c.tls.mrcp_listen, Some("127.0.0.1:0".parse().unwrap()));
+        assert!(!Config::default().tls.enabled());
     }
 
     #[test]

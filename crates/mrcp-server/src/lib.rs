@@ -12,6 +12,7 @@
 //! - [`recognizer`]: the speechrecog resource (RFC 6787 §9) as a sans-IO state machine with every timer;
 //! - [`synthesizer`]: the speechsynth resource (RFC 6787 §8) as a sans-IO state machine;
 //! - [`recorder`]: the recorder resource (RFC 6787 §10) as a sans-IO state machine.
+//! - [`tls`]: SIP and MRCP over TLS (certificates, client certificates, the MRCP TLS listener).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -28,3 +29,4 @@ pub mod routing;
 pub mod server;
 mod session;
 pub mod synthesizer;
+pub mod tls;

@@ -3,12 +3,14 @@
 //! ```text
 //! mrcp-server [--config FILE] [--sip-listen ADDR:PORT] [--mrcp-listen ADDR:PORT] [--rtp-ports MIN-MAX]
 //!             [--advertise ADDR] [--http-listen ADDR:PORT] [--max-sessions N] [--drain-timeout SECONDS]
+//!             [--tls-cert FILE --tls-key FILE] [--sip-tls-listen ADDR:PORT] [--mrcp-tls-listen ADDR:PORT]
 //! ```
 //! On SIGTERM the server drains: OPTIONS and new INVITEs get 503, running sessions go on up to the drain
 //! timeout, then the rest get BYE and the process exits. Ctrl-C (SIGINT) stops at once, ending sessions with BYE.
 //!
-//! Once listening it prints one line per socket on stdout (`sip UDP <addr>`, `sip TCP <addr>`,
-//! `http tcp <addr>`, `mrcp tcp <addr>`, in that order), for scripts that pass port 0.
+//! Once listening it prints one line per socket on stdout (`sip UDP <addr>`, `sip TCP <addr>`, `sip TLS <addr>`,
+//! `http tcp <addr>`, `mrcp tls <addr>`, `mrcp tcp <addr>`, in that order; the TLS lines only with a certificate),
+//! for scripts that pass port 0.
 //! With no file, the defaults of `examples/mrcp-server.toml` apply: SIP on 8060 (UDP and TCP), MRCP on 1544,
 //! RTP from 5000 to 20000, PocketSphinx as the recognizer.
 
@@ -49,6 +51,18 @@ struct Cli {
     /// On SIGTERM, seconds running sessions may go on before they are ended [default: 300].
     #[arg(long, value_name = "SECONDS")]
     drain_timeout: Option<u64>,
+    /// PEM certificate chain for SIP and MRCP over TLS (`[tls] cert`); TLS is off without it.
+    #[arg(long, value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of the certificate (`[tls] key`).
+    #[arg(long, value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// SIP over TLS address [default: 0.0.0.0:5061 with a certificate].
+    #[arg(long, value_name = "ADDR:PORT")]
+    sip_tls_listen: Option<SocketAddr>,
+    /// MRCPv2 over TLS address [default: 0.0.0.0:1545 with a certificate].
+    #[arg(long, value_name = "ADDR:PORT")]
+    mrcp_tls_listen: Option<SocketAddr>,
     /// Print the voices of the configured synthesizers (for Voice-Name) and exit.
     #[arg(long)]
     list_voices: bool,
@@ -103,6 +117,10 @@ async fn main() -> anyhow::Result<()> {
         http_listen: cli.http_listen,
         max_sessions: cli.max_sessions,
         drain_timeout_s: cli.drain_timeout,
+        tls_cert: cli.tls_cert,
+        tls_key: cli.tls_key,
+        sip_tls_listen: cli.sip_tls_listen,
+        mrcp_tls_listen: cli.mrcp_tls_listen,
     })?;
     let drain_timeout = config.drain_timeout();
     init_logging(&config);
@@ -117,6 +135,9 @@ async fn main() -> anyhow::Result<()> {
     }
     // Printed before the MRCP line: scripts read up to that one.
     println!("http tcp {}", server.http_addr);
+    if let Some(addr) = server.mrcp_tls_addr {
+        println!("mrcp tls {addr}");
+    }
     println!("mrcp tcp {}", server.mrcp_addr);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {

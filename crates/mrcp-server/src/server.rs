@@ -1,4 +1,5 @@
-//! The server: binds SIP (UDP and TCP), the MRCP control listener and the RTP port range, and runs the SIP
+//! The server: binds SIP (UDP, TCP and, with `[tls]`, TLS), the MRCP control listeners (TCP and TLS, see
+//! [`crate::tls`]) and the RTP port range, and runs the SIP
 //! loop that turns each INVITE into a session actor; serves `/metrics` and `/healthz` ([`crate::http`]); and
 //! drains on request (issue 10): OPTIONS and new INVITEs get 503 while running sessions finish.
 
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use mrcp_media::endpoint::{PortAllocator, PortRange};
 use mrcp_proto::mrcp::codec::Limits;
-use mrcp_sip::driver::{DriverConfig, SipDriver, SipHandle, spawn};
+use mrcp_sip::driver::{DriverConfig, SipDriver, SipHandle, SipTls, spawn};
 use mrcp_sip::{CallHandle, EndpointConfig, Event, Response, Transport};
 use tokio::net::TcpListener;
 use tokio::sync::{Mutex, Notify, mpsc};
@@ -18,12 +19,13 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::config::{Config, RecognizerDefaults};
+use crate::config::{Config, ConfigError, RecognizerDefaults};
 use crate::control::{self, ControlConfig, SessionRegistry};
 use crate::engines::Engines;
 use crate::http::{self, HttpState};
 use crate::metrics;
 use crate::session::{self, SessionCommand};
+use crate::tls::{self, ServerTls};
 
 /// Commands queued for one session from the SIP loop.
 const SESSION_COMMAND_CAPACITY: usize = 8;
@@ -53,6 +55,9 @@ pub enum StartError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The TLS certificate, key or client CA of `[tls]` is unusable.
+    #[error("{0}")]
+    Tls(ConfigError),
     /// The HTTP (metrics and health) listener could not be bound.
     #[error("cannot listen for HTTP on {addr}: {source}")]
     Http {
@@ -82,6 +87,8 @@ pub(crate) struct Shared {
     pub(crate) rtp_ip: IpAddr,
     /// The MRCP listener's port.
     pub(crate) mrcp_port: u16,
+    /// The MRCP-over-TLS listener's port and our certificate's fingerprint, with `[tls]`.
+    pub(crate) mrcp_tls: Option<(u16, String)>,
     active: AtomicUsize,
     /// Notified each time a session ends, for the drain.
     ended: Notify,
@@ -133,6 +140,8 @@ pub struct Server {
     pub sip_addrs: Vec<(Transport, SocketAddr)>,
     /// The bound MRCP address.
     pub mrcp_addr: SocketAddr,
+    /// The bound MRCP-over-TLS address, with `[tls]`.
+    pub mrcp_tls_addr: Option<SocketAddr>,
     /// The bound address of `/metrics` and `/healthz`.
     pub http_addr: SocketAddr,
     shared: Arc<Shared>,
@@ -144,6 +153,7 @@ impl Server {
     /// Binds every listener and starts serving.
     pub async fn start(config: Config) -> Result<Server, StartError> {
         let config = Arc::new(config);
+        let server_tls = ServerTls::load(&config.tls).map_err(StartError::Tls)?;
         let sip_addr = config.sip.listen;
         let listen_ip = sip_addr.ip();
         let advertise = config
@@ -165,6 +175,12 @@ impl Server {
                 vec![sip_addr]
             } else {
                 Vec::new()
+            },
+            tls: server_tls.iter().map(|t| t.sip_listen).collect(),
+            tls_config: SipTls {
+                server: server_tls.as_ref().map(|t| t.config.clone()),
+                handshake_timeout: config.tls.handshake_timeout(),
+                ..SipTls::default()
             },
             endpoint: EndpointConfig {
                 user_agent: format!("open-mrcp/{}", env!("CARGO_PKG_VERSION")),
@@ -191,6 +207,19 @@ impl Server {
                 addr: config.mrcp.listen,
                 source,
             })?;
+        let mrcp_tls = match &server_tls {
+            Some(t) => {
+                let bind_error = |source| StartError::Mrcp {
+                    addr: t.mrcp_listen,
+                    source,
+                };
+                let listener = TcpListener::bind(t.mrcp_listen).await.map_err(bind_error)?;
+                let addr = listener.local_addr().map_err(bind_error)?;
+                Some((listener, addr, t.clone()))
+            }
+            None => None,
+        };
+        let mrcp_tls_addr = mrcp_tls.as_ref().map(|(_, addr, _)| *addr);
         let http_listener = TcpListener::bind(config.http.listen)
             .await
             .map_err(|source| StartError::Http {
@@ -221,6 +250,9 @@ impl Server {
             advertise,
             rtp_ip: listen_ip,
             mrcp_port: mrcp_addr.port(),
+            mrcp_tls: mrcp_tls
+                .as_ref()
+                .map(|(_, addr, t)| (addr.port(), t.fingerprint.clone())),
             active: AtomicUsize::new(0),
             ended: Notify::new(),
             draining: CancellationToken::new(),
@@ -238,8 +270,22 @@ impl Server {
                 max_body: config.mrcp.max_message_bytes,
                 ..Limits::default()
             },
+            tls: false,
         };
-        let tasks = vec![
+        let mut tasks = Vec::new();
+        if let Some((listener, _, server_tls)) = mrcp_tls {
+            tasks.push(tokio::spawn(tls::serve_mrcp(
+                listener,
+                server_tls,
+                registry.clone(),
+                ControlConfig {
+                    tls: true,
+                    ..control_config.clone()
+                },
+                shutdown.clone(),
+            )));
+        }
+        tasks.extend([
             tokio::spawn(control::serve(
                 mrcp_listener,
                 registry,
@@ -254,11 +300,12 @@ impl Server {
                 },
                 shutdown.clone(),
             )),
-        ];
-        info!(sip = %sip_addr, mrcp = %mrcp_addr, http = %http_addr, %advertise, "open-mrcp server started");
+        ]);
+        info!(sip = %sip_addr, mrcp = %mrcp_addr, mrcp_tls = ?mrcp_tls_addr, http = %http_addr, %advertise, "open-mrcp server started");
         Ok(Server {
             sip_addrs,
             mrcp_addr,
+            mrcp_tls_addr,
             http_addr,
             shared,
             shutdown,

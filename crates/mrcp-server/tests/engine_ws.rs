@@ -86,6 +86,7 @@ async fn speak(server: &ServerProcess, broken: bool, rtp: (u16, u16)) -> u16 {
         local_ip: LOCALHOST,
         rtp_ports: rtp,
         timeout: DEADLINE,
+        tls: None,
     })
     .await
     .expect("cannot open the synthesizer session");

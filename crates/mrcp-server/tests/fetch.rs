@@ -238,6 +238,7 @@ async fn synth_session(server: &ServerProcess, rtp_ports: (u16, u16)) -> mrcp_cl
         local_ip: common::LOCALHOST,
         rtp_ports,
         timeout: common::DEADLINE,
+        tls: None,
     })
     .await
     .expect("cannot open the synthesizer session")

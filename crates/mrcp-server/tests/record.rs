@@ -58,6 +58,7 @@ async fn record_session(server: &ServerProcess, rtp_ports: (u16, u16)) -> Sessio
         local_ip: LOCALHOST,
         rtp_ports,
         timeout: DEADLINE,
+        tls: None,
     })
     .await
     .expect("cannot open the recorder session")

@@ -26,6 +26,7 @@ async fn synth_session(server: &ServerProcess, rtp_ports: (u16, u16)) -> Session
         local_ip: LOCALHOST,
         rtp_ports,
         timeout: DEADLINE,
+        tls: None,
     })
     .await
     .expect("cannot open the synthesizer session")

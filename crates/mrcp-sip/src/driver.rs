@@ -1,25 +1,30 @@
 //! The tokio driver of an [`Endpoint`] ([`spawn`]) or a [`Proxy`] ([`spawn_proxy`]): one task per
-//! UDP socket, one per TCP listener, one per TCP connection, and one core task that owns the
-//! sans-IO machine (RFC 3261 §18).
+//! UDP socket, one per TCP or TLS listener, one per stream connection, and one core task that
+//! owns the sans-IO machine (RFC 3261 §18).
 //!
 //! Socket tasks only move bytes: they send what they read to the core over a bounded channel,
-//! and TCP connection tasks write what the core queues for them. The core task feeds the
+//! and stream connection tasks write what the core queues for them. The core task feeds the
 //! endpoint, drains its outputs after every step, and re-arms one timer from
 //! [`Endpoint::poll_timeout`]. Time comes from `tokio::time::Instant`, so tests may pause it.
 //!
-//! TCP: connections are reused both ways (a response or request to an address with an open
-//! connection uses it), framed by `Content-Length` with the keep-alive CRLFs of RFC 5626, closed
-//! after `tcp_idle_timeout` without traffic, and closed on any framing error. TLS is not opened
-//! yet: a `Transport::Tls` transmit is dropped with a log line.
+//! Stream transports (TCP, and TLS of RFC 3261 §26.2 on rustls, see [`crate::tls`]): connections
+//! are reused both ways (a response or request to an address with an open connection of the same
+//! transport uses it), framed by `Content-Length` with the keep-alive CRLFs of RFC 5626, closed
+//! after `tcp_idle_timeout` without traffic, and closed on any framing error. A TLS handshake,
+//! accepted or opened, runs in the connection's own task within `tls_config.handshake_timeout`,
+//! so a peer that never finishes it delays nobody else. Outgoing TLS verifies the server's
+//! certificate against [`SipTls::client`] (the Mozilla roots when unset) for the IP address
+//! connected to, or [`SipTls::server_name`]. Failures to connect are published to
+//! [`SipHandle::connect_failures`] with their cause.
+
+mod stream;
 
 use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
 
 use bytes::Bytes;
-use mrcp_proto::sip::{Frame, SipLimits, StreamFramer};
 use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream, UdpSocket},
-    sync::{mpsc, oneshot},
+    sync::{broadcast, mpsc, oneshot},
     task::JoinHandle,
     time::{Instant, sleep_until},
 };
@@ -29,8 +34,14 @@ use crate::{
     Body, CallHandle, ClientRequestId, Endpoint, EndpointConfig, Error, Event, Invite, LocalAddr,
     OutOfDialogRequest, Output, Response, ServerTxId, Transmit,
     proxy::{Proxy, ProxyConfig, ProxyEvent, ProxyOutput, ProxyTxId},
+    tls::{
+        TlsError,
+        rustls::{ClientConfig, ServerConfig},
+        tokio_rustls::TlsAcceptor,
+    },
     transport::{ConnectionId, Peer, Transport},
 };
+use stream::{ConnectionTask, TlsRuntime};
 
 /// Configuration of the driver.
 #[derive(Debug, Clone)]
@@ -39,6 +50,11 @@ pub struct DriverConfig {
     pub udp: Vec<SocketAddr>,
     /// TCP addresses to listen on.
     pub tcp: Vec<SocketAddr>,
+    /// TLS addresses to listen on (RFC 3261 §26.2; 5061 by convention); needs
+    /// [`SipTls::server`].
+    pub tls: Vec<SocketAddr>,
+    /// Certificates and trust for TLS, both ways.
+    pub tls_config: SipTls,
     /// The endpoint; its `local` list is filled from the bound sockets.
     pub endpoint: EndpointConfig,
     /// Capacity of every channel (commands, events, socket input, per-connection output).
@@ -59,6 +75,8 @@ impl Default for DriverConfig {
         Self {
             udp: Vec::new(),
             tcp: Vec::new(),
+            tls: Vec::new(),
+            tls_config: SipTls::default(),
             endpoint: EndpointConfig::default(),
             channel_capacity: 1024,
             max_connections_per_ip: 256,
@@ -67,6 +85,68 @@ impl Default for DriverConfig {
             advertise: None,
         }
     }
+}
+
+/// TLS settings of a driver (build the rustls configurations with [`crate::tls`]).
+///
+/// A driver with a client configuration and no TLS listener still sends over TLS: its `Via` and
+/// `Contact` name its first socket's address, and responses and in-dialog requests come back
+/// over the connection it opened (§18.2.2, connection reuse).
+#[derive(Debug, Clone)]
+pub struct SipTls {
+    /// What TLS listeners present: our certificate chain and key, and the client-certificate
+    /// policy ([`crate::tls::server_config`]).
+    pub server: Option<Arc<ServerConfig>>,
+    /// What outgoing TLS connections trust ([`crate::tls::client_config`]); the Mozilla roots
+    /// when `None`.
+    pub client: Option<Arc<ClientConfig>>,
+    /// The name server certificates must carry on outgoing connections; the IP address
+    /// connected to when `None` (the core does no DNS, so peers are addresses).
+    pub server_name: Option<String>,
+    /// How long a handshake may take before the connection is closed.
+    pub handshake_timeout: Duration,
+}
+
+impl Default for SipTls {
+    fn default() -> Self {
+        Self {
+            server: None,
+            client: None,
+            server_name: None,
+            handshake_timeout: crate::tls::DEFAULT_HANDSHAKE_TIMEOUT,
+        }
+    }
+}
+
+/// Why an outgoing stream connection could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The TCP connection failed (refused, unreachable, reset).
+    #[error("tcp connect: {0}")]
+    Io(std::io::Error),
+    /// The TCP connection did not open in time.
+    #[error("tcp connect did not finish within {} ms", .0.as_millis())]
+    Timeout(Duration),
+    /// The TLS handshake failed or timed out (certificate not trusted, wrong name, ...).
+    #[error("{0}")]
+    Tls(TlsError),
+    /// The default client configuration could not be built.
+    #[error("tls client configuration: {0}")]
+    TlsClientConfig(Arc<TlsError>),
+    /// A TLS connection was accepted on a driver without a server configuration.
+    #[error("no tls server configuration")]
+    TlsNotConfigured,
+}
+
+/// A connection the driver could not open; the transactions towards it have failed.
+#[derive(Debug, Clone)]
+pub struct ConnectFailure {
+    /// The transport.
+    pub transport: Transport,
+    /// The remote address.
+    pub addr: SocketAddr,
+    /// Why.
+    pub error: Arc<ConnectError>,
 }
 
 /// Commands of an endpoint driver.
@@ -85,9 +165,9 @@ pub(crate) enum Command {
 
 enum Inbound {
     Message(Bytes, Peer),
-    Accepted(TcpStream, SocketAddr),
+    Accepted(TcpStream, SocketAddr, Transport),
     Closed(ConnectionId),
-    ConnectFailed(SocketAddr),
+    ConnectFailed(Transport, SocketAddr, Arc<ConnectError>),
 }
 
 /// A cheap, cloneable handle to a running driver.
@@ -96,6 +176,7 @@ pub struct SipHandle {
     cmd: mpsc::Sender<Command>,
     local: Arc<Vec<LocalAddr>>,
     cancel: CancellationToken,
+    failures: broadcast::Sender<ConnectFailure>,
 }
 
 impl std::fmt::Debug for Command {
@@ -184,6 +265,14 @@ impl SipHandle {
     pub fn shutdown(&self) {
         self.cancel.cancel();
     }
+
+    /// Outgoing connections that fail from now on, with their cause (a TLS certificate the
+    /// client does not trust, a refused connection): the transactions towards them end with
+    /// [`crate::EndReason::TransportError`] or a timeout, and this says why. Lagging receivers
+    /// lose the oldest failures.
+    pub fn connect_failures(&self) -> broadcast::Receiver<ConnectFailure> {
+        self.failures.subscribe()
+    }
 }
 
 /// Binds the sockets of `cfg` and starts the driver of an [`Endpoint`] (UAS and UAC).
@@ -192,9 +281,14 @@ pub async fn spawn(cfg: DriverConfig) -> Result<SipDriver, Error> {
     let mut endpoint_cfg = cfg.endpoint.clone();
     endpoint_cfg.local.extend(sockets.local.iter().copied());
     let local = Arc::new(endpoint_cfg.local.clone());
-    let (cmd, events, task, cancel) = start(cfg, sockets, Endpoint::new(endpoint_cfg));
+    let (cmd, events, task, cancel, failures) = start(cfg, sockets, Endpoint::new(endpoint_cfg));
     Ok(SipDriver {
-        handle: SipHandle { cmd, local, cancel },
+        handle: SipHandle {
+            cmd,
+            local,
+            cancel,
+            failures,
+        },
         events,
         task,
     })
@@ -205,7 +299,7 @@ pub async fn spawn_proxy(cfg: DriverConfig, mut proxy: ProxyConfig) -> Result<Pr
     let sockets = bind(&cfg).await?;
     proxy.local.extend(sockets.local.iter().copied());
     let local = Arc::new(proxy.local.clone());
-    let (cmd, events, task, cancel) = start(cfg, sockets, Proxy::new(proxy));
+    let (cmd, events, task, cancel, _) = start(cfg, sockets, Proxy::new(proxy));
     Ok(ProxyDriver {
         handle: ProxyHandle { cmd, local, cancel },
         events,
@@ -215,14 +309,14 @@ pub async fn spawn_proxy(cfg: DriverConfig, mut proxy: ProxyConfig) -> Result<Pr
 
 struct Sockets {
     udp: Vec<Arc<UdpSocket>>,
-    tcp: Vec<TcpListener>,
+    streams: Vec<(TcpListener, Transport)>,
     local: Vec<LocalAddr>,
 }
 
 async fn bind(cfg: &DriverConfig) -> Result<Sockets, Error> {
     let mut sockets = Sockets {
         udp: Vec::new(),
-        tcp: Vec::new(),
+        streams: Vec::new(),
         local: Vec::new(),
     };
     for addr in &cfg.udp {
@@ -238,7 +332,11 @@ async fn bind(cfg: &DriverConfig) -> Result<Sockets, Error> {
         });
         sockets.udp.push(Arc::new(socket));
     }
-    for addr in &cfg.tcp {
+    let tls = cfg.tls.iter().map(|a| (a, Transport::Tls));
+    for (addr, transport) in cfg.tcp.iter().map(|a| (a, Transport::Tcp)).chain(tls) {
+        if transport == Transport::Tls && cfg.tls_config.server.is_none() {
+            return Err(Error::TlsNotConfigured { addr: *addr });
+        }
         let io = |source| Error::Io {
             addr: *addr,
             source,
@@ -246,10 +344,20 @@ async fn bind(cfg: &DriverConfig) -> Result<Sockets, Error> {
         let listener = TcpListener::bind(addr).await.map_err(io)?;
         let bound = listener.local_addr().map_err(io)?;
         sockets.local.push(LocalAddr {
-            transport: Transport::Tcp,
+            transport,
             addr: advertised(bound, cfg.advertise),
         });
-        sockets.tcp.push(listener);
+        sockets.streams.push((listener, transport));
+    }
+    // A TLS client without a TLS listener: name its first socket (see `SipTls`).
+    if cfg.tls_config.client.is_some()
+        && !sockets.local.iter().any(|l| l.transport == Transport::Tls)
+        && let Some(first) = sockets.local.first()
+    {
+        sockets.local.push(LocalAddr {
+            transport: Transport::Tls,
+            addr: first.addr,
+        });
     }
     Ok(sockets)
 }
@@ -259,7 +367,11 @@ type Started<M> = (
     mpsc::Receiver<<M as Machine>::Event>,
     JoinHandle<()>,
     CancellationToken,
+    broadcast::Sender<ConnectFailure>,
 );
+
+/// Connection failures kept for slow subscribers.
+const FAILURE_CAPACITY: usize = 64;
 
 fn start<M: Machine>(cfg: DriverConfig, sockets: Sockets, machine: M) -> Started<M> {
     let cancel = CancellationToken::new();
@@ -272,11 +384,23 @@ fn start<M: Machine>(cfg: DriverConfig, sockets: Sockets, machine: M) -> Started
             cancel.child_token(),
         ));
     }
-    for listener in sockets.tcp {
-        tokio::spawn(tcp_acceptor(listener, in_tx.clone(), cancel.child_token()));
+    for (listener, transport) in sockets.streams {
+        tokio::spawn(stream::acceptor(
+            listener,
+            transport,
+            in_tx.clone(),
+            cancel.child_token(),
+        ));
     }
     let (cmd_tx, cmd_rx) = mpsc::channel(cap);
     let (ev_tx, ev_rx) = mpsc::channel(cap);
+    let (failures, _) = broadcast::channel(FAILURE_CAPACITY);
+    let tls = Arc::new(TlsRuntime {
+        acceptor: cfg.tls_config.server.clone().map(TlsAcceptor::from),
+        client: cfg.tls_config.client.clone(),
+        server_name: cfg.tls_config.server_name.clone(),
+        handshake_timeout: cfg.tls_config.handshake_timeout,
+    });
     let core = Core {
         machine,
         udp: sockets.udp,
@@ -286,10 +410,12 @@ fn start<M: Machine>(cfg: DriverConfig, sockets: Sockets, machine: M) -> Started
         in_tx,
         events: ev_tx,
         cfg,
+        tls,
+        failures: failures.clone(),
         cancel: cancel.clone(),
     };
     let task = tokio::spawn(core.run(in_rx, cmd_rx));
-    (cmd_tx, ev_rx, task, cancel)
+    (cmd_tx, ev_rx, task, cancel, failures)
 }
 
 /// What a sans-IO machine gives its driver.
@@ -491,6 +617,7 @@ fn advertised(bound: SocketAddr, advertise: Option<std::net::IpAddr>) -> SocketA
 }
 
 struct Connection {
+    transport: Transport,
     addr: SocketAddr,
     tx: mpsc::Sender<Bytes>,
 }
@@ -499,11 +626,13 @@ struct Core<M: Machine> {
     machine: M,
     udp: Vec<Arc<UdpSocket>>,
     connections: HashMap<ConnectionId, Connection>,
-    by_addr: HashMap<SocketAddr, ConnectionId>,
+    by_addr: HashMap<(Transport, SocketAddr), ConnectionId>,
     next_conn: u64,
     in_tx: mpsc::Sender<Inbound>,
     events: mpsc::Sender<M::Event>,
     cfg: DriverConfig,
+    tls: Arc<TlsRuntime>,
+    failures: broadcast::Sender<ConnectFailure>,
     cancel: CancellationToken,
 }
 
@@ -538,7 +667,7 @@ impl<M: Machine> Core<M> {
         let now = Instant::now().into_std();
         match msg {
             Inbound::Message(bytes, peer) => self.machine.handle_message(now, &bytes, peer),
-            Inbound::Accepted(stream, addr) => {
+            Inbound::Accepted(stream, addr, transport) => {
                 if self
                     .connections
                     .values()
@@ -546,22 +675,27 @@ impl<M: Machine> Core<M> {
                     .count()
                     >= self.cfg.max_connections_per_ip
                 {
-                    tracing::warn!(peer = %addr, limit = self.cfg.max_connections_per_ip, "refusing tcp connection over the per-ip limit");
+                    tracing::warn!(peer = %addr, %transport, limit = self.cfg.max_connections_per_ip, "refusing connection over the per-ip limit");
                     return;
                 }
-                self.start_connection(addr, Some(stream));
+                self.start_connection(transport, addr, Some(stream));
             }
             Inbound::Closed(id) => {
-                if let Some(conn) = self.connections.remove(&id)
-                    && self.by_addr.get(&conn.addr) == Some(&id)
-                {
-                    self.by_addr.remove(&conn.addr);
+                if let Some(conn) = self.connections.remove(&id) {
+                    let key = (conn.transport, conn.addr);
+                    if self.by_addr.get(&key) == Some(&id) {
+                        self.by_addr.remove(&key);
+                    }
                 }
                 self.machine.handle_connection_closed(id);
             }
-            Inbound::ConnectFailed(addr) => {
-                self.machine
-                    .handle_transport_error(now, Transport::Tcp, addr)
+            Inbound::ConnectFailed(transport, addr, error) => {
+                let _ = self.failures.send(ConnectFailure {
+                    transport,
+                    addr,
+                    error,
+                });
+                self.machine.handle_transport_error(now, transport, addr)
             }
         }
     }
@@ -599,61 +733,57 @@ impl<M: Machine> Core<M> {
                     }
                 }
             }
-            Transport::Tcp => {
+            transport @ (Transport::Tcp | Transport::Tls) => {
                 let id = t
                     .peer
                     .connection
-                    .filter(|id| self.connections.contains_key(id))
-                    .or_else(|| self.by_addr.get(&t.peer.addr).copied())
-                    .unwrap_or_else(|| self.start_connection(t.peer.addr, None));
+                    .filter(|id| {
+                        self.connections
+                            .get(id)
+                            .is_some_and(|c| c.transport == transport)
+                    })
+                    .or_else(|| self.by_addr.get(&(transport, t.peer.addr)).copied())
+                    .unwrap_or_else(|| self.start_connection(transport, t.peer.addr, None));
                 if let Some(conn) = self.connections.get(&id)
                     && conn.tx.try_send(t.payload).is_err()
                 {
-                    tracing::warn!(peer = %t.peer.addr, "tcp connection queue full or closed; message dropped");
+                    tracing::warn!(peer = %t.peer.addr, %transport, "connection queue full or closed; message dropped");
                 }
-            }
-            Transport::Tls => {
-                tracing::warn!(peer = %t.peer.addr, "tls transport not available; message dropped")
             }
         }
     }
 
-    fn start_connection(&mut self, addr: SocketAddr, stream: Option<TcpStream>) -> ConnectionId {
+    fn start_connection(
+        &mut self,
+        transport: Transport,
+        addr: SocketAddr,
+        stream: Option<TcpStream>,
+    ) -> ConnectionId {
         let id = ConnectionId(self.next_conn);
         self.next_conn += 1;
         let (tx, rx) = mpsc::channel(self.cfg.channel_capacity.max(1));
-        self.connections.insert(id, Connection { addr, tx });
-        self.by_addr.insert(addr, id);
-        let limits = self.cfg.endpoint.limits;
-        let idle = self.cfg.tcp_idle_timeout;
-        let connect_timeout = self.cfg.tcp_connect_timeout;
-        let inbound = self.in_tx.clone();
-        let cancel = self.cancel.child_token();
-        tokio::spawn(async move {
-            let stream = match stream {
-                Some(s) => Some(s),
-                None => match tokio::time::timeout(connect_timeout, TcpStream::connect(addr)).await
-                {
-                    Ok(Ok(s)) => Some(s),
-                    Ok(Err(e)) => {
-                        tracing::warn!(peer = %addr, error = %e, "tcp connect failed");
-                        None
-                    }
-                    Err(_) => {
-                        tracing::warn!(peer = %addr, "tcp connect timed out");
-                        None
-                    }
-                },
-            };
-            let connected = stream.is_some();
-            if let Some(stream) = stream {
-                run_connection(id, stream, addr, &inbound, rx, limits, idle, cancel).await;
-            }
-            let _ = inbound.send(Inbound::Closed(id)).await;
-            if !connected {
-                let _ = inbound.send(Inbound::ConnectFailed(addr)).await;
-            }
-        });
+        self.connections.insert(
+            id,
+            Connection {
+                transport,
+                addr,
+                tx,
+            },
+        );
+        self.by_addr.insert((transport, addr), id);
+        let task = ConnectionTask {
+            id,
+            transport,
+            addr,
+            limits: self.cfg.endpoint.limits,
+            idle: self.cfg.tcp_idle_timeout,
+            connect_timeout: self.cfg.tcp_connect_timeout,
+            tls: self.tls.clone(),
+            inbound: self.in_tx.clone(),
+            out: rx,
+            cancel: self.cancel.child_token(),
+        };
+        tokio::spawn(task.run(stream));
         id
     }
 }
@@ -692,98 +822,6 @@ async fn udp_reader(
             .is_err()
         {
             return;
-        }
-    }
-}
-
-async fn tcp_acceptor(
-    listener: TcpListener,
-    inbound: mpsc::Sender<Inbound>,
-    cancel: CancellationToken,
-) {
-    loop {
-        tokio::select! {
-            () = cancel.cancelled() => return,
-            r = listener.accept() => match r {
-                Ok((stream, addr)) => {
-                    if inbound.send(Inbound::Accepted(stream, addr)).await.is_err() {
-                        return;
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "tcp accept failed"),
-            },
-        }
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn run_connection(
-    id: ConnectionId,
-    stream: TcpStream,
-    addr: SocketAddr,
-    inbound: &mpsc::Sender<Inbound>,
-    mut out: mpsc::Receiver<Bytes>,
-    limits: SipLimits,
-    idle: Duration,
-    cancel: CancellationToken,
-) {
-    let _ = stream.set_nodelay(true);
-    let (mut reader, mut writer) = stream.into_split();
-    let mut framer = StreamFramer::new(limits);
-    let mut buf = vec![0u8; 16 * 1024];
-    let peer = Peer {
-        transport: Transport::Tcp,
-        addr,
-        connection: Some(id),
-    };
-    let mut idle_at = Instant::now() + idle;
-    loop {
-        tokio::select! {
-            () = cancel.cancelled() => return,
-            () = sleep_until(idle_at) => {
-                tracing::debug!(peer = %addr, "closing idle tcp connection");
-                return;
-            }
-            Some(bytes) = out.recv() => {
-                idle_at = Instant::now() + idle;
-                if let Err(e) = writer.write_all(&bytes).await {
-                    tracing::warn!(peer = %addr, error = %e, "tcp write failed");
-                    return;
-                }
-            }
-            r = reader.read(&mut buf) => {
-                let n = match r {
-                    Ok(0) => return,
-                    Ok(n) => n,
-                    Err(e) => {
-                        tracing::debug!(peer = %addr, error = %e, "tcp read failed");
-                        return;
-                    }
-                };
-                idle_at = Instant::now() + idle;
-                framer.push(buf.get(..n).unwrap_or_default());
-                loop {
-                    match framer.next_frame() {
-                        Ok(None) => break,
-                        Ok(Some(Frame::Message(bytes))) => {
-                            if inbound.send(Inbound::Message(bytes, peer)).await.is_err() {
-                                return;
-                            }
-                        }
-                        Ok(Some(Frame::Ping)) => {
-                            // RFC 5626 §3.5.1: answer a ping with a pong.
-                            if writer.write_all(b"\r\n").await.is_err() {
-                                return;
-                            }
-                        }
-                        Ok(Some(Frame::Pong)) => {}
-                        Err(e) => {
-                            tracing::warn!(peer = %addr, error = %e, "closing tcp connection on framing error");
-                            return;
-                        }
-                    }
-                }
-            }
         }
     }
 }

@@ -63,6 +63,12 @@ pub enum Error {
         /// The request.
         id: crate::proxy::ProxyTxId,
     },
+    /// A TLS listener was asked for without a server certificate ([`crate::driver::SipTls`]).
+    #[error("cannot listen for tls on {addr}: no certificate and key configured")]
+    TlsNotConfigured {
+        /// The listen address.
+        addr: std::net::SocketAddr,
+    },
     /// The driver task has stopped.
     #[error("sip driver stopped")]
     DriverStopped,

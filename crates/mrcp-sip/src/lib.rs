@@ -7,7 +7,7 @@
 //!  mrcp-server / mrcp-client / mrcp-dispatcher
 //!        |  commands (respond, invite, bye, ...)        ^ events (IncomingInvite, Ack, Bye, ...)
 //!        v                                              |
-//!  driver::SipDriver (tokio: UDP socket tasks, TCP connection tasks, one core task)
+//!  driver::SipDriver (tokio: UDP socket tasks, TCP and TLS connection tasks, one core task)
 //!        |  bytes + peer, time                          ^ transmits, next deadline
 //!        v                                              |
 //!  endpoint::Endpoint (sans-IO: transactions §17, dialogs §12-§15, UAS/UAC cores)
@@ -22,7 +22,8 @@
 //! | [`transport`] | transports, response routing | §18, RFC 3581 |
 //! | [`header`] | typed Via, CSeq, tags, SIP URIs with IPv6 | §20, §25 |
 //! | [`proxy`] | stateful proxy core for the dispatcher | §16 |
-//! | [`driver`] | tokio drivers of the endpoint and the proxy: UDP and TCP (IPv4/IPv6), connection reuse, limits | §18 |
+//! | [`driver`] | tokio drivers of the endpoint and the proxy: UDP, TCP and TLS (IPv4/IPv6), connection reuse, limits | §18, §26.2 |
+//! | [`tls`] | rustls configurations (TLS 1.2/1.3 only), PEM loading, handshakes with a deadline, fingerprints | §26.2, RFC 5630, RFC 6787 §4.2 |
 //!
 //! ## Example: the sans-IO endpoint answers a balancer's OPTIONS ping
 //!
@@ -51,6 +52,7 @@ mod error;
 pub mod fuzzing;
 pub mod header;
 pub mod proxy;
+pub mod tls;
 pub mod transaction;
 pub mod transport;
 

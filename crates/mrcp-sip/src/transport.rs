@@ -9,15 +9,15 @@ use std::net::SocketAddr;
 
 use crate::header::Via;
 
-/// A SIP transport (§18). TLS is a seam: the core treats it as a reliable stream; the driver does
-/// not open TLS connections yet.
+/// A SIP transport (§18). The core treats TLS as a reliable stream like TCP; the driver runs the
+/// handshakes ([`crate::driver::SipTls`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Transport {
     /// UDP, unreliable: the transaction layer retransmits.
     Udp,
     /// TCP, reliable stream framed by `Content-Length`.
     Tcp,
-    /// TLS over TCP (RFC 3261 §26.2); reserved for the hardening issue.
+    /// TLS over TCP (RFC 3261 §26.2, `sips:` of RFC 5630).
     Tls,
 }
 

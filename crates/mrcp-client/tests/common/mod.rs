@@ -13,7 +13,7 @@ pub fn workspace() -> PathBuf {
 }
 
 /// The server binary: `MRCP_SERVER_BIN`, else built with cargo beside this test's target directory.
-fn server_binary() -> PathBuf {
+pub fn server_binary() -> PathBuf {
     if let Ok(path) = std::env::var("MRCP_SERVER_BIN") {
         return PathBuf::from(path);
     }

@@ -109,6 +109,7 @@ pub async fn recognize_through(
         local_ip: LOCALHOST,
         rtp_ports,
         timeout: DEADLINE,
+        tls: None,
     })
     .await
     .map_err(step("session open (INVITE through the balancer)"))?;

@@ -40,6 +40,8 @@ pub struct AnswerConfig {
     pub mrcp_port: u16,
     /// Whether `TCP/TLS/MRCPv2` offers can be served; TLS answers carry the same proto.
     pub tls: bool,
+    /// The MRCP-over-TLS listener port written on accepted `TCP/TLS/MRCPv2` lines; `mrcp_port` when `None`.
+    pub mrcp_tls_port: Option<u16>,
     /// The `a=fingerprint` value of our TLS certificate (RFC 4572 §5, e.g. `SHA-256 4A:AD:…`), written on
     /// accepted `TCP/TLS/MRCPv2` lines.
     pub fingerprint: Option<String>,
@@ -64,6 +66,7 @@ impl AnswerConfig {
             rtp_address: None,
             mrcp_port: 1544,
             tls: false,
+            mrcp_tls_port: None,
             fingerprint: None,
             resources: ResourceType::ALL.to_vec(),
             codecs: CodecPreferences::default(),
@@ -307,7 +310,11 @@ impl<'a> AnswerBuilder<'a> {
                     accepted: Some((channel, mode)),
                     request,
                 } => {
-                    let mut c = ControlMedia::new(config.mrcp_port, request.transport);
+                    let port = match request.transport {
+                        ControlTransport::Tls => config.mrcp_tls_port.unwrap_or(config.mrcp_port),
+                        ControlTransport::Tcp => config.mrcp_port,
+                    };
+                    let mut c = ControlMedia::new(port, request.transport);
                     c.connection = config.mrcp_address.filter(|a| *a != config.address);
                     c.setup = Some(Setup::Passive);
                     c.connection_mode = Some(*mode);

@@ -95,6 +95,8 @@ pub struct OfferConfig {
     pub codecs: Vec<Codec>,
     /// `a=ptime`.
     pub ptime: Option<u32>,
+    /// `TCP/MRCPv2`, or `TCP/TLS/MRCPv2` for a control connection over TLS (RFC 6787 §4.2).
+    pub control_transport: ControlTransport,
 }
 
 impl OfferConfig {
@@ -113,11 +115,13 @@ impl OfferConfig {
             rtp_address: address,
             codecs: profile.codecs(),
             ptime: profile.ptime(),
+            control_transport: ControlTransport::Tcp,
         }
     }
 }
 
-/// Builds a client offer: for each channel `m=application 9 TCP/MRCPv2 1` (`a=setup:active`, `a=connection`,
+/// Builds a client offer: for each channel `m=application 9 TCP/MRCPv2 1` (or `TCP/TLS/MRCPv2` as configured;
+/// `a=setup:active`, `a=connection`,
 /// `a=resource`, `a=cmid:<n>`) followed by its `m=audio` (rtpmap for every format, fmtp for telephone-event,
 /// direction by resource, ptime, `a=mid:<n>`), n counting from 1 (reference §5.3, §5.5).
 ///
@@ -128,7 +132,7 @@ pub fn build_offer(config: &OfferConfig, channels: &[ChannelOffer]) -> MrcpSdp {
     for (n, ch) in channels.iter().enumerate() {
         let id = (n + 1).to_string();
         let removed = ch.rtp_port == 0;
-        let mut control = ControlMedia::new(if removed { 0 } else { 9 }, ControlTransport::Tcp);
+        let mut control = ControlMedia::new(if removed { 0 } else { 9 }, config.control_transport);
         if !removed {
             control.setup = Some(Setup::Active);
             control.connection_mode = Some(ch.connection_mode);

@@ -124,6 +124,18 @@ fn rejects_what_cannot_be_served() {
     let text = b.build().to_string();
     assert!(text.contains("m=application 1544 TCP/TLS/MRCPv2 1\r\n"));
     assert!(text.contains("a=cmid:1\r\na=fingerprint:SHA-256 4A:AD:B9\r\n"));
+    // A TLS listener of its own: TLS lines name its port.
+    let mut own_port = AnswerConfig::new(ip("10.0.0.2"), 1);
+    own_port.tls = true;
+    own_port.mrcp_tls_port = Some(1545);
+    let mut b = AnswerBuilder::new(&tls, own_port).unwrap();
+    b.accept_control(0, "ab12@speechrecog".parse().unwrap(), None)
+        .unwrap();
+    let text = b.build().to_string();
+    assert!(
+        text.contains("m=application 1545 TCP/TLS/MRCPv2 1\r\n"),
+        "{text}"
+    );
 
     let udp = MrcpSdp::parse(&OFFER.replace("TCP/MRCPv2", "UDP/MRCPv2")).unwrap();
     assert!(matches!(
@@ -265,6 +277,34 @@ a=rtpmap:97 l16/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n
         audio.telephone_event.as_ref().map(|c| c.payload_type),
         Some(101)
     );
+}
+
+#[test]
+fn client_tls_offer_is_answered_over_tls() {
+    let mut config = OfferConfig::new(ClientProfile::UniMrcp, ip("192.0.2.2"), 1, 1);
+    config.rtp_address = ip("127.0.0.1");
+    config.control_transport = ControlTransport::Tls;
+    let channel = ChannelOffer {
+        resource: ResourceType::Speechrecog,
+        connection_mode: ConnectionMode::New,
+        rtp_port: 4002,
+    };
+    let offer = build_offer(&config, &[channel]);
+    assert!(
+        offer
+            .to_string()
+            .contains("m=application 9 TCP/TLS/MRCPv2 1\r\n")
+    );
+    let mut answer_config = AnswerConfig::new(ip("127.0.0.1"), 3);
+    answer_config.tls = true;
+    answer_config.mrcp_tls_port = Some(1545);
+    let mut b = AnswerBuilder::new(&offer, answer_config).unwrap();
+    b.accept_control(0, "ab12@speechrecog".parse().unwrap(), None)
+        .unwrap();
+    b.accept_audio(1, 5002).unwrap();
+    let chans = read_answer(&offer, &b.build()).unwrap();
+    assert_eq!(chans[0].transport, ControlTransport::Tls);
+    assert_eq!(chans[0].mrcp, Some("127.0.0.1:1545".parse().unwrap()));
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! MRCPv2 control connections (RFC 6787 §4.2): TCP (TLS later, through the same generic stream) framed by
+//! MRCPv2 control connections (RFC 6787 §4.2): TCP or TLS ([`crate::tls`]) through one generic stream, framed by
 //! the sans-IO decoder of `mrcp-proto`, each request routed by its `Channel-Identifier` to the session that
 //! owns it, and whatever sessions send written back in order.
 //!
@@ -75,6 +75,7 @@ pub enum SendError {
 pub struct ConnectionHandle {
     id: ConnectionId,
     peer: SocketAddr,
+    tls: bool,
     tx: mpsc::Sender<Message>,
 }
 
@@ -87,6 +88,11 @@ impl ConnectionHandle {
     /// The client's address.
     pub fn peer(&self) -> SocketAddr {
         self.peer
+    }
+
+    /// Whether the connection is TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls
     }
 
     /// Queues a response or event; never waits.
@@ -103,6 +109,14 @@ impl ConnectionHandle {
 pub struct ControlConfig {
     /// Decoder size limits.
     pub limits: Limits,
+    /// Whether the listener's connections are TLS ([`crate::tls::serve_mrcp`]).
+    pub tls: bool,
+}
+
+/// A connection id unique in the process, for every listener (TCP and TLS).
+pub fn next_connection_id() -> ConnectionId {
+    static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+    ConnectionId(NEXT_ID.fetch_add(1, Ordering::Relaxed))
 }
 
 /// Accepts control connections until `shutdown` is cancelled; each connection runs in its own task.
@@ -112,7 +126,6 @@ pub async fn serve(
     config: ControlConfig,
     shutdown: CancellationToken,
 ) {
-    static NEXT_ID: AtomicU64 = AtomicU64::new(1);
     loop {
         let accepted = tokio::select! {
             () = shutdown.cancelled() => return,
@@ -121,7 +134,7 @@ pub async fn serve(
         match accepted {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
-                let id = ConnectionId(NEXT_ID.fetch_add(1, Ordering::Relaxed));
+                let id = next_connection_id();
                 let (registry, config, shutdown) =
                     (registry.clone(), config.clone(), shutdown.clone());
                 tokio::spawn(run_connection(stream, id, peer, registry, config, shutdown));
@@ -145,7 +158,12 @@ pub async fn run_connection<S>(
 {
     let (mut reader, mut writer) = tokio::io::split(stream);
     let (tx, mut outbound) = mpsc::channel::<Message>(OUTBOUND_CAPACITY);
-    let handle = ConnectionHandle { id, peer, tx };
+    let handle = ConnectionHandle {
+        id,
+        peer,
+        tls: config.tls,
+        tx,
+    };
     let mut decoder = Decoder::new(config.limits, Default::default());
     let mut buf = BytesMut::with_capacity(8 * 1024);
     let mut out = BytesMut::with_capacity(8 * 1024);

@@ -79,6 +79,8 @@ pub(crate) struct Session {
     control: mpsc::Receiver<ControlEvent>,
     connection: Option<ConnectionId>,
     last_activity: Instant,
+    /// Channels answered as `TCP/TLS/MRCPv2` are served on TLS connections only (RFC 6787 §12).
+    tls_only: bool,
 }
 
 /// Runs a session from its INVITE to its end.
@@ -237,6 +239,19 @@ impl Session {
     fn on_control(&mut self, event: ControlEvent) -> Option<Ending> {
         let now = Instant::now().into_std();
         match event {
+            ControlEvent::Request {
+                message,
+                connection,
+            } if self.tls_only && !connection.is_tls() => {
+                // A plain TCP connection naming a TLS channel: as if it did not exist, without touching the session.
+                warn!(peer = %connection.peer(), "request for a TLS channel on a TCP connection refused");
+                let _ = connection.send(mrcp_proto::mrcp::Message::response_to(
+                    &message,
+                    mrcp_proto::mrcp::StatusCode::RESOURCE_NOT_ALLOCATED,
+                    mrcp_proto::mrcp::RequestState::Complete,
+                ));
+                None
+            }
             ControlEvent::Request {
                 message,
                 connection,

@@ -7,7 +7,9 @@ use mrcp_media::codec::Codec as MediaCodec;
 use mrcp_media::endpoint::{EndpointConfig, RtpEndpoint};
 use mrcp_proto::mrcp::{ChannelId, ResourceType};
 use mrcp_proto::rtp::PayloadType;
-use mrcp_proto::sdp::{AnswerBuilder, AnswerConfig, AudioPlan, MrcpSdp, SdpError};
+use mrcp_proto::sdp::{
+    AnswerBuilder, AnswerConfig, AudioPlan, ControlTransport, MrcpSdp, SdpError,
+};
 use mrcp_sip::{CallHandle, Response, ServerTxId};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -111,6 +113,7 @@ async fn try_establish(
             reason: "no audio line in the offer".to_owned(),
         })?;
     let mut channels: Vec<ChannelId> = Vec::new();
+    let mut tls_only = false;
     for request in &requests {
         let shares_audio = request.audio_index.is_none_or(|i| i == plan.index);
         let duplicate = channels.iter().any(|c| c.resource() == request.resource);
@@ -123,6 +126,7 @@ async fn try_establish(
             reason: e.to_string(),
         })?;
         answer.accept_control(request.index, id.clone(), None)?;
+        tls_only |= request.transport == ControlTransport::Tls;
         channels.push(id);
     }
     let (rtp, codec) = bind_rtp(shared, &plan).await?;
@@ -159,6 +163,7 @@ async fn try_establish(
         control: control_rx,
         connection: None,
         last_activity: Instant::now(),
+        tls_only,
     };
     let mut session = session;
     for id in channels {
@@ -175,6 +180,12 @@ pub(super) fn answer_config(shared: &Shared, sdp_id: u64, version: u64) -> Answe
     let mut config = AnswerConfig::new(shared.advertise, sdp_id);
     config.session_version = version;
     config.mrcp_port = shared.mrcp_port;
+    if let Some((port, fingerprint)) = &shared.mrcp_tls {
+        // RFC 6787 §4.2: a `TCP/TLS/MRCPv2` offer is answered with the TLS listener and our fingerprint.
+        config.tls = true;
+        config.mrcp_tls_port = Some(*port);
+        config.fingerprint = Some(fingerprint.clone());
+    }
     config.resources = SERVED.to_vec();
     config.ptime = Some(shared.config.rtp.ptime_ms);
     config

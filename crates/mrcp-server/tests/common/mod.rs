@@ -198,6 +198,7 @@ pub async fn try_connect(
         local_ip: LOCALHOST,
         rtp_ports,
         timeout: DEADLINE,
+        tls: None,
     })
     .await
 }

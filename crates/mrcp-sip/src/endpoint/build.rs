@@ -132,11 +132,13 @@ fn copy(from: &Message, to: &mut Message, name: &str) {
     }
 }
 
-/// `<sip:host:port;transport=tcp>` for a local address.
+/// `<sip:host:port;transport=tcp>` for a local address; `<sips:host:port>` over TLS (RFC 5630 §3.1.2:
+/// a request over TLS carries a SIPS Contact, §8.1.1.8 when its Request-URI is SIPS).
 pub(crate) fn contact_of(local: &LocalAddr) -> String {
     let hostport = format_host_port(&local.addr.ip().to_string(), Some(local.addr.port()));
     match local.transport {
         Transport::Udp => format!("<sip:{hostport}>"),
+        Transport::Tls => format!("<sips:{hostport}>"),
         t => format!("<sip:{hostport};transport={}>", t.param()),
     }
 }
@@ -254,9 +256,10 @@ impl Endpoint {
     /// was set up with) when the host is not an IP literal, since the core does no DNS.
     pub(super) fn next_hop_peer(&self, uri: &str, fallback: &Peer) -> Peer {
         let parsed = SipUri::parse(uri);
+        // A `sips:` URI without a transport parameter is reached over TLS (RFC 5630 §3.1.3).
         let transport = parsed
             .as_ref()
-            .and_then(|u| u.transport)
+            .and_then(|u| u.transport.or(u.secure.then_some(Transport::Tls)))
             .unwrap_or(fallback.transport);
         // A stream connection to the previous hop of the dialog stays the way to reach it
         // (connection reuse, as Sofia-SIP and Kamailio do), whatever port its URI names.
