@@ -7,10 +7,14 @@
 //! | engine | module | what it needs |
 //! |---|---|---|
 //! | PocketSphinx (offline, grammar and dictation) | [`pocketsphinx`] | Debian `libpocketsphinx3`, `pocketsphinx-en-us`, loaded at run time |
+//! | Microsoft Azure Speech (cloud, streaming over WebSocket) | [`azure`] | a key and a region |
+//! | iFlytek IAT streaming dictation (cloud, WebSocket) | [`iflytek`] | an app id, API key and secret |
 //! | a recognizer that fails on purpose, to prove isolation | [`fault`] | nothing |
 #![deny(missing_docs)]
 
+pub mod azure;
 pub mod fault;
+pub mod iflytek;
 pub mod pocketsphinx;
 mod recognizer;
 
