@@ -262,6 +262,7 @@ impl Session {
             .await
             .map_err(|e| self.io(e))?;
         let mut deadline = None;
+        let mut write_error: Option<String> = None;
         if input_done {
             audio.finish(&mut ws).await.map_err(|e| self.io(e))?;
             deadline = Some(Instant::now() + self.config.result_timeout);
@@ -274,18 +275,28 @@ impl Session {
                 }
             };
             tokio::select! {
-                frame = side.audio.recv(), if !audio.finished => match frame {
-                    Some(samples) => {
-                        let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
-                        audio.push(&mut ws, &bytes).await.map_err(|e| self.io(e))?;
-                    }
-                    None => {
-                        audio.finish(&mut ws).await.map_err(|e| self.io(e))?;
-                        deadline = Some(Instant::now() + self.config.result_timeout);
+                frame = side.audio.recv(), if !audio.finished => {
+                    let sent = match frame {
+                        Some(samples) => {
+                            let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+                            audio.push(&mut ws, &bytes).await
+                        }
+                        None => {
+                            deadline = Some(Instant::now() + self.config.result_timeout);
+                            audio.finish(&mut ws).await
+                        }
+                    };
+                    if let Err(e) = sent {
+                        // The service may have closed with a reason, or sent its final, that is still
+                        // unread: stop sending and read on; the write error is reported only if nothing
+                        // better comes.
+                        audio.finished = true;
+                        write_error = Some(e.to_string());
+                        deadline.get_or_insert(Instant::now() + self.config.result_timeout);
                     }
                 },
                 message = ws.next() => {
-                    match self.handle(message)? {
+                    match self.handle(message, write_error.as_deref())? {
                         Handled::Continue => {}
                         Handled::Event(event) => {
                             let last = matches!(event, RecognizerEvent::Final(_));
@@ -296,8 +307,8 @@ impl Session {
                         }
                         Handled::EndOfSpeech => {
                             // The service heard the end: stop streaming and wait for the phrase.
-                            if !audio.finished {
-                                audio.finish(&mut ws).await.map_err(|e| self.io(e))?;
+                            if !audio.finished && audio.finish(&mut ws).await.is_err() {
+                                audio.finished = true;
                             }
                             deadline.get_or_insert(Instant::now() + self.config.result_timeout);
                         }
@@ -329,6 +340,7 @@ impl Session {
     fn handle(
         &self,
         message: Option<Result<Message, tungstenite::Error>>,
+        write_error: Option<&str>,
     ) -> Result<Handled, EngineError> {
         let text = match message {
             Some(Ok(Message::Text(text))) => text,
@@ -342,11 +354,22 @@ impl Session {
                 ));
             }
             Some(Ok(_)) => return Ok(Handled::Continue),
-            Some(Err(e)) => return Err(self.io(e)),
+            Some(Err(e)) => {
+                return Err(self.error(
+                    EngineErrorKind::Unavailable,
+                    format!(
+                        "azure connection failed mid-stream: {}",
+                        write_error.map_or(e.to_string(), str::to_owned)
+                    ),
+                ));
+            }
             None => {
                 return Err(self.error(
                     EngineErrorKind::Unavailable,
-                    "azure dropped the connection before the final result",
+                    format!(
+                        "azure dropped the connection before the final result{}",
+                        write_error.map(|e| format!(": {e}")).unwrap_or_default()
+                    ),
                 ));
             }
         };

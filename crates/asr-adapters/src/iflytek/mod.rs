@@ -253,6 +253,7 @@ impl Session {
             deadline = Some(Instant::now() + self.config.result_timeout);
         }
         let mut transcript = Transcript::default();
+        let mut write_error: Option<String> = None;
         loop {
             let timeout = async {
                 match deadline {
@@ -266,13 +267,18 @@ impl Session {
                         Some(samples) => { audio.add(&samples); false }
                         None => true,
                     };
-                    self.flush(&mut ws, &mut audio, end).await?;
+                    if let Err(e) = self.flush(&mut ws, &mut audio, end).await {
+                        // The service may have sent its final or an error that is still unread (it ends
+                        // the session itself at 60 s or on its own end of speech): stop sending, read on.
+                        audio.finished = true;
+                        write_error = Some(e.message);
+                    }
                     if audio.finished {
                         deadline.get_or_insert(Instant::now() + self.config.result_timeout);
                     }
                 }
                 message = ws.next() => {
-                    let response = self.response(message)?;
+                    let response = self.response(message, write_error.as_deref())?;
                     if response.code != 0 {
                         close(&mut ws).await;
                         return Err(self.error(
@@ -365,6 +371,7 @@ impl Session {
     fn response(
         &self,
         message: Option<Result<Message, tungstenite::Error>>,
+        write_error: Option<&str>,
     ) -> Result<Response, EngineError> {
         match message {
             Some(Ok(Message::Text(text))) => serde_json::from_str(&text).map_err(|e| {
@@ -390,10 +397,16 @@ impl Session {
                 sid: None,
                 data: None,
             }),
-            Some(Err(e)) => Err(self.io(e)),
+            Some(Err(e)) => Err(write_error.map_or_else(
+                || self.io(e),
+                |w| self.error(EngineErrorKind::Unavailable, w.to_owned()),
+            )),
             None => Err(self.error(
                 EngineErrorKind::Unavailable,
-                "iflytek dropped the connection before the final result",
+                format!(
+                    "iflytek dropped the connection before the final result{}",
+                    write_error.map(|e| format!(": {e}")).unwrap_or_default()
+                ),
             )),
         }
     }

@@ -82,6 +82,8 @@ fn check_handshake(req: &Request, shared: &Shared) -> Result<(), (StatusCode, &'
     Ok(())
 }
 
+// tungstenite's handshake callback returns its `ErrorResponse` (an HTTP response) by value.
+#[allow(clippy::result_large_err)]
 async fn connection(stream: TcpStream, shared: Arc<Shared>) {
     let mut detailed = true;
     let callback = |req: &Request, resp: Response| {
@@ -161,6 +163,7 @@ impl Session {
                             reason: Utf8Bytes::from(reason),
                         }))
                         .await;
+                    drain(&mut self.ws).await;
                     return;
                 }
             }
@@ -447,6 +450,18 @@ impl Session {
         );
         let _ = self.ws.send(Message::text(text)).await;
     }
+}
+
+/// Completes the close handshake: reads until the client's close (or 2 s), so unread client data does not
+/// make the kernel reset the connection before the client has read our last messages.
+pub(crate) async fn drain<S>(ws: &mut WebSocketStream<S>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        while let Some(Ok(_)) = ws.next().await {}
+    })
+    .await;
 }
 
 fn turn_in_speech(turn: Option<&Turn>) -> bool {

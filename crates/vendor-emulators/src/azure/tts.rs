@@ -193,9 +193,7 @@ async fn connection(mut stream: TcpStream, shared: Arc<Shared>) {
     } else {
         samples.iter().flat_map(|s| s.to_le_bytes()).collect()
     };
-    let head = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: audio/basic\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-    );
+    let head = "HTTP/1.1 200 OK\r\nContent-Type: audio/basic\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
     if stream.write_all(head.as_bytes()).await.is_err() {
         return;
     }

@@ -13,6 +13,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::{Fault, Shared, error_frame};
+use crate::azure::stt::drain;
 use crate::speech_audio::{EnergyDetector, Heard, samples_of};
 
 /// Interim results come every this much speech.
@@ -91,9 +92,11 @@ impl Iat {
                     .send(Message::text(error_frame(code, &message, &self.sid)))
                     .await;
                 let _ = self.ws.close(None).await;
+                drain(&mut self.ws).await;
             }
             End::Done => {
                 let _ = self.ws.close(None).await;
+                drain(&mut self.ws).await;
             }
             End::Drop => {}
         }

@@ -213,6 +213,8 @@ enum Api {
     Tts,
 }
 
+// tungstenite's handshake callback returns its `ErrorResponse` (an HTTP response) by value.
+#[allow(clippy::result_large_err)]
 async fn connection(stream: TcpStream, shared: Arc<Shared>) {
     let mut api = None;
     let callback = |req: &Request, resp: Response| {

@@ -12,6 +12,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::{Fault, Shared, error_frame};
+use crate::azure::stt::drain;
 use crate::speech_audio::speech_like;
 
 /// Text must be under 8000 bytes (接口要求).
@@ -65,6 +66,7 @@ pub(crate) async fn session(mut ws: WebSocketStream<TcpStream>, shared: Arc<Shar
         shared.log(|l| l.audio_bytes += chunk.len());
     }
     let _ = ws.close(None).await;
+    drain(&mut ws).await;
 }
 
 async fn fail(
@@ -79,6 +81,7 @@ async fn fail(
         .send(Message::text(error_frame(code, message, sid)))
         .await;
     let _ = ws.close(None).await;
+    drain(&mut ws).await;
 }
 
 /// The rate and text of a request frame, or the error code and message.
