@@ -503,7 +503,8 @@ impl Session {
         let connection_id = HeaderValue::from_str(&usp::no_dash_uuid())
             .map_err(|e| Refusal::Other(e.to_string()))?;
         headers.insert("X-ConnectionId", connection_id);
-        let attempt = tokio_tungstenite::connect_async(request);
+        // Nagle off: 20 ms audio frames and the final close go out as they are written.
+        let attempt = tokio_tungstenite::connect_async_with_config(request, None, true);
         match tokio::time::timeout(self.config.connect_timeout, attempt).await {
             Err(_) => Err(Refusal::Timeout),
             Ok(Ok((ws, _))) => Ok(ws),

@@ -423,7 +423,8 @@ impl Session {
             )
             .map_err(|e| self.error(EngineErrorKind::BadRequest, e.to_string()))?;
             debug!(engine = %self.name, url = %url, "connecting to iflytek");
-            let attempt = tokio_tungstenite::connect_async(url.expose());
+            // Nagle off: audio frames go out as they are written.
+            let attempt = tokio_tungstenite::connect_async_with_config(url.expose(), None, true);
             let outcome = tokio::time::timeout(self.config.connect_timeout, attempt).await;
             let response = match outcome {
                 Err(_) => {

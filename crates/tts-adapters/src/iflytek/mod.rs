@@ -419,7 +419,8 @@ impl Job {
             )
             .map_err(|e| self.error(EngineErrorKind::BadRequest, e.to_string()))?;
             debug!(engine = %self.name, url = %url, "connecting to iflytek tts");
-            let attempt = tokio_tungstenite::connect_async(url.expose());
+            // Nagle off: audio frames go out as they are written.
+            let attempt = tokio_tungstenite::connect_async_with_config(url.expose(), None, true);
             let response = match tokio::time::timeout(self.config.read_timeout, attempt).await {
                 Err(_) => {
                     return Err(self.error(

@@ -29,6 +29,8 @@ pub async fn start(script: Script) -> std::io::Result<Emulator> {
     let task = tokio::spawn(async move {
         let mut connections = JoinSet::new();
         while let Ok((stream, _)) = listener.accept().await {
+            // Small service messages go out at once, as from a real front end (no Nagle delay).
+            let _ = stream.set_nodelay(true);
             connections.spawn(connection(stream, state.clone()));
         }
     });
