@@ -10,7 +10,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{DEADLINE, ServerProcess, body, cause, connect, telephone_speech};
@@ -36,7 +36,7 @@ fn azure_engine(
     name: &str,
     stt: &azure::Emulator,
     tts: &azure::Emulator,
-    key_file: &PathBuf,
+    key_file: &Path,
 ) -> String {
     format!(
         "[engines.{name}]\nkind = \"azure\"\nstt_endpoint = \"ws://{}\"\ntts_endpoint = \"http://{}\"\n\
@@ -48,12 +48,7 @@ fn azure_engine(
     )
 }
 
-fn iflytek_engine(
-    name: &str,
-    emulator: &iflytek::Emulator,
-    key: &PathBuf,
-    secret: &PathBuf,
-) -> String {
+fn iflytek_engine(name: &str, emulator: &iflytek::Emulator, key: &Path, secret: &Path) -> String {
     format!(
         "[engines.{name}]\nkind = \"iflytek\"\napp_id = \"{XF_APP}\"\niat_endpoint = \"{}\"\ntts_endpoint = \"{}\"\n\
          api_key = {{ file = \"{}\" }}\napi_secret = {{ file = \"{}\" }}\nlanguage = \"en_us\"\n\
