@@ -13,8 +13,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{DEADLINE, ServerProcess, body, cause, connect, telephone_speech};
-use mrcp_proto::mrcp::Method;
+use common::{DEADLINE, LOCALHOST, ServerProcess, body, cause, connect, telephone_speech};
+use mrcp_client::{Session, SessionConfig};
+use mrcp_proto::mrcp::{Method, ResourceType};
 use mrcp_proto::sdp::ClientProfile;
 use tokio::time::Instant;
 use vendor_emulators::{azure, iflytek};
@@ -251,4 +252,95 @@ async fn time_from_vendor_final_to_recognition_complete() {
         assert!(p50 < Duration::from_millis(50), "{vendor}: p50 {p50:?}");
         assert!(max < Duration::from_millis(250), "{vendor}: max {max:?}");
     }
+}
+
+/// One SPEAK routed to `engine`: the Completion-Cause and the audio frames the client heard.
+async fn speak(server: &ServerProcess, engine: &str, rtp: (u16, u16)) -> (u16, u64) {
+    let mut client = Session::open(&SessionConfig {
+        server: server.sip,
+        transport: mrcp_sip::Transport::Udp,
+        profile: ClientProfile::FreeSwitch,
+        resource: ResourceType::Speechsynth,
+        local_ip: LOCALHOST,
+        rtp_ports: rtp,
+        timeout: DEADLINE,
+    })
+    .await
+    .expect("cannot open the synthesizer session");
+    let vsp = format!("engine={engine}");
+    client
+        .send(
+            Method::Speak,
+            &[("Vendor-Specific-Parameters", vsp.as_str())],
+            Some((
+                "text/plain",
+                b"Welcome to the open M R C P speech server.".as_slice(),
+            )),
+        )
+        .await
+        .unwrap();
+    let wait = client
+        .until_event_with_media("SPEAK-COMPLETE")
+        .await
+        .unwrap();
+    let result = (cause(&wait.event), wait.audio_frames);
+    client.close().await;
+    result
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn speak_through_the_cloud_synthesizers_and_their_failures() {
+    let stt = azure::stt::start(azure::Script::new(AZURE_KEY, "yes"))
+        .await
+        .unwrap();
+    let tts = azure::tts::start(azure::Script::new(AZURE_KEY, ""))
+        .await
+        .unwrap();
+    let tts_broken = azure::tts::start(
+        azure::Script::new(AZURE_KEY, "").with_fault(azure::Fault::ErrorMidStream),
+    )
+    .await
+    .unwrap();
+    let xf = iflytek::Emulator::start(iflytek::Script::new(XF_APP, XF_KEY, XF_SECRET, ""))
+        .await
+        .unwrap();
+    let key = secret_file("tts-azure-key", AZURE_KEY);
+    let bad_key = secret_file("tts-azure-bad-key", "not-the-key-at-all");
+    let xf_key = secret_file("tts-xf-key", XF_KEY);
+    let xf_secret = secret_file("tts-xf-secret", XF_SECRET);
+    let mut config =
+        String::from("[default_engines]\nspeechrecog = \"azure\"\nspeechsynth = \"azure\"\n\n");
+    config += &azure_engine("azure", &stt, &tts, &key);
+    config += &azure_engine("azure_badkey", &stt, &tts, &bad_key);
+    config += &azure_engine("azure_broken", &stt, &tts_broken, &key);
+    config += &iflytek_engine("iflytek", &xf, &xf_key, &xf_secret);
+    let config_file = secret_file("tts-config.toml", &config);
+    let server = ServerProcess::start("46300-46399", &["--config", config_file.to_str().unwrap()]);
+    let fixture = Fixture {
+        _emulators: (vec![stt, tts, tts_broken], vec![xf]),
+        server,
+        files: vec![key, bad_key, xf_key, xf_secret, config_file],
+    };
+    let server = &fixture.server;
+    let run = async {
+        tokio::join!(
+            speak(server, "azure", (46900, 46919)),
+            speak(server, "iflytek", (46920, 46939)),
+            speak(server, "azure_badkey", (46940, 46959)),
+            speak(server, "azure_broken", (46960, 46979)),
+        )
+    };
+    let (az, xf, badkey, broken) = tokio::time::timeout(DEADLINE * 2, run)
+        .await
+        .expect("the prompts did not all complete");
+    assert_eq!(az.0, 0, "azure");
+    assert!(az.1 > 50, "azure audio reached the caller: {} frames", az.1);
+    assert_eq!(xf.0, 0, "iflytek");
+    assert!(
+        xf.1 > 50,
+        "iflytek audio reached the caller: {} frames",
+        xf.1
+    );
+    assert_eq!(badkey.0, 4, "a bad key");
+    assert_eq!(broken.0, 4, "a stream broken off");
 }
