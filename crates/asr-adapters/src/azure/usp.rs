@@ -211,4 +211,19 @@ mod tests {
         assert_eq!(u32::from_le_bytes([h[24], h[25], h[26], h[27]]), 16_000);
         assert_eq!(u16::from_le_bytes([h[34], h[35]]), 16);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_parses_or_errs_without_panicking(text in ".{0,300}") {
+            let _ = parse_text(&text);
+        }
+
+        #[test]
+        fn audio_messages_round_trip_their_payload(payload in proptest::collection::vec(proptest::num::u8::ANY, 0..MAX_AUDIO_BYTES)) {
+            let m = audio_message(&no_dash_uuid(), &timestamp(SystemTime::now()), &payload);
+            let len = usize::from(u16::from_be_bytes([m[0], m[1]]));
+            proptest::prop_assert!(len <= MAX_HEADER_BYTES);
+            proptest::prop_assert_eq!(&m[2 + len..], payload.as_slice());
+        }
+    }
 }

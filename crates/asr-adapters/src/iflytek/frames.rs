@@ -251,4 +251,29 @@ mod tests {
                 .expect("error response");
         assert_eq!((r.code, r.data.is_none()), (10165, true));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_result_sequence_assembles_without_panicking(
+            steps in proptest::collection::vec((0u32..50, proptest::bool::ANY, 0u32..60, 0u32..60, "[a-z ]{0,6}"), 0..40)
+        ) {
+            let mut t = Transcript::default();
+            for (sn, rpl, a, b, w) in steps {
+                let result = IatResult {
+                    sn,
+                    ls: false,
+                    pgs: Some(if rpl { "rpl" } else { "apd" }.to_owned()),
+                    rg: Some([a, b]),
+                    ws: vec![WordSlot { cw: vec![Candidate { w }] }],
+                };
+                t.apply(&result);
+            }
+            let _ = t.text();
+        }
+
+        #[test]
+        fn any_text_is_read_as_a_response_or_an_error(text in ".{0,200}") {
+            let _ = serde_json::from_str::<Response>(&text);
+        }
+    }
 }
