@@ -110,10 +110,43 @@ async fn speech_comes_back_as_partials_and_an_n_best_final() {
     assert_eq!(alternatives[0].text, "yes please");
     assert!((alternatives[0].confidence - 0.92).abs() < 1e-6);
     assert_eq!(alternatives[1].text, "yes police");
+    wait_for("the adapter to close the stream after its final", || {
+        emulator.log().client_closes == 1
+    })
+    .await;
     let log = emulator.log();
     assert_eq!(log.connections, 1);
     assert_eq!(log.phrases, vec!["yes please", "no thanks"]);
     assert!(log.audio_bytes >= 32_000, "audio reached the emulator");
+}
+
+/// Waits (bounded) for a condition on the emulator's log.
+async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let poll = async {
+        while !done() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(DEADLINE, poll)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
+}
+
+#[tokio::test]
+async fn dropping_the_stream_closes_the_vendor_connection() {
+    let emulator = stt::start(Script::new(KEY, "yes")).await.unwrap();
+    let engine =
+        AzureRecognizer::new("azure", config(format!("ws://{}", emulator.addr()), KEY)).unwrap();
+    let stream = engine.start(request(&[])).expect("start");
+    for frame in utterance("yes").chunks(320).take(20) {
+        stream.push(frame.to_vec()).await.unwrap();
+    }
+    wait_for("the connection", || emulator.log().audio_bytes > 0).await;
+    drop(stream);
+    wait_for("the adapter to close the connection on cancel", || {
+        emulator.log().client_closes == 1
+    })
+    .await;
 }
 
 #[tokio::test]

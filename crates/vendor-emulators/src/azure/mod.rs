@@ -94,6 +94,8 @@ pub struct Log {
     pub finals_sent: Vec<Instant>,
     /// Close frames the emulator sent, as `code reason`.
     pub closes: Vec<String>,
+    /// STT: close frames the client sent (one per connection it ended politely).
+    pub client_closes: u32,
     /// TTS: the SSML bodies received.
     pub ssml: Vec<String>,
     /// TTS: the output formats asked for.

@@ -177,7 +177,10 @@ impl Session {
         match message {
             Message::Text(text) => self.text(&text).await.map(|()| true),
             Message::Binary(bytes) => self.binary(&bytes).await,
-            Message::Close(_) => Ok(false),
+            Message::Close(_) => {
+                self.shared.log(|l| l.client_closes += 1);
+                Ok(false)
+            }
             _ => Ok(true),
         }
     }
