@@ -150,6 +150,19 @@ async fn dropping_the_stream_closes_the_vendor_connection() {
 }
 
 #[tokio::test]
+async fn a_bearer_token_works_as_well_as_a_key() {
+    let emulator = stt::start(Script::new(KEY, "no")).await.unwrap();
+    let mut c = config(format!("ws://{}", emulator.addr()), KEY);
+    c.auth = AzureAuth::BearerToken(Secret::new(KEY));
+    let engine = AzureRecognizer::new("azure", c).unwrap();
+    let events = recognize(&engine, &utterance("no")).await;
+    assert!(
+        matches!(events.last(), Some(Ok(RecognizerEvent::Final(a))) if a[0].text == "no"),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
 async fn silence_gives_an_empty_final() {
     let emulator = stt::start(Script::new(KEY, "yes")).await.unwrap();
     let engine =
