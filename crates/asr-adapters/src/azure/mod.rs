@@ -262,6 +262,7 @@ impl Session {
             .map_err(|e| self.io(e))?;
         let mut deadline = None;
         let mut write_error: Option<String> = None;
+        let mut input_closed = input_done;
         if input_done {
             audio.finish(&mut ws).await.map_err(|e| self.io(e))?;
             deadline = Some(Instant::now() + self.config.result_timeout);
@@ -274,7 +275,13 @@ impl Session {
                 }
             };
             tokio::select! {
-                frame = side.audio.recv(), if !audio.finished => {
+                frame = side.audio.recv(), if !input_closed => {
+                    input_closed = frame.is_none();
+                    if audio.finished {
+                        // The audio already ended (the service's endDetected, or a failed write): later
+                        // frames are read and dropped here rather than left to back up into the server.
+                        continue;
+                    }
                     let sent = match frame {
                         Some(samples) => {
                             let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();

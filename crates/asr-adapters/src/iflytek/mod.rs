@@ -254,6 +254,7 @@ impl Session {
         }
         let mut transcript = Transcript::default();
         let mut write_error: Option<String> = None;
+        let mut input_closed = input_done;
         loop {
             let timeout = async {
                 match deadline {
@@ -262,7 +263,13 @@ impl Session {
                 }
             };
             tokio::select! {
-                frame = side.audio.recv(), if !audio.finished => {
+                frame = side.audio.recv(), if !input_closed => {
+                    input_closed = frame.is_none();
+                    if audio.finished {
+                        // The input already ended (60 s, or a failed write): drop later frames here rather
+                        // than let them back up into the server.
+                        continue;
+                    }
                     let end = match frame {
                         Some(samples) => { audio.add(&samples); false }
                         None => true,
