@@ -292,6 +292,9 @@ impl Session {
                             audio.finish(&mut ws).await
                         }
                     };
+                    if audio.finished {
+                        deadline.get_or_insert(Instant::now() + self.config.result_timeout);
+                    }
                     if let Err(e) = sent {
                         // The service may have closed with a reason, or sent its final, that is still
                         // unread: stop sending and read on; the write error is reported only if nothing
@@ -446,7 +449,13 @@ struct AudioSender {
     request_id: String,
     header: Option<[u8; 44]>,
     finished: bool,
+    sent_bytes: usize,
+    max_bytes: usize,
 }
+
+/// A connection lasts at most 10 minutes (`websocketprotocol.md`); the audio ends a little before, so the
+/// final result still arrives on it.
+const MAX_CONNECTION_AUDIO: Duration = Duration::from_secs(570);
 
 impl AudioSender {
     fn new(request_id: String, sample_rate: u32) -> Self {
@@ -454,6 +463,8 @@ impl AudioSender {
             request_id,
             header: Some(usp::wav_header(sample_rate)),
             finished: false,
+            sent_bytes: 0,
+            max_bytes: (u64::from(sample_rate) * 2 * MAX_CONNECTION_AUDIO.as_secs()) as usize,
         }
     }
 
@@ -475,7 +486,12 @@ impl AudioSender {
             )))
             .await?;
         }
-        ws.flush().await
+        ws.flush().await?;
+        self.sent_bytes += pcm.len();
+        if self.sent_bytes >= self.max_bytes {
+            self.finish(ws).await?;
+        }
+        Ok(())
     }
 
     async fn finish(&mut self, ws: &mut Ws) -> Result<(), tungstenite::Error> {
