@@ -128,7 +128,14 @@ async fn transcripts_come_back_as_nlsml_and_failures_end_only_their_request() {
     .await
     .unwrap();
 
+    let xf_drop = iflytek::Emulator::start(
+        iflytek::Script::new(XF_APP, XF_KEY, XF_SECRET, "yes")
+            .with_fault(iflytek::Fault::Disconnect),
+    )
+    .await
+    .unwrap();
     let key = secret_file("azure-key", AZURE_KEY);
+    let xf_bad_secret = secret_file("xf-bad-secret", "not-the-secret");
     let bad_key = secret_file("azure-bad-key", "not-the-key-at-all");
     let xf_key = secret_file("xf-key", XF_KEY);
     let xf_secret = secret_file("xf-secret", XF_SECRET);
@@ -142,12 +149,17 @@ async fn transcripts_come_back_as_nlsml_and_failures_end_only_their_request() {
     config += &azure_engine("azure_drop", &dropping, &tts, &key);
     config += &iflytek_engine("iflytek", &xf, &xf_key, &xf_secret);
     config += &iflytek_engine("iflytek_broken", &xf_broken, &xf_key, &xf_secret);
+    config += &iflytek_engine("iflytek_badkey", &xf, &xf_key, &xf_bad_secret);
+    config += &iflytek_engine("iflytek_drop", &xf_drop, &xf_key, &xf_secret);
     let config_file = secret_file("config.toml", &config);
     let server = ServerProcess::start("46000-46199", &["--config", config_file.to_str().unwrap()]);
     let fixture = Fixture {
-        _emulators: (vec![good, slow, broken, dropping, tts], vec![xf, xf_broken]),
+        _emulators: (
+            vec![good, slow, broken, dropping, tts],
+            vec![xf, xf_broken, xf_drop],
+        ),
         server,
-        files: vec![key, bad_key, xf_key, xf_secret, config_file],
+        files: vec![key, bad_key, xf_key, xf_secret, xf_bad_secret, config_file],
     };
     let server = &fixture.server;
 
@@ -160,11 +172,14 @@ async fn transcripts_come_back_as_nlsml_and_failures_end_only_their_request() {
             recognize(server, "azure_broken", (46580, 46599)),
             recognize(server, "azure_drop", (46600, 46619)),
             recognize(server, "iflytek_broken", (46620, 46639)),
+            recognize(server, "iflytek_badkey", (46660, 46679)),
+            recognize(server, "iflytek_drop", (46680, 46699)),
         )
     };
-    let (az, xf, badkey, slow, broken, drop, xf_broken) = tokio::time::timeout(DEADLINE * 2, run)
-        .await
-        .expect("the recognitions did not all complete");
+    let (az, xf, badkey, slow, broken, drop, xf_broken, xf_badkey, xf_drop) =
+        tokio::time::timeout(DEADLINE * 2, run)
+            .await
+            .expect("the recognitions did not all complete");
     assert_eq!(az.0, 0, "azure: {}", az.1);
     assert!(
         az.1.contains("<instance>yes</instance>") || az.1.contains(">yes<"),
@@ -179,6 +194,8 @@ async fn transcripts_come_back_as_nlsml_and_failures_end_only_their_request() {
         ("vendor error mid-stream", &broken),
         ("disconnect", &drop),
         ("iflytek error mid-stream", &xf_broken),
+        ("iflytek bad secret", &xf_badkey),
+        ("iflytek disconnect", &xf_drop),
     ] {
         assert_eq!(outcome.0, 6, "{what}: {}", outcome.1);
     }
