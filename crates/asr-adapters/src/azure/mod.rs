@@ -320,6 +320,10 @@ impl Session {
                                 audio.finished = true;
                             }
                             deadline.get_or_insert(Instant::now() + self.config.result_timeout);
+                            if side.events.send(Ok(RecognizerEvent::SpeechEnded)).await.is_err() {
+                                close(&mut ws).await;
+                                return Ok(());
+                            }
                         }
                     }
                 }
