@@ -11,6 +11,8 @@
 //! Followed: iFlytek's "语音听写（流式版）WebAPI 文档" (接口要求, 接口鉴权, 接口数据传输与接收, 错误码). Limits from it:
 //! at most 60 s of audio per session (the adapter ends the input itself there), 16-bit mono PCM at 8 or
 //! 16 kHz. iFlytek reports no confidence; finals carry 1.0 and the server's grammar match scores them.
+//! The API takes no phrase hints (IAT's hot words are set in the iFlytek console), so grammars reach it only
+//! through the server's matching of the free transcript ([`GrammarSupport::Hints`]).
 //!
 //! Failures: a refused handshake (401/403 → [`EngineErrorKind::Auth`] with the service's message, 429/503
 //! retried with [`RetryPolicy`]); a response with a non-zero `code` → the kind of [`frames::error_kind`] and
