@@ -5,6 +5,11 @@
 //! session on the same server completes. A last test measures the time from the emulator sending its final
 //! result to the client receiving RECOGNITION-COMPLETE.
 //!
+//! Measured on the shared 2-core development machine, release build, 20 recognitions per vendor
+//! (`MRCP_LATENCY_RUNS=20 cargo test --release -p mrcp-server --test cloud_azure_iflytek time_from -- --nocapture`):
+//! Azure p50 0.30 ms, max 0.83 ms; iFlytek p50 0.28 ms, max 1.45 ms (vendor final → RECOGNITION-COMPLETE
+//! at the client, through adapter, session, NLSML and the MRCP connection).
+//!
 //! Needs espeak-ng and sox (installed by `scripts/test`) to make the caller's speech.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
