@@ -104,3 +104,15 @@ async fn a_dropped_connection_is_unavailable() {
     };
     assert_eq!(error.kind, EngineErrorKind::Unavailable, "{error}");
 }
+
+#[tokio::test]
+async fn text_over_the_documented_limit_is_refused_up_front() {
+    let emu = emulator(Fault::None).await;
+    let long = "天".repeat(3000); // 9000 bytes of UTF-8
+    let error = engine(&emu, SECRET)
+        .start(SynthesisRequest::text(long))
+        .expect_err("over 8000 bytes");
+    assert_eq!(error.kind, EngineErrorKind::BadRequest, "{error}");
+    assert!(error.message.contains("8000"), "{error}");
+    assert_eq!(emu.log().connections, 0, "nothing was sent");
+}
