@@ -8,11 +8,15 @@
 //! |---|---|---|
 //! | PocketSphinx (offline, grammar and dictation) | [`pocketsphinx`] | Debian `libpocketsphinx3`, `pocketsphinx-en-us`, loaded at run time |
 //! | any engine speaking engine-ws v1 over WebSocket (`docs/engine-ws.md`), jambonz custom STT servers | [`engine_ws`] | the engine's URL |
+//! | Microsoft Azure Speech (cloud, streaming over WebSocket) | [`azure`] | a key and a region |
+//! | iFlytek IAT streaming dictation (cloud, WebSocket) | [`iflytek`] | an app id, API key and secret |
 //! | a recognizer that fails on purpose, to prove isolation | [`fault`] | nothing |
 #![deny(missing_docs)]
 
+pub mod azure;
 pub mod engine_ws;
 pub mod fault;
+pub mod iflytek;
 pub mod pocketsphinx;
 mod recognizer;
 

@@ -9,6 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use mrcp_proto::engine::SecretSource;
 use serde::Deserialize;
 
 use crate::routing::RouteRule;
@@ -328,6 +329,11 @@ pub enum EngineConfig {
         /// `mode`: how it fails.
         mode: FaultKind,
     },
+    /// `kind = "azure"`: Microsoft Azure Speech, a recognizer (WebSocket) and a synthesizer (REST) under one
+    /// name.
+    Azure(AzureEngine),
+    /// `kind = "iflytek"`: iFlytek streaming dictation (IAT) and online TTS under one name.
+    Iflytek(IflytekEngine),
     /// `kind = "pocketsphinx"`: the embedded offline recognizer.
     Pocketsphinx {
         /// `model_dir`: default `/usr/share/pocketsphinx/model/en-us`.
@@ -432,6 +438,208 @@ impl EngineWsSettings {
             if !(1..=600_000).contains(&ms) {
                 return Err(invalid(key(k), "must be from 1 to 600000 ms"));
             }
+        }
+        Ok(())
+    }
+}
+
+/// `[engines.<name>] kind = "azure"`: every key but the credential and the region has a default.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AzureEngine {
+    /// `region`: the Azure region (`westeurope`…), which gives both endpoints.
+    pub region: Option<String>,
+    /// `key`: the subscription key, `{ env = "VAR" }` or `{ file = "PATH" }`.
+    pub key: Option<SecretSource>,
+    /// `token`: a bearer token instead of the key, same forms.
+    pub token: Option<SecretSource>,
+    /// `stt_endpoint`: default `wss://{region}.stt.speech.microsoft.com`.
+    pub stt_endpoint: Option<String>,
+    /// `tts_endpoint`: default `https://{region}.tts.speech.microsoft.com`.
+    pub tts_endpoint: Option<String>,
+    /// `language`: when the request names none. Default `"en-US"`.
+    #[serde(default = "default_azure_language")]
+    pub language: String,
+    /// `mode`: `"conversation"` (default), `"interactive"` or `"dictation"`.
+    #[serde(default = "default_azure_mode")]
+    pub mode: String,
+    /// `phrase_list`: send the grammars' phrases as a phrase list. Default true.
+    #[serde(default = "default_true")]
+    pub phrase_list: bool,
+    /// `voice`: when the request names none. Default `"en-US-AvaMultilingualNeural"`.
+    #[serde(default = "default_azure_voice")]
+    pub voice: String,
+    /// `output_format`: `"raw-8khz-8bit-mono-mulaw"` (default) or `"raw-16khz-16bit-mono-pcm"`.
+    #[serde(default = "default_azure_format")]
+    pub output_format: String,
+    /// `connect_timeout_ms`: default 5000.
+    #[serde(default = "default_cloud_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    /// `result_timeout_ms`: the longest wait for the final result after the input ended, and for each
+    /// chunk of TTS audio. Default 5000.
+    #[serde(default = "default_cloud_timeout_ms")]
+    pub result_timeout_ms: u64,
+    /// `max_retries`: retries after HTTP 429/503. Default 2.
+    #[serde(default = "default_max_retries")]
+    pub max_retries: u32,
+}
+
+/// `[engines.<name>] kind = "iflytek"`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IflytekEngine {
+    /// `app_id`: the application id.
+    pub app_id: String,
+    /// `api_key`: APIKey, `{ env = "VAR" }` or `{ file = "PATH" }`.
+    pub api_key: SecretSource,
+    /// `api_secret`: APISecret, same forms.
+    pub api_secret: SecretSource,
+    /// `iat_endpoint`: default `wss://iat-api.xfyun.cn/v2/iat`.
+    #[serde(default = "default_iflytek_iat")]
+    pub iat_endpoint: String,
+    /// `tts_endpoint`: default `wss://tts-api.xfyun.cn/v2/tts`.
+    #[serde(default = "default_iflytek_tts")]
+    pub tts_endpoint: String,
+    /// `language`: IAT `language` when the request names none. Default `"zh_cn"`.
+    #[serde(default = "default_iflytek_language")]
+    pub language: String,
+    /// `domain`: IAT `domain`. Default `"iat"`.
+    #[serde(default = "default_iflytek_domain")]
+    pub domain: String,
+    /// `accent`: IAT `accent`. Default `"mandarin"`.
+    #[serde(default = "default_iflytek_accent")]
+    pub accent: String,
+    /// `vad_eos_ms`: IAT `vad_eos`, 1000–10000. Default 3000.
+    #[serde(default = "default_vad_eos")]
+    pub vad_eos_ms: u32,
+    /// `dynamic_correction`: IAT `dwa = "wpgs"` (Chinese; enable it in the console first). Default false.
+    #[serde(default)]
+    pub dynamic_correction: bool,
+    /// `sample_rate`: 8000 (default: telephone audio as is) or 16000, for both directions.
+    #[serde(default = "default_iflytek_rate")]
+    pub sample_rate: u32,
+    /// `voice`: TTS `vcn` when the request names none. Default `"xiaoyan"`.
+    #[serde(default = "default_iflytek_voice")]
+    pub voice: String,
+    /// `connect_timeout_ms`: default 5000.
+    #[serde(default = "default_cloud_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    /// `result_timeout_ms`: as for Azure. Default 5000.
+    #[serde(default = "default_cloud_timeout_ms")]
+    pub result_timeout_ms: u64,
+    /// `max_retries`: retries after HTTP 429/503. Default 2.
+    #[serde(default = "default_max_retries")]
+    pub max_retries: u32,
+}
+
+fn default_azure_language() -> String {
+    "en-US".to_owned()
+}
+fn default_azure_mode() -> String {
+    "conversation".to_owned()
+}
+fn default_azure_voice() -> String {
+    "en-US-AvaMultilingualNeural".to_owned()
+}
+fn default_azure_format() -> String {
+    "raw-8khz-8bit-mono-mulaw".to_owned()
+}
+fn default_cloud_timeout_ms() -> u64 {
+    5000
+}
+fn default_max_retries() -> u32 {
+    2
+}
+fn default_iflytek_iat() -> String {
+    "wss://iat-api.xfyun.cn/v2/iat".to_owned()
+}
+fn default_iflytek_tts() -> String {
+    "wss://tts-api.xfyun.cn/v2/tts".to_owned()
+}
+fn default_iflytek_language() -> String {
+    "zh_cn".to_owned()
+}
+fn default_iflytek_domain() -> String {
+    "iat".to_owned()
+}
+fn default_iflytek_accent() -> String {
+    "mandarin".to_owned()
+}
+fn default_vad_eos() -> u32 {
+    3000
+}
+fn default_iflytek_rate() -> u32 {
+    8000
+}
+fn default_iflytek_voice() -> String {
+    "xiaoyan".to_owned()
+}
+
+impl EngineConfig {
+    /// Checks what serde cannot; `key` is the engine's TOML table (`engines.<name>`).
+    fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        match self {
+            EngineConfig::Azure(a) => {
+                if a.key.is_none() == a.token.is_none() {
+                    return Err(invalid(
+                        format!("{key}.key"),
+                        "give exactly one of key and token",
+                    ));
+                }
+                if a.region.is_none() && (a.stt_endpoint.is_none() || a.tts_endpoint.is_none()) {
+                    return Err(invalid(
+                        format!("{key}.region"),
+                        "give the region, or both stt_endpoint and tts_endpoint",
+                    ));
+                }
+                if !["conversation", "interactive", "dictation"].contains(&a.mode.as_str()) {
+                    return Err(invalid(
+                        format!("{key}.mode"),
+                        format!("{:?} is not conversation, interactive or dictation", a.mode),
+                    ));
+                }
+                if !["raw-8khz-8bit-mono-mulaw", "raw-16khz-16bit-mono-pcm"]
+                    .contains(&a.output_format.as_str())
+                {
+                    return Err(invalid(
+                        format!("{key}.output_format"),
+                        format!(
+                            "{:?} is not raw-8khz-8bit-mono-mulaw or raw-16khz-16bit-mono-pcm",
+                            a.output_format
+                        ),
+                    ));
+                }
+                if a.connect_timeout_ms == 0 || a.result_timeout_ms == 0 {
+                    return Err(invalid(
+                        format!("{key}.result_timeout_ms"),
+                        "timeouts must be above 0",
+                    ));
+                }
+            }
+            EngineConfig::Iflytek(x) => {
+                if ![8000, 16_000].contains(&x.sample_rate) {
+                    return Err(invalid(
+                        format!("{key}.sample_rate"),
+                        "must be 8000 or 16000",
+                    ));
+                }
+                if !(1000..=10_000).contains(&x.vad_eos_ms) {
+                    return Err(invalid(
+                        format!("{key}.vad_eos_ms"),
+                        "must be from 1000 to 10000",
+                    ));
+                }
+                if x.app_id.is_empty() {
+                    return Err(invalid(format!("{key}.app_id"), "must not be empty"));
+                }
+                if x.connect_timeout_ms == 0 || x.result_timeout_ms == 0 {
+                    return Err(invalid(
+                        format!("{key}.result_timeout_ms"),
+                        "timeouts must be above 0",
+                    ));
+                }
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -794,6 +1002,7 @@ impl Config {
             if let EngineConfig::EngineWs(settings) = engine {
                 settings.validate(name)?;
             }
+            engine.validate(&format!("engines.{name}"))?;
         }
         let known = |name: &str| self.engines.contains_key(name);
         if !known(&self.default_engines.speechsynth) {
@@ -954,6 +1163,35 @@ mod tests {
         let c = Config::default().apply(&o).unwrap();
         assert_eq!(c.tls.mrcp_listen, Some("127.0.0.1:0".parse().unwrap()));
         assert!(!Config::default().tls.enabled());
+    }
+
+    #[test]
+    fn cloud_engines_parse_and_are_validated() {
+        let c = parse(
+            "[default_engines]\nspeechrecog = \"az\"\nspeechsynth = \"xf\"\n[engines.az]\nkind = \"azure\"\nregion = \"westeurope\"\nkey = { env = \"AZURE_SPEECH_KEY\" }\n\
+             [engines.xf]\nkind = \"iflytek\"\napp_id = \"abc\"\napi_key = { env = \"K\" }\napi_secret = { file = \"/run/s\" }\n",
+        )
+        .unwrap();
+        let EngineConfig::Azure(az) = &c.engines["az"] else {
+            panic!("not azure")
+        };
+        assert_eq!(az.output_format, "raw-8khz-8bit-mono-mulaw");
+        let EngineConfig::Iflytek(xf) = &c.engines["xf"] else {
+            panic!("not iflytek")
+        };
+        assert_eq!((xf.sample_rate, xf.vad_eos_ms), (8000, 3000));
+        let e = parse("[engines.az]\nkind = \"azure\"\nregion = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("engines.az.key"), "{e}");
+        let e = parse("[engines.xf]\nkind = \"iflytek\"\napp_id = \"a\"\napi_key = { env = \"K\" }\napi_secret = { env = \"S\" }\nsample_rate = 44100\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("engines.xf.sample_rate"), "{e}");
+        let e = parse("[engines.az]\nkind = \"azure\"\nregion = \"x\"\nkey = { env = \"K\" }\nvoise = \"v\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("voise"), "{e}");
     }
 
     #[test]

@@ -114,6 +114,24 @@ impl Engines {
                 EngineConfig::EngineWs(settings) => {
                     engine_ws(name, settings, &mut recognizers, &mut synthesizers);
                 }
+                EngineConfig::Azure(cloud) => match cloud::azure(name, cloud) {
+                    Ok((recognizer, synthesizer)) => {
+                        recognizers.insert(name.clone(), recognizer);
+                        synthesizers.insert(name.clone(), synthesizer);
+                    }
+                    Err(error) => {
+                        warn!(engine = %name, %error, "requests routed to this engine will fail")
+                    }
+                },
+                EngineConfig::Iflytek(cloud) => match cloud::iflytek(name, cloud) {
+                    Ok((recognizer, synthesizer)) => {
+                        recognizers.insert(name.clone(), recognizer);
+                        synthesizers.insert(name.clone(), synthesizer);
+                    }
+                    Err(error) => {
+                        warn!(engine = %name, %error, "requests routed to this engine will fail")
+                    }
+                },
                 EngineConfig::Fault { mode } => {
                     let mode = match mode {
                         FaultKind::Panic => FaultMode::Panic,
@@ -178,5 +196,100 @@ impl Engines {
         self.recognizers
             .get(&self.default_recognizer)
             .map_or(16_000, |r| r.capabilities().sample_rate)
+    }
+}
+
+/// Cloud engines from their config: credentials are read here, once, and never logged.
+mod cloud {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use asr_adapters::Recognizer;
+    use asr_adapters::azure::{AzureAuth, AzureRecognizer, AzureSpeechConfig, RecognitionMode};
+    use asr_adapters::iflytek::{IflytekIatConfig, IflytekRecognizer};
+    use mrcp_proto::engine::RetryPolicy;
+    use tts_adapters::Synthesizer;
+    use tts_adapters::azure::{AzureSynthesizer, AzureTtsConfig, OutputFormat};
+    use tts_adapters::iflytek::{IflytekSynthesizer, IflytekTtsConfig};
+
+    use crate::config::{AzureEngine, IflytekEngine};
+
+    type Pair = (Arc<dyn Recognizer>, Arc<dyn Synthesizer>);
+
+    fn retry(max_retries: u32) -> RetryPolicy {
+        RetryPolicy {
+            max_retries,
+            ..RetryPolicy::default()
+        }
+    }
+
+    pub(super) fn azure(name: &str, c: &AzureEngine) -> Result<Pair, String> {
+        let auth = match (&c.key, &c.token) {
+            (Some(key), _) => AzureAuth::SubscriptionKey(key.load().map_err(|e| e.to_string())?),
+            (None, Some(token)) => AzureAuth::BearerToken(token.load().map_err(|e| e.to_string())?),
+            (None, None) => return Err("no key or token".to_owned()),
+        };
+        let region = c.region.as_deref().unwrap_or_default();
+        let mut stt = AzureSpeechConfig::new(
+            c.stt_endpoint
+                .clone()
+                .unwrap_or_else(|| AzureSpeechConfig::region_endpoint(region)),
+            auth.clone(),
+        );
+        stt.mode = match c.mode.as_str() {
+            "interactive" => RecognitionMode::Interactive,
+            "dictation" => RecognitionMode::Dictation,
+            _ => RecognitionMode::Conversation,
+        };
+        stt.default_language.clone_from(&c.language);
+        stt.phrase_list = c.phrase_list;
+        stt.connect_timeout = Duration::from_millis(c.connect_timeout_ms);
+        stt.result_timeout = Duration::from_millis(c.result_timeout_ms);
+        stt.retry = retry(c.max_retries);
+        let mut tts = AzureTtsConfig::new(
+            c.tts_endpoint
+                .clone()
+                .unwrap_or_else(|| AzureTtsConfig::region_endpoint(region)),
+            auth,
+        );
+        tts.output_format = if c.output_format == "raw-16khz-16bit-mono-pcm" {
+            OutputFormat::Pcm16k
+        } else {
+            OutputFormat::Mulaw8k
+        };
+        tts.default_voice.clone_from(&c.voice);
+        tts.default_language.clone_from(&c.language);
+        tts.connect_timeout = Duration::from_millis(c.connect_timeout_ms);
+        tts.read_timeout = Duration::from_millis(c.result_timeout_ms);
+        tts.retry = retry(c.max_retries);
+        Ok((
+            Arc::new(AzureRecognizer::new(name, stt).map_err(|e| e.to_string())?),
+            Arc::new(AzureSynthesizer::new(name, tts).map_err(|e| e.to_string())?),
+        ))
+    }
+
+    pub(super) fn iflytek(name: &str, c: &IflytekEngine) -> Result<Pair, String> {
+        let key = c.api_key.load().map_err(|e| e.to_string())?;
+        let secret = c.api_secret.load().map_err(|e| e.to_string())?;
+        let mut iat =
+            IflytekIatConfig::new(&c.iat_endpoint, &c.app_id, key.clone(), secret.clone());
+        iat.default_language.clone_from(&c.language);
+        iat.domain.clone_from(&c.domain);
+        iat.accent.clone_from(&c.accent);
+        iat.vad_eos_ms = c.vad_eos_ms;
+        iat.dynamic_correction = c.dynamic_correction;
+        iat.sample_rate = c.sample_rate;
+        iat.connect_timeout = Duration::from_millis(c.connect_timeout_ms);
+        iat.result_timeout = Duration::from_millis(c.result_timeout_ms);
+        iat.retry = retry(c.max_retries);
+        let mut tts = IflytekTtsConfig::new(&c.tts_endpoint, &c.app_id, key, secret);
+        tts.default_voice.clone_from(&c.voice);
+        tts.sample_rate = c.sample_rate;
+        tts.read_timeout = Duration::from_millis(c.result_timeout_ms);
+        tts.retry = retry(c.max_retries);
+        Ok((
+            Arc::new(IflytekRecognizer::new(name, iat).map_err(|e| e.to_string())?),
+            Arc::new(IflytekSynthesizer::new(name, tts).map_err(|e| e.to_string())?),
+        ))
     }
 }

@@ -11,6 +11,8 @@
 //! | espeak-ng (offline, 100+ languages, subprocess) | [`espeak`] | Debian `espeak-ng` |
 //! | any engine speaking engine-ws v1 over WebSocket or HTTP (`docs/engine-ws.md`), jambonz custom TTS servers (HTTP) | [`engine_ws`] | the engine's URL |
 //! | pre-recorded WAV prompts from a directory | [`prompt_files`] | the files |
+//! | Microsoft Azure TTS (cloud, REST, streamed) | [`azure`] | a key and a region |
+//! | iFlytek online TTS (cloud, WebSocket) | [`iflytek`] | an app id, API key and secret |
 //!
 //! SSML is parsed by the server with [`mrcp_proto::ssml`]; engines that speak plain text use
 //! [`SynthesisRequest::segments`]. [`failure_of`] tells which Completion-Cause an engine error stands for.
@@ -43,10 +45,12 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod azure;
 pub mod engine_ws;
 pub mod espeak;
 mod failure;
 mod headers;
+pub mod iflytek;
 pub mod prompt_files;
 mod synthesizer;
 

@@ -6,3 +6,7 @@
 //! documented errors and limits, and answers real audio with a scripted transcript. Used only in tests
 //! (dev-dependency); never shipped in a binary.
 #![deny(missing_docs)]
+
+pub mod azure;
+pub mod iflytek;
+pub mod speech_audio;
