@@ -7,10 +7,14 @@
 //! | engine | module | what it needs |
 //! |---|---|---|
 //! | PocketSphinx (offline, grammar and dictation) | [`pocketsphinx`] | Debian `libpocketsphinx3`, `pocketsphinx-en-us`, loaded at run time |
+//! | OpenAI-compatible transcription (REST: OpenAI, speaches, LocalAI, whisper.cpp) and OpenAI Realtime | [`openai`] | an API key, or a self-hosted server |
+//! | Deepgram live streaming | [`deepgram`] | an API key |
 //! | a recognizer that fails on purpose, to prove isolation | [`fault`] | nothing |
 #![deny(missing_docs)]
 
+pub mod deepgram;
 pub mod fault;
+pub mod openai;
 pub mod pocketsphinx;
 mod recognizer;
 

@@ -10,6 +10,8 @@
 //! |---|---|---|
 //! | espeak-ng (offline, 100+ languages, subprocess) | [`espeak`] | Debian `espeak-ng` |
 //! | pre-recorded WAV prompts from a directory | [`prompt_files`] | the files |
+//! | OpenAI-compatible speech (OpenAI, speaches, LocalAI, Kokoro-FastAPI) | [`openai`] | an API key, or a self-hosted server |
+//! | Deepgram Aura | [`deepgram`] | an API key |
 //!
 //! SSML is parsed by the server with [`mrcp_proto::ssml`]; engines that speak plain text use
 //! [`SynthesisRequest::segments`]. [`failure_of`] tells which Completion-Cause an engine error stands for.
@@ -42,9 +44,11 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod deepgram;
 pub mod espeak;
 mod failure;
 mod headers;
+pub mod openai;
 pub mod prompt_files;
 mod synthesizer;
 

@@ -6,3 +6,6 @@
 //! documented errors and limits, and answers real audio with a scripted transcript. Used only in tests
 //! (dev-dependency); never shipped in a binary.
 #![deny(missing_docs)]
+
+pub mod deepgram;
+pub mod openai;
