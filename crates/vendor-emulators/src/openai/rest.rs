@@ -269,10 +269,10 @@ pub(crate) async fn speech(
         wav.append(&mut bytes);
         bytes = wav;
     }
-    if faults.disconnect_after_speech.is_some() {
+    let cut = faults.disconnect_after_speech.is_some();
+    if cut {
         let half = bytes.len() / 2;
         bytes.truncate(half);
-        return cut_off("audio/pcm", bytes);
     }
     let delay = faults.first_result_delay;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
@@ -284,6 +284,10 @@ pub(crate) async fn speech(
                 return;
             }
             tokio::task::yield_now().await;
+        }
+        if cut {
+            let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "emulated disconnect");
+            let _ = tx.send(Err(reset)).await;
         }
     });
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
