@@ -12,6 +12,8 @@ use tts_adapters::Synthesizer;
 use tts_adapters::espeak::{EspeakConfig, EspeakNg};
 
 use crate::config::{Config, EngineConfig, FaultKind};
+
+mod openai_deepgram;
 use crate::routing::{RouteContext, RouteRule, choose};
 
 /// Every configured engine, by name, with the routes.
@@ -57,6 +59,11 @@ impl Engines {
                         name.clone(),
                         Arc::new(FaultRecognizer::new(name.clone(), mode)),
                     );
+                }
+                EngineConfig::Openai { .. }
+                | EngineConfig::OpenaiRealtime { .. }
+                | EngineConfig::Deepgram { .. } => {
+                    openai_deepgram::build(name, engine, &mut recognizers, &mut synthesizers);
                 }
                 EngineConfig::Espeak {
                     max_concurrent,

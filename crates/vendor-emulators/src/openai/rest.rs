@@ -286,7 +286,8 @@ pub(crate) async fn speech(
             tokio::task::yield_now().await;
         }
         if cut {
-            let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "emulated disconnect");
+            let reset =
+                std::io::Error::new(std::io::ErrorKind::ConnectionReset, "emulated disconnect");
             let _ = tx.send(Err(reset)).await;
         }
     });
