@@ -13,7 +13,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::{ServerProcess, body, cause, connect, telephone_speech};
@@ -33,7 +33,7 @@ fn key_file(tag: &str, key: &str) -> PathBuf {
 }
 
 /// An engine section and the route to it (by `Vendor-Specific-Parameters: engine=<name>`).
-fn engine(name: &str, kind: &str, base_url: &str, key: &PathBuf, extra: &str) -> String {
+fn engine(name: &str, kind: &str, base_url: &str, key: &Path, extra: &str) -> String {
     format!(
         "[engines.{name}]\nkind = \"{kind}\"\nbase_url = \"{base_url}\"\napi_key = {{ file = \"{}\" }}\n{extra}\n\
          [[routes]]\nvendor_parameter = \"engine={name}\"\nengine = \"{name}\"\n\n",
