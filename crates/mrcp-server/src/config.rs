@@ -686,6 +686,39 @@ mod tests {
         assert!(e.contains("recognizer.confidence_threshold"), "{e}");
     }
 
+    /// The commented cloud-engine sections of the example file parse once uncommented.
+    #[test]
+    fn the_example_cloud_engines_parse() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/mrcp-server.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let start = text.find("# [engines.openai]").unwrap();
+        let is_toml = |l: &str| {
+            l.starts_with('[')
+                || l.split_once(" = ").is_some_and(|(k, _)| {
+                    !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                })
+        };
+        let uncommented: Vec<&str> = text[start..]
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| is_toml(l))
+            .collect();
+        let config = format!(
+            "[default_engines]\nspeechrecog = \"deepgram\"\nspeechsynth = \"openai\"\n{}",
+            uncommented.join("\n")
+        );
+        let c = parse(&config).unwrap();
+        assert!(matches!(&c.engines["openai"], EngineConfig::Openai { .. }));
+        assert!(matches!(
+            &c.engines["openai-rt"],
+            EngineConfig::OpenaiRealtime { .. }
+        ));
+        assert!(matches!(
+            &c.engines["deepgram"],
+            EngineConfig::Deepgram { .. }
+        ));
+    }
+
     #[test]
     fn cloud_engines_parse_with_defaults_and_nested_tables() {
         let c = parse(

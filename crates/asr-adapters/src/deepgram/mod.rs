@@ -444,7 +444,14 @@ async fn connect(inner: &Inner, url: &str) -> Result<Socket, EngineError> {
             })?;
         auth.set_sensitive(true);
         request.headers_mut().insert("authorization", auth);
-        match tokio::time::timeout(timeout, tokio_tungstenite::connect_async(request)).await {
+        // TCP_NODELAY: control messages (Finalize, CloseStream) are small and must not wait for the
+        // ACK of the audio before them (Nagle's algorithm adds ~40 ms).
+        match tokio::time::timeout(
+            timeout,
+            tokio_tungstenite::connect_async_with_config(request, None, true),
+        )
+        .await
+        {
             Err(_) => {
                 return Err(EngineError::new(
                     name,

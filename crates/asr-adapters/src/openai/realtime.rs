@@ -338,8 +338,13 @@ async fn connect(inner: &Inner) -> Result<Socket, EngineError> {
             value.set_sensitive(true);
             request.headers_mut().insert("authorization", value);
         }
-        let attempt =
-            tokio::time::timeout(timeout, tokio_tungstenite::connect_async(request)).await;
+        // TCP_NODELAY: the commit is small and must not wait for the ACK of the audio before it (Nagle's
+        // algorithm adds ~40 ms).
+        let attempt = tokio::time::timeout(
+            timeout,
+            tokio_tungstenite::connect_async_with_config(request, None, true),
+        )
+        .await;
         match attempt {
             Err(_) => {
                 return Err(EngineError::new(
