@@ -249,3 +249,23 @@ async fn slow_final_times_out() {
         out.error()
     );
 }
+
+#[tokio::test]
+async fn a_dropped_recognition_closes_the_vendor_stream() {
+    let emu = emulator(transcript("yes")).await;
+    let dg = engine(&emu, DeepgramListenConfig::default());
+    let stream = dg.start(yes_no()).expect("start");
+    for frame in utterance(8000).chunks(160).take(25) {
+        stream.push(frame.to_vec()).await.unwrap();
+    }
+    // STOP: the server drops its end; Deepgram must hear CloseStream rather than a vanished socket.
+    drop(stream);
+    tokio::time::timeout(common::DEADLINE, async {
+        while !emu.stats().control.iter().any(|c| c == "CloseStream") {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("no CloseStream after the recognition was dropped");
+    assert!(!emu.stats().control.iter().any(|c| c == "Finalize"));
+}

@@ -308,15 +308,9 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 async fn run(inner: Arc<Inner>, url: String, side: EngineSide) {
     let EngineSide { audio, events } = side;
-    let reporter = events.clone();
-    tokio::select! {
-        outcome = stream(&inner, &url, audio, &reporter) => {
-            if let Err(error) = outcome {
-                let _ = events.send(Err(error)).await;
-            }
-        }
-        // STOP, barge-in or BYE: dropping the socket ends the vendor stream.
-        () = events.closed() => {}
+    if let Err(error) = stream(&inner, &url, audio, &events).await {
+        // Fails harmlessly when the server has dropped the recognition.
+        let _ = events.send(Err(error)).await;
     }
 }
 
@@ -409,6 +403,13 @@ async fn stream(
                     }
                     Heard::Finalized | Heard::Done | Heard::Nothing => {}
                 }
+            }
+            // STOP, barge-in or BYE: the server dropped the recognition. Deepgram bills an open stream, so
+            // it is told, not just left.
+            () = events.closed() => {
+                let _ = ws.send(Message::text(r#"{"type":"CloseStream"}"#)).await;
+                let _ = tokio::time::timeout(Duration::from_millis(500), ws.close(None)).await;
+                return Ok(());
             }
             () = tokio::time::sleep_until(wake) => {
                 if deadline.is_some() {

@@ -156,14 +156,9 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 async fn run(inner: std::sync::Arc<Inner>, request: RecognitionRequest, side: EngineSide) {
     let EngineSide { audio, events } = side;
-    let events_for_run = events.clone();
-    tokio::select! {
-        outcome = session(&inner, &request, audio, &events_for_run) => {
-            if let Err(error) = outcome {
-                let _ = events.send(Err(error)).await;
-            }
-        }
-        () = events.closed() => {}
+    if let Err(error) = session(&inner, &request, audio, &events).await {
+        // Fails harmlessly when the server has dropped the recognition.
+        let _ = events.send(Err(error)).await;
     }
 }
 
@@ -295,6 +290,11 @@ async fn session(
                     }
                     ServerEvent::SessionCreated | ServerEvent::SessionUpdated | ServerEvent::Committed | ServerEvent::Other => {}
                 }
+            }
+            // STOP, barge-in or BYE: the server dropped the recognition; end the session cleanly.
+            () = events.closed() => {
+                let _ = tokio::time::timeout(Duration::from_millis(500), ws.close(None)).await;
+                return Ok(());
             }
             () = timer => {
                 return Err(EngineError::new(name, EngineErrorKind::Timeout, format!("no transcript {} ms after the end of input", config.result_timeout_ms)));
