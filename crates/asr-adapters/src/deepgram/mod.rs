@@ -25,6 +25,16 @@
 //! utterance (`speech_final`, `UtteranceEnd`) ends the recognition at once instead. The grammars' phrases go
 //! as `keyterm` (Nova-3) or their words as `keywords` (older models); the server matches the transcript
 //! against the grammars ([`GrammarSupport::Hints`]).
+//!
+//! One WebSocket per RECOGNIZE, closed with `CloseStream` on completion and also when the server drops the
+//! recognition (STOP, barge-in, BYE). Timeouts: `connect_timeout_ms` for the handshake (refusals with 429 or
+//! 503 are retried per [`RetryPolicy`]), `result_timeout_ms` from the end of input to the final transcript.
+//! A close frame other than the answer to `CloseStream`, a lost connection, or an `Error` message ends the
+//! recognition with an [`EngineError`] carrying Deepgram's reason (`NET-0001`, `DATA-0000`…), which the server
+//! reports as Completion-Cause 006.
+//!
+//! Limits: one channel; `linear16` or `mulaw` only; n-best alternatives (`alternatives`) only when the
+//! utterance is one finalized segment (several segments are joined into one alternative); at most 50 hints.
 
 mod wire;
 

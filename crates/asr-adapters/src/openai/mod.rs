@@ -22,6 +22,19 @@
 //! 429 and 503 are retried per [`RetryPolicy`] (honouring `Retry-After`); other failures end the
 //! recognition with an [`EngineError`] carrying the vendor's message, which the server reports as
 //! Completion-Cause 006.
+//!
+//! # The Realtime recognizer
+//! One transcription session per RECOGNIZE. The engine declares 24 kHz for `audio/pcm` (the server resamples
+//! the call with rubato) or 8 kHz for `audio/pcmu`; `session.update` sets `turn_detection: null`, so the
+//! server's endpointer, not OpenAI's VAD, ends the utterance, and the input is then committed. Deltas become
+//! [`RecognizerEvent::Partial`]s; `completed` is the final result (confidence from log-probabilities when
+//! present, else 0.9). Under 100 ms of audio is no result (the API refuses to commit it). An `error` event,
+//! a `…failed` event, a close frame or a lost connection ends the recognition with the vendor's message;
+//! `connect_timeout_ms` bounds the handshake (429/503 retried) and `result_timeout_ms` the wait for the
+//! transcript. The session is closed on completion and when the server drops the recognition.
+//!
+//! Limits: no SSE streaming of REST transcriptions (`stream=true`), no server VAD turn detection, one
+//! alternative per result (neither endpoint returns n-best).
 
 mod http;
 mod realtime;
