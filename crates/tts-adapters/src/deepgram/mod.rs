@@ -124,6 +124,13 @@ impl DeepgramSpeech {
                 ),
             ));
         }
+        if reqwest::header::HeaderValue::from_str(&format!("Token {}", api_key.expose())).is_err() {
+            return Err(EngineError::new(
+                name,
+                EngineErrorKind::Auth,
+                "the API key is not a valid header value",
+            ));
+        }
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
             .build()
@@ -208,9 +215,8 @@ impl Synthesizer for DeepgramSpeech {
                 .header(reqwest::header::AUTHORIZATION, {
                     let mut v =
                         reqwest::header::HeaderValue::from_str(&format!("Token {}", key.expose()))
-                            .unwrap_or_else(|_| {
-                                reqwest::header::HeaderValue::from_static("Token invalid")
-                            });
+                            // Checked in `new`: the key makes a valid header value.
+                            .unwrap_or_else(|_| reqwest::header::HeaderValue::from_static("Token"));
                     v.set_sensitive(true);
                     v
                 })
