@@ -6,7 +6,10 @@
 //!
 //! `measure_final_to_complete` (ignored by default) reports the time each adapter adds between the
 //! vendor's final result and the client's receipt of RECOGNITION-COMPLETE:
-//! `cargo test -p mrcp-server --test cloud_openai_deepgram -- --ignored --nocapture`.
+//! `cargo test -p mrcp-server --test cloud_openai_deepgram -- --ignored --nocapture`. Measured 2026-11-23
+//! on the shared 2-core machine with `--release`, 10 runs each: OpenAI REST p50 0.30 ms (max 0.44 ms),
+//! OpenAI Realtime p50 0.29 ms (max 2.95 ms), Deepgram p50 0.28 ms (max 0.33 ms); debug build: p50 4.9,
+//! 5.1 and 1.6 ms.
 //!
 //! Needs espeak-ng and sox (installed by `scripts/test`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
