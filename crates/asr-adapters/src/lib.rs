@@ -10,13 +10,18 @@
 //! | any engine speaking engine-ws v1 over WebSocket (`docs/engine-ws.md`), jambonz custom STT servers | [`engine_ws`] | the engine's URL |
 //! | Microsoft Azure Speech (cloud, streaming over WebSocket) | [`azure`] | a key and a region |
 //! | iFlytek IAT streaming dictation (cloud, WebSocket) | [`iflytek`] | an app id, API key and secret |
+//! | OpenAI-compatible transcription (REST: OpenAI, speaches, LocalAI, whisper.cpp) and OpenAI Realtime | [`openai`] | an API key, or a self-hosted server |
+//! | Deepgram live streaming | [`deepgram`] | an API key |
 //! | a recognizer that fails on purpose, to prove isolation | [`fault`] | nothing |
 #![deny(missing_docs)]
 
 pub mod azure;
+pub mod deepgram;
 pub mod engine_ws;
 pub mod fault;
 pub mod iflytek;
+pub mod net;
+pub mod openai;
 pub mod pocketsphinx;
 mod recognizer;
 

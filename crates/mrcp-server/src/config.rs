@@ -303,7 +303,7 @@ pub struct DefaultEngines {
 }
 
 /// `[engines.<name>]`: one engine instance; `kind` says which adapter it is.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum EngineConfig {
     /// `kind = "espeak"`: the embedded offline synthesizer (espeak-ng as a subprocess).
@@ -334,6 +334,49 @@ pub enum EngineConfig {
     Azure(AzureEngine),
     /// `kind = "iflytek"`: iFlytek streaming dictation (IAT) and online TTS under one name.
     Iflytek(IflytekEngine),
+    /// `kind = "openai"`: an OpenAI-compatible server (OpenAI, speaches, LocalAI, whisper.cpp…), as a
+    /// recognizer (`/v1/audio/transcriptions`) and a synthesizer (`/v1/audio/speech`).
+    Openai {
+        /// `base_url`: default `"https://api.openai.com"`.
+        #[serde(default = "default_openai_url")]
+        base_url: String,
+        /// `api_key`: `{ env = "VAR" }` or `{ file = "PATH" }`; none for servers that need no key.
+        #[serde(default)]
+        api_key: Option<SecretSource>,
+        /// `[engines.<name>.recognizer]`: model, language, timeouts (see `asr_adapters::openai`).
+        #[serde(default)]
+        recognizer: asr_adapters::openai::OpenAiTranscriptionConfig,
+        /// `[engines.<name>.synthesizer]`: model, voice, format, timeouts (see `tts_adapters::openai`).
+        #[serde(default)]
+        synthesizer: tts_adapters::openai::OpenAiSpeechConfig,
+    },
+    /// `kind = "openai-realtime"`: OpenAI Realtime transcription over WebSocket, as a recognizer.
+    #[serde(rename = "openai-realtime")]
+    OpenaiRealtime {
+        /// `base_url`: default `"https://api.openai.com"` (the WebSocket URL is derived from it).
+        #[serde(default = "default_openai_url")]
+        base_url: String,
+        /// `api_key`: `{ env = "VAR" }` or `{ file = "PATH" }`.
+        #[serde(default)]
+        api_key: Option<SecretSource>,
+        /// `[engines.<name>.recognizer]` (see `asr_adapters::openai::OpenAiRealtimeConfig`).
+        #[serde(default)]
+        recognizer: asr_adapters::openai::OpenAiRealtimeConfig,
+    },
+    /// `kind = "deepgram"`: Deepgram live streaming as a recognizer and Aura as a synthesizer.
+    Deepgram {
+        /// `base_url`: default `"https://api.deepgram.com"`.
+        #[serde(default = "default_deepgram_url")]
+        base_url: String,
+        /// `api_key`: `{ env = "VAR" }` or `{ file = "PATH" }` (required).
+        api_key: SecretSource,
+        /// `[engines.<name>.recognizer]` (see `asr_adapters::deepgram::DeepgramListenConfig`).
+        #[serde(default)]
+        recognizer: asr_adapters::deepgram::DeepgramListenConfig,
+        /// `[engines.<name>.synthesizer]` (see `tts_adapters::deepgram::DeepgramSpeakConfig`).
+        #[serde(default)]
+        synthesizer: tts_adapters::deepgram::DeepgramSpeakConfig,
+    },
     /// `kind = "pocketsphinx"`: the embedded offline recognizer.
     Pocketsphinx {
         /// `model_dir`: default `/usr/share/pocketsphinx/model/en-us`.
@@ -643,6 +686,14 @@ impl EngineConfig {
         }
         Ok(())
     }
+}
+
+fn default_openai_url() -> String {
+    "https://api.openai.com".to_owned()
+}
+
+fn default_deepgram_url() -> String {
+    "https://api.deepgram.com".to_owned()
 }
 
 fn default_pocketsphinx_model() -> PathBuf {
@@ -1099,6 +1150,78 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("recognizer.confidence_threshold"), "{e}");
+    }
+
+    /// The commented cloud-engine sections of the example file parse once uncommented.
+    #[test]
+    fn the_example_cloud_engines_parse() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/mrcp-server.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let start = text.find("# [engines.openai]").unwrap();
+        let is_toml = |l: &str| {
+            l.starts_with('[')
+                || l.split_once(" = ").is_some_and(|(k, _)| {
+                    !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                })
+        };
+        let uncommented: Vec<&str> = text[start..]
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| is_toml(l))
+            .collect();
+        let config = format!(
+            "[default_engines]\nspeechrecog = \"deepgram\"\nspeechsynth = \"openai\"\n{}",
+            uncommented.join("\n")
+        );
+        let c = parse(&config).unwrap();
+        assert!(matches!(&c.engines["openai"], EngineConfig::Openai { .. }));
+        assert!(matches!(
+            &c.engines["openai-rt"],
+            EngineConfig::OpenaiRealtime { .. }
+        ));
+        assert!(matches!(
+            &c.engines["deepgram"],
+            EngineConfig::Deepgram { .. }
+        ));
+    }
+
+    #[test]
+    fn cloud_engines_parse_with_defaults_and_nested_tables() {
+        let c = parse(
+            "[default_engines]\nspeechrecog = \"dg\"\nspeechsynth = \"oa\"\n[engines.oa]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9\"\napi_key = { env = \"OA\" }\n\
+             [engines.oa.recognizer]\nmodel = \"whisper-1\"\n\
+             [engines.rt]\nkind = \"openai-realtime\"\n\
+             [engines.dg]\nkind = \"deepgram\"\napi_key = { file = \"/run/dg\" }\n[engines.dg.recognizer]\nencoding = \"mulaw\"\n",
+        )
+        .unwrap();
+        match &c.engines["oa"] {
+            EngineConfig::Openai {
+                recognizer,
+                synthesizer,
+                api_key,
+                ..
+            } => {
+                assert_eq!(recognizer.model, "whisper-1");
+                assert_eq!(synthesizer.voice, "alloy");
+                assert_eq!(api_key, &Some(SecretSource::Env("OA".into())));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            matches!(&c.engines["rt"], EngineConfig::OpenaiRealtime { base_url, .. } if base_url == "https://api.openai.com")
+        );
+        assert!(
+            matches!(&c.engines["dg"], EngineConfig::Deepgram { recognizer, .. }
+            if recognizer.encoding == asr_adapters::deepgram::DeepgramEncoding::Mulaw)
+        );
+        let e = parse("[engines.dg]\nkind = \"deepgram\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("api_key"), "{e}");
+        let e = parse("[engines.oa]\nkind = \"openai\"\n[engines.oa.recognizer]\nmodle = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("modle"), "{e}");
     }
 
     #[test]

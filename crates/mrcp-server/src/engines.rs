@@ -16,6 +16,8 @@ use tts_adapters::engine_ws::{EngineWsSynthesizer, EngineWsTtsConfig, HttpSynthe
 use tts_adapters::espeak::{EspeakConfig, EspeakNg};
 
 use crate::config::{Config, EngineConfig, EngineWsSettings, FaultKind};
+
+mod openai_deepgram;
 use crate::routing::{RouteContext, RouteRule, choose};
 
 /// Every configured engine, by name, with the routes.
@@ -142,6 +144,11 @@ impl Engines {
                         name.clone(),
                         Arc::new(FaultRecognizer::new(name.clone(), mode)),
                     );
+                }
+                EngineConfig::Openai { .. }
+                | EngineConfig::OpenaiRealtime { .. }
+                | EngineConfig::Deepgram { .. } => {
+                    openai_deepgram::build(name, engine, &mut recognizers, &mut synthesizers);
                 }
                 EngineConfig::Espeak {
                     max_concurrent,

@@ -13,6 +13,8 @@
 //! | pre-recorded WAV prompts from a directory | [`prompt_files`] | the files |
 //! | Microsoft Azure TTS (cloud, REST, streamed) | [`azure`] | a key and a region |
 //! | iFlytek online TTS (cloud, WebSocket) | [`iflytek`] | an app id, API key and secret |
+//! | OpenAI-compatible speech (OpenAI, speaches, LocalAI, Kokoro-FastAPI) | [`openai`] | an API key, or a self-hosted server |
+//! | Deepgram Aura | [`deepgram`] | an API key |
 //!
 //! SSML is parsed by the server with [`mrcp_proto::ssml`]; engines that speak plain text use
 //! [`SynthesisRequest::segments`]. [`failure_of`] tells which Completion-Cause an engine error stands for.
@@ -46,11 +48,13 @@
 #![forbid(unsafe_code)]
 
 pub mod azure;
+pub mod deepgram;
 pub mod engine_ws;
 pub mod espeak;
 mod failure;
 mod headers;
 pub mod iflytek;
+pub mod openai;
 pub mod prompt_files;
 mod synthesizer;
 

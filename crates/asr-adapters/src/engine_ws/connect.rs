@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mrcp_proto::engine::{EngineError, EngineErrorKind, Secret};
-use rustls_platform_verifier::BuilderVerifierExt;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderValue, header::AUTHORIZATION};
@@ -19,22 +18,7 @@ pub const MAX_MESSAGE: usize = 1 << 20;
 /// An open connection to an engine.
 pub type EngineSocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-/// The TLS client configuration for `wss://` engines: rustls with the ring provider, verified by the
-/// platform's roots. Built once per engine.
-pub fn tls_config(engine: &str) -> Result<Arc<rustls::ClientConfig>, EngineError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .and_then(|b| b.with_platform_verifier())
-        .map(|b| Arc::new(b.with_no_client_auth()))
-        .map_err(|e| {
-            EngineError::new(
-                engine,
-                EngineErrorKind::Internal,
-                format!("cannot set up TLS: {e}"),
-            )
-        })
-}
+pub use crate::net::tls_config;
 
 /// `scheme://host:port` of a URL: what errors and logs may show (a query could hold a key).
 pub fn redacted(url: &str) -> String {

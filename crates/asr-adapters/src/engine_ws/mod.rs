@@ -36,7 +36,7 @@
 //! # Ok(()) }
 //! ```
 
-mod connect;
+pub mod connect;
 mod driver;
 pub mod message;
 

@@ -124,11 +124,7 @@ impl AzureSynthesizer {
                 format!("endpoint {:?} is not an http(s) URL", config.endpoint),
             ));
         }
-        let client = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .user_agent(concat!("open-mrcp/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| EngineError::new(&name, EngineErrorKind::Internal, e.to_string()))?;
+        let client = asr_adapters::net::http_client(&name, config.connect_timeout)?;
         Ok(Self {
             capabilities: SynthesizerCapabilities {
                 sample_rate: config.output_format.sample_rate(),

@@ -28,7 +28,7 @@
 //! # Ok(()) }
 //! ```
 
-mod connect;
+use asr_adapters::engine_ws::connect;
 mod http;
 pub mod message;
 mod ws;
@@ -172,18 +172,7 @@ impl HttpSynthesizer {
     pub fn new(name: impl Into<String>, config: EngineWsTtsConfig) -> Result<Self, EngineError> {
         let name = name.into();
         config.validate(&name, ["http", "https"])?;
-        let tls = connect::tls_config(&name)?;
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured((*tls).clone())
-            .connect_timeout(config.connect_timeout)
-            .build()
-            .map_err(|e| {
-                EngineError::new(
-                    name.clone(),
-                    EngineErrorKind::Internal,
-                    format!("cannot build the HTTP client: {e}"),
-                )
-            })?;
+        let client = asr_adapters::net::http_client(&name, config.connect_timeout)?;
         Ok(Self {
             capabilities: config.capabilities(false),
             name,
