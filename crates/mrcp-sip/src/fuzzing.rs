@@ -162,7 +162,7 @@ fn run_proxy(data: &[u8]) {
                 ProxyOutput::Event(ProxyEvent::BranchFailed { id, .. }) => {
                     let _ = proxy.finish(now, id);
                 }
-                ProxyOutput::Transmit(_) => {}
+                ProxyOutput::Event(ProxyEvent::Answered { .. }) | ProxyOutput::Transmit(_) => {}
             }
         }
     }

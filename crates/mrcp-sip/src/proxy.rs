@@ -63,6 +63,10 @@ pub struct ProxyConfig {
     /// core (best response so far, or 408), so a client never hangs on a silent application or
     /// backend (a guard in the spirit of Timer C, §16.8).
     pub final_timeout: std::time::Duration,
+    /// A branch that gets no response at all (not even 100 Trying) this long after it was sent
+    /// fails as if its transaction had timed out, while the retransmission timers keep the
+    /// standard T1 (as Kamailio's `fr_timer` next to its T1). `None`: only Timer B/F.
+    pub reply_timeout: Option<std::time::Duration>,
 }
 
 impl Default for ProxyConfig {
@@ -74,6 +78,7 @@ impl Default for ProxyConfig {
             limits: SipLimits::default(),
             seed: 0,
             final_timeout: std::time::Duration::from_secs(60),
+            reply_timeout: None,
         }
     }
 }
@@ -97,6 +102,17 @@ pub enum ProxyEvent {
         target: Peer,
         /// Its final status.
         status: Option<u16>,
+    },
+    /// A branch of a request the application placed got a final response that ends the request
+    /// (a 2xx, forwarded to the client, or a 6xx, §16.7 step 9): nothing more to decide. For
+    /// the application's bookkeeping and counters.
+    Answered {
+        /// The request.
+        id: ProxyTxId,
+        /// The target that answered.
+        target: Peer,
+        /// Its final status.
+        status: u16,
     },
 }
 
@@ -146,6 +162,8 @@ struct Branch {
     peer: Peer,
     parent: ServerKey,
     finished: bool,
+    /// Without any response by then, the branch fails ([`ProxyConfig::reply_timeout`]).
+    reply_by: Option<Instant>,
 }
 
 /// The sans-IO proxy core. Same run loop as [`crate::Endpoint`].
@@ -198,14 +216,23 @@ impl Proxy {
 
     /// Brings the deadline index up to date for every transaction changed since the last call.
     /// Every public entry point ends with it, so [`Proxy::poll_timeout`] is always exact.
+    ///
+    /// A transaction that has its final response keeps only what its remaining timers need
+    /// (the machine with its last response or ACK): its copy of the request and the best
+    /// response are released here, as it may live on for 64·T1 (Timers J, L, M).
     fn reindex(&mut self) {
         while let Some(key) = self.touched.pop() {
             let at = match key {
                 TxKey::Server(id) => self
                     .ids
                     .get(&ProxyTxId(id))
-                    .and_then(|k| self.incoming.get(k))
+                    .and_then(|k| self.incoming.get_mut(k))
                     .and_then(|i| {
+                        if i.done && !i.request.headers.is_empty() {
+                            i.request.headers = Vec::new();
+                            i.request.body = Bytes::new();
+                            i.best = None;
+                        }
                         let machine = match &i.machine {
                             ServerSide::Invite(m) => m.poll_timeout(),
                             ServerSide::NonInvite(m) => m.poll_timeout(),
@@ -216,10 +243,17 @@ impl Proxy {
                 TxKey::Client(seq) => self
                     .branch_keys
                     .get(&seq)
-                    .and_then(|k| self.branches.get(k))
-                    .and_then(|b| match &b.machine {
-                        ClientSide::Invite(m) => m.poll_timeout(),
-                        ClientSide::NonInvite(m) => m.poll_timeout(),
+                    .and_then(|k| self.branches.get_mut(k))
+                    .and_then(|b| {
+                        if b.finished && !b.request.headers.is_empty() {
+                            b.request.headers = Vec::new();
+                            b.request.body = Bytes::new();
+                        }
+                        let machine = match &b.machine {
+                            ClientSide::Invite(m) => m.poll_timeout(),
+                            ClientSide::NonInvite(m) => m.poll_timeout(),
+                        };
+                        [machine, b.reply_by].into_iter().flatten().min()
                     }),
             };
             self.deadlines.set(key, at);
@@ -487,6 +521,7 @@ impl Proxy {
                 peer,
                 parent,
                 finished: false,
+                reply_by: None,
             },
         );
         self.transmit(peer, bytes);
@@ -600,6 +635,7 @@ impl Proxy {
                 peer: target,
                 parent: key.clone(),
                 finished: false,
+                reply_by: self.cfg.reply_timeout.map(|t| now + t),
             },
         );
         if let Some(inc) = self.incoming.get_mut(&key) {
@@ -702,6 +738,7 @@ impl Proxy {
             ClientSide::Invite(m) => m.on_response(now, code),
             ClientSide::NonInvite(m) => m.on_response(now, code),
         };
+        branch.reply_by = None;
         self.touched.push(TxKey::Client(branch.seq));
         // §16.7 step 3: remove our Via.
         if let Some(i) = msg
@@ -736,6 +773,18 @@ impl Proxy {
                 101..=199 => self.answer(now, &parent, msg),
                 200..=299 => {
                     branch.finished = true;
+                    let placed = self
+                        .incoming
+                        .get(&parent)
+                        .filter(|i| i.decided_by_app && !i.done)
+                        .map(|i| i.id);
+                    if let Some(id) = placed {
+                        self.out.push_back(ProxyOutput::Event(ProxyEvent::Answered {
+                            id,
+                            target: peer,
+                            status: code,
+                        }));
+                    }
                     self.answer(now, &parent, msg);
                     // §16.7 step 10: cancel the other branches.
                     let others: Vec<ClientKey> = self
@@ -782,6 +831,13 @@ impl Proxy {
             .branches
             .iter()
             .all(|k| self.branches.get(k).is_none_or(|b| b.finished));
+        if code >= 600 && inc.decided_by_app {
+            self.out.push_back(ProxyOutput::Event(ProxyEvent::Answered {
+                id,
+                target,
+                status: code,
+            }));
+        }
         if code >= 600 || !inc.decided_by_app {
             if all_done || code >= 600 {
                 let _ = self.finish(now, id);
@@ -888,9 +944,16 @@ impl Proxy {
             return;
         };
         while let Some(b) = self.branches.get_mut(&key) {
-            let action = match &mut b.machine {
-                ClientSide::Invite(m) => m.handle_timeout(now),
-                ClientSide::NonInvite(m) => m.handle_timeout(now),
+            let silent = b.reply_by.is_some_and(|t| t <= now);
+            let action = if silent {
+                // No response at all in time: give up on this branch (no CANCEL without a
+                // provisional response, §9.1).
+                Some(TimerAction::TimedOut(crate::transaction::Timer::B))
+            } else {
+                match &mut b.machine {
+                    ClientSide::Invite(m) => m.handle_timeout(now),
+                    ClientSide::NonInvite(m) => m.handle_timeout(now),
+                }
             };
             let (peer, parent) = (b.peer, b.parent.clone());
             match action {

@@ -409,3 +409,63 @@ fn many_transactions_time_out_in_deadline_order() {
     }
     assert_eq!(proxy.transaction_count(), 0, "every transaction ended");
 }
+
+/// `reply_timeout`: a branch without any response fails at that deadline, while the INVITE is
+/// retransmitted on the standard T1 schedule until then; a branch that got a 100 does not.
+#[test]
+fn silent_branch_fails_at_the_reply_timeout() {
+    let t0 = Instant::now();
+    let reply_timeout = std::time::Duration::from_secs(2);
+    let mut proxy = Proxy::new(ProxyConfig {
+        local: vec![LocalAddr {
+            transport: Transport::Udp,
+            addr: a(PROXY),
+        }],
+        reply_timeout: Some(reply_timeout),
+        ..Default::default()
+    });
+    let client = Peer {
+        transport: Transport::Udp,
+        addr: a(CLIENT),
+        connection: None,
+    };
+    let backend = Peer {
+        transport: Transport::Udp,
+        addr: a(BACKEND_A),
+        connection: None,
+    };
+    let invite = format!(
+        "INVITE sip:mrcp@127.0.0.1:5070 SIP/2.0\r\nVia: SIP/2.0/UDP {CLIENT};branch=z9hG4bKsilent\r\n\
+         From: <sip:c@127.0.0.1>;tag=f\r\nTo: <sip:mrcp@127.0.0.1>\r\nCall-ID: silent\r\n\
+         CSeq: 1 INVITE\r\nContact: <sip:c@{CLIENT}>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    );
+    proxy.handle_message(t0, invite.as_bytes(), client);
+    let mut id = None;
+    while let Some(out) = proxy.poll_output() {
+        if let ProxyOutput::Event(ProxyEvent::NewRequest { id: i, .. }) = out {
+            id = Some(i);
+        }
+    }
+    let id = id.expect("new request");
+    proxy.forward(t0, id, backend, None).expect("forward");
+    while proxy.poll_output().is_some() {}
+    let mut resent = Vec::new();
+    let failed_at = loop {
+        let now = proxy.poll_timeout().expect("a deadline");
+        proxy.handle_timeout(now);
+        let mut failed = false;
+        while let Some(out) = proxy.poll_output() {
+            match out {
+                ProxyOutput::Transmit(t) if t.peer.addr == backend.addr => resent.push(now - t0),
+                ProxyOutput::Event(ProxyEvent::BranchFailed { status: None, .. }) => failed = true,
+                _ => {}
+            }
+        }
+        if failed {
+            break now;
+        }
+    };
+    assert_eq!(failed_at - t0, reply_timeout, "failed at the reply timeout");
+    let ms = std::time::Duration::from_millis;
+    assert_eq!(resent, [ms(500), ms(1500)], "Timer A on the standard T1");
+}
