@@ -90,6 +90,10 @@ impl Dispatcher {
                 // after `invite_timeout` by the core's reply guard instead.
                 timers: TimerConfig::default(),
                 reply_timeout: Some(config.invite_timeout),
+                // Answered transactions are forgotten after 5 s rather than 64·T1 (32 s), as
+                // Kamailio's wait_timer: at thousands of calls per second that is the
+                // difference between a few hundred megabytes and a few gigabytes.
+                linger: Some(Duration::from_secs(5)),
                 seed,
                 ..ProxyConfig::default()
             },
@@ -403,7 +407,13 @@ impl State {
                 }
                 let retry = match status {
                     None => {
-                        if let Some(d) = dest {
+                        // A silent destination leaves at once, but never the last one in
+                        // rotation: when every destination is slow at once (a load spike),
+                        // the probes decide, rather than a 503 to every call meanwhile.
+                        let others_up = (0..self.dests.len())
+                            .filter(|i| Some(DestId(*i)) != dest)
+                            .any(|i| self.health.in_rotation(DestId(i)));
+                        if let Some(d) = dest.filter(|_| others_up) {
                             self.health
                                 .handle_branch_failure(Instant::now().into_std(), d);
                         }

@@ -67,6 +67,11 @@ pub struct ProxyConfig {
     /// fails as if its transaction had timed out, while the retransmission timers keep the
     /// standard T1 (as Kamailio's `fr_timer` next to its T1). `None`: only Timer B/F.
     pub reply_timeout: Option<std::time::Duration>,
+    /// A transaction that has its final response is forgotten this long after it, even if its
+    /// RFC 3261 timer (64·T1 for Timers J, L and M: 32 s) runs longer — what Kamailio's
+    /// `wait_timer` does. Bounds memory at high call rates; later retransmissions of a 2xx or of
+    /// the request are then relayed or answered as if new. `None`: the RFC timers only.
+    pub linger: Option<std::time::Duration>,
 }
 
 impl Default for ProxyConfig {
@@ -79,6 +84,7 @@ impl Default for ProxyConfig {
             seed: 0,
             final_timeout: std::time::Duration::from_secs(60),
             reply_timeout: None,
+            linger: None,
         }
     }
 }
@@ -145,6 +151,8 @@ struct Incoming {
     decided_by_app: bool,
     /// When the core finishes the request itself if nobody did.
     final_by: Instant,
+    /// When it got its final response.
+    ended_at: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -164,6 +172,8 @@ struct Branch {
     finished: bool,
     /// Without any response by then, the branch fails ([`ProxyConfig::reply_timeout`]).
     reply_by: Option<Instant>,
+    /// When it got its final response.
+    ended_at: Option<Instant>,
 }
 
 /// The sans-IO proxy core. Same run loop as [`crate::Endpoint`].
@@ -220,7 +230,8 @@ impl Proxy {
     /// A transaction that has its final response keeps only what its remaining timers need
     /// (the machine with its last response or ACK): its copy of the request and the best
     /// response are released here, as it may live on for 64·T1 (Timers J, L, M).
-    fn reindex(&mut self) {
+    fn reindex(&mut self, now: Instant) {
+        let linger = self.cfg.linger;
         while let Some(key) = self.touched.pop() {
             let at = match key {
                 TxKey::Server(id) => self
@@ -228,32 +239,36 @@ impl Proxy {
                     .get(&ProxyTxId(id))
                     .and_then(|k| self.incoming.get_mut(k))
                     .and_then(|i| {
-                        if i.done && !i.request.headers.is_empty() {
+                        if i.done && i.ended_at.is_none() {
+                            i.ended_at = Some(now);
                             i.request.headers = Vec::new();
                             i.request.body = Bytes::new();
                             i.best = None;
                         }
+                        let forget = i.ended_at.zip(linger).map(|(t, l)| t + l);
                         let machine = match &i.machine {
                             ServerSide::Invite(m) => m.poll_timeout(),
                             ServerSide::NonInvite(m) => m.poll_timeout(),
                         };
                         let guard = (!i.done).then_some(i.final_by);
-                        [machine, guard].into_iter().flatten().min()
+                        [machine, guard, forget].into_iter().flatten().min()
                     }),
                 TxKey::Client(seq) => self
                     .branch_keys
                     .get(&seq)
                     .and_then(|k| self.branches.get_mut(k))
                     .and_then(|b| {
-                        if b.finished && !b.request.headers.is_empty() {
+                        if b.finished && b.ended_at.is_none() {
+                            b.ended_at = Some(now);
                             b.request.headers = Vec::new();
                             b.request.body = Bytes::new();
                         }
+                        let forget = b.ended_at.zip(linger).map(|(t, l)| t + l);
                         let machine = match &b.machine {
                             ClientSide::Invite(m) => m.poll_timeout(),
                             ClientSide::NonInvite(m) => m.poll_timeout(),
                         };
-                        [machine, b.reply_by].into_iter().flatten().min()
+                        [machine, b.reply_by, forget].into_iter().flatten().min()
                     }),
             };
             self.deadlines.set(key, at);
@@ -320,7 +335,7 @@ impl Proxy {
         } else {
             self.handle_response(now, msg);
         }
-        self.reindex();
+        self.reindex(now);
     }
 
     fn handle_request(&mut self, now: Instant, mut msg: Message, peer: Peer) {
@@ -403,6 +418,7 @@ impl Proxy {
                 done: false,
                 decided_by_app: !in_dialog,
                 final_by: now + self.cfg.final_timeout,
+                ended_at: None,
             },
         );
         if method == "INVITE" {
@@ -522,6 +538,7 @@ impl Proxy {
                 parent,
                 finished: false,
                 reply_by: None,
+                ended_at: None,
             },
         );
         self.transmit(peer, bytes);
@@ -636,13 +653,14 @@ impl Proxy {
                 parent: key.clone(),
                 finished: false,
                 reply_by: self.cfg.reply_timeout.map(|t| now + t),
+                ended_at: None,
             },
         );
         if let Some(inc) = self.incoming.get_mut(&key) {
             inc.branches.push(bkey);
         }
         self.transmit(target, bytes);
-        self.reindex();
+        self.reindex(now);
         Ok(())
     }
 
@@ -655,7 +673,7 @@ impl Proxy {
             .cloned()
             .ok_or(crate::Error::ProxyUnknown { id })?;
         self.respond_key(now, &key, code);
-        self.reindex();
+        self.reindex(now);
         Ok(())
     }
 
@@ -680,7 +698,7 @@ impl Proxy {
             }
             None => self.respond_key(now, &key, 408),
         }
-        self.reindex();
+        self.reindex(now);
         Ok(())
     }
 
@@ -880,13 +898,13 @@ impl Proxy {
                 self.branch_final_timeout(now, &branch.parent, branch.peer, timeout);
             }
         }
-        self.reindex();
+        self.reindex(now);
     }
 
     /// Fires due timers, earliest deadline first; spurious calls do nothing. Each transaction
     /// due at `now` is taken from the deadline index (O(log n)), run, and re-indexed.
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.reindex();
+        self.reindex(now);
         // Transactions re-armed at or before `now` while this runs wait for the next call, so
         // one call always ends.
         let due: Vec<TxKey> = std::iter::from_fn(|| self.deadlines.pop_due(now))
@@ -897,7 +915,7 @@ impl Proxy {
                 TxKey::Server(id) => self.server_timeout(now, ProxyTxId(id)),
                 TxKey::Client(seq) => self.branch_timeout(now, seq),
             }
-            self.reindex();
+            self.reindex(now);
         }
     }
 
@@ -906,6 +924,10 @@ impl Proxy {
         let Some(key) = self.ids.get(&id).cloned() else {
             return;
         };
+        if self.lingered(self.incoming.get(&key).and_then(|i| i.ended_at), now) {
+            self.remove_incoming(&key);
+            return;
+        }
         let overdue = self
             .incoming
             .get(&key)
@@ -943,6 +965,10 @@ impl Proxy {
         let Some(key) = self.branch_keys.get(&seq).cloned() else {
             return;
         };
+        if self.lingered(self.branches.get(&key).and_then(|b| b.ended_at), now) {
+            self.remove_branch(&key);
+            return;
+        }
         while let Some(b) = self.branches.get_mut(&key) {
             let silent = b.reply_by.is_some_and(|t| t <= now);
             let action = if silent {
@@ -977,6 +1003,13 @@ impl Proxy {
                 None => break,
             }
         }
+    }
+
+    /// Whether a transaction that ended at `ended_at` has outlived [`ProxyConfig::linger`].
+    fn lingered(&self, ended_at: Option<Instant>, now: Instant) -> bool {
+        ended_at
+            .zip(self.cfg.linger)
+            .is_some_and(|(t, l)| t + l <= now)
     }
 
     fn branch_final_timeout(

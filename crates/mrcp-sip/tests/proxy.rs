@@ -469,3 +469,72 @@ fn silent_branch_fails_at_the_reply_timeout() {
     let ms = std::time::Duration::from_millis;
     assert_eq!(resent, [ms(500), ms(1500)], "Timer A on the standard T1");
 }
+
+/// `linger`: once answered, the INVITE's server and client transactions are forgotten after the
+/// linger time instead of Timers L and M (64·T1).
+#[test]
+fn answered_transactions_are_forgotten_after_the_linger_time() {
+    let t0 = Instant::now();
+    let linger = std::time::Duration::from_secs(5);
+    let mut proxy = Proxy::new(ProxyConfig {
+        local: vec![LocalAddr {
+            transport: Transport::Udp,
+            addr: a(PROXY),
+        }],
+        linger: Some(linger),
+        ..Default::default()
+    });
+    let client = Peer {
+        transport: Transport::Udp,
+        addr: a(CLIENT),
+        connection: None,
+    };
+    let backend = Peer {
+        transport: Transport::Udp,
+        addr: a(BACKEND_A),
+        connection: None,
+    };
+    let invite = format!(
+        "INVITE sip:mrcp@127.0.0.1:5070 SIP/2.0\r\nVia: SIP/2.0/UDP {CLIENT};branch=z9hG4bKlinger\r\n\
+         From: <sip:c@127.0.0.1>;tag=f\r\nTo: <sip:mrcp@127.0.0.1>\r\nCall-ID: linger\r\n\
+         CSeq: 1 INVITE\r\nContact: <sip:c@{CLIENT}>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    );
+    proxy.handle_message(t0, invite.as_bytes(), client);
+    let mut forwarded = None;
+    while let Some(out) = proxy.poll_output() {
+        match out {
+            ProxyOutput::Event(ProxyEvent::NewRequest { id, .. }) => {
+                proxy.forward(t0, id, backend, None).expect("forward");
+            }
+            ProxyOutput::Transmit(t) if t.peer.addr == backend.addr => forwarded = Some(t.payload),
+            _ => {}
+        }
+    }
+    let forwarded = String::from_utf8(forwarded.expect("forwarded").to_vec()).expect("utf-8");
+    let mut ok = "SIP/2.0 200 OK\r\n".to_owned();
+    for line in forwarded.split("\r\n").skip(1) {
+        let name = line.split(':').next().unwrap_or("").to_ascii_lowercase();
+        if ["via", "from", "call-id", "cseq", "record-route"].contains(&name.as_str()) {
+            ok.push_str(&format!("{line}\r\n"));
+        } else if name == "to" {
+            ok.push_str(&format!("{line};tag=b\r\n"));
+        }
+    }
+    ok.push_str(&format!(
+        "Contact: <sip:mrcp@{BACKEND_A}>\r\nContent-Length: 0\r\n\r\n"
+    ));
+    let answered_at = t0 + std::time::Duration::from_millis(20);
+    proxy.handle_message(answered_at, ok.as_bytes(), backend);
+    let mut answered = false;
+    while let Some(out) = proxy.poll_output() {
+        if let ProxyOutput::Event(ProxyEvent::Answered { status, .. }) = out {
+            answered = status == 200;
+        }
+    }
+    assert!(answered, "the application is told");
+    assert_eq!(proxy.transaction_count(), 2);
+    assert_eq!(proxy.poll_timeout(), Some(answered_at + linger));
+    proxy.handle_timeout(answered_at + linger);
+    assert_eq!(proxy.transaction_count(), 0, "both sides forgotten");
+    assert_eq!(proxy.poll_timeout(), None);
+}
