@@ -3,6 +3,7 @@
 //!
 //! ```toml
 //! listen = "127.0.0.1:5070"        # UDP and TCP
+//! http_listen = "127.0.0.1:9090"   # optional: GET /metrics (Prometheus) and /healthz
 //! algorithm = "round-robin"        # round-robin | weighted | hash | least-loaded
 //! invite_timeout = 4               # seconds without any reply before an INVITE fails over
 //!
@@ -71,6 +72,8 @@ pub enum ConfigError {
 pub struct FileConfig {
     /// Address for SIP on UDP and TCP.
     pub listen: Option<SocketAddr>,
+    /// Address of the HTTP endpoint (`/metrics`, `/healthz`); none when absent.
+    pub http_listen: Option<SocketAddr>,
     /// Selection algorithm.
     pub algorithm: Option<Algorithm>,
     /// Seconds without any reply before an INVITE branch fails over (64·T1 of the proxy).
@@ -120,6 +123,8 @@ pub struct Overrides {
     pub algorithm: Option<Algorithm>,
     /// `--probe-interval`.
     pub probe_interval: Option<f64>,
+    /// `--http-listen`.
+    pub http_listen: Option<SocketAddr>,
 }
 
 /// The validated configuration.
@@ -127,6 +132,8 @@ pub struct Overrides {
 pub struct Config {
     /// SIP address (UDP and TCP).
     pub listen: SocketAddr,
+    /// HTTP address of `/metrics` and `/healthz` (none: no HTTP endpoint).
+    pub http_listen: Option<SocketAddr>,
     /// Selection algorithm.
     pub algorithm: Algorithm,
     /// No reply at all after this long: the branch fails over.
@@ -231,6 +238,7 @@ impl FileConfig {
         }
         Ok(Config {
             listen,
+            http_listen: o.http_listen.or(self.http_listen),
             algorithm: o.algorithm.or(self.algorithm).unwrap_or_default(),
             invite_timeout,
             health,

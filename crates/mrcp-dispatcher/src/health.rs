@@ -3,15 +3,16 @@
 //! ```text
 //!            2xx                      failure x down_after           2xx x up_after
 //!   Up <----------- Suspect <-------- ... ---------> Down <------------------------ (probing)
-//!    |  failure        ^ (still in rotation)          ^
-//!    +-----------------+                              | 503 reply (draining), or an INVITE
-//!                                                     | branch timed out / transport error
+//!    |  failure        ^ (still in rotation)          ^ an INVITE branch timed out or hit a
+//!    +-----------------+                              | transport error (at once)
+//!    |
+//!    +-- 503 reply (from any state) --> Draining --2xx x up_after--> Up
 //! ```
 //!
 //! A probe counts as alive only for a 2xx reply; a reply of 503 means the server is draining
-//! and takes it out at once; any other reply, and a probe without reply within the probe
-//! timeout (the 408 the dispatcher would generate itself), is a failure. Down destinations
-//! keep being probed and come back after `up_after` consecutive 2xx.
+//! (or full) and takes it out at once, as `Draining`; any other reply, and a probe without reply
+//! within the probe timeout (the 408 the dispatcher would generate itself), is a failure. Down
+//! and draining destinations keep being probed and come back after `up_after` consecutive 2xx.
 //!
 //! Run loop: call [`Health::handle_timeout`] at [`Health::poll_timeout`], send a probe for every
 //! [`HealthOutput::Probe`], feed replies with [`Health::handle_probe_result`].
@@ -59,12 +60,27 @@ pub enum HealthState {
         /// Consecutive successes so far.
         successes: u32,
     },
+    /// Out of rotation: the last probe was answered 503 (the server drains or is full);
+    /// `successes` consecutive 2xx so far.
+    Draining {
+        /// Consecutive successes so far.
+        successes: u32,
+    },
 }
 
 impl HealthState {
     /// Whether new calls may go there.
     pub fn in_rotation(self) -> bool {
-        !matches!(self, HealthState::Down { .. })
+        matches!(self, HealthState::Up | HealthState::Suspect { .. })
+    }
+
+    /// `up`, `down` or `draining` (a suspect destination is still up), as in metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthState::Up | HealthState::Suspect { .. } => "up",
+            HealthState::Down { .. } => "down",
+            HealthState::Draining { .. } => "draining",
+        }
     }
 }
 
@@ -197,7 +213,7 @@ impl Health {
         match result {
             ProbeResult::Status(200..=299) => self.success(dest),
             // Draining or at capacity: out of rotation now (reference §2.1).
-            ProbeResult::Status(503) => self.failure(dest, true),
+            ProbeResult::Status(503) => self.draining(dest),
             ProbeResult::Status(_) | ProbeResult::NoReply => self.failure(dest, false),
         }
     }
@@ -217,7 +233,12 @@ impl Health {
             HealthState::Down { successes } if successes + 1 < up_after => HealthState::Down {
                 successes: successes + 1,
             },
-            HealthState::Down { .. } => {
+            HealthState::Draining { successes } if successes + 1 < up_after => {
+                HealthState::Draining {
+                    successes: successes + 1,
+                }
+            }
+            HealthState::Down { .. } | HealthState::Draining { .. } => {
                 self.out.push_back(HealthOutput::Changed {
                     dest,
                     in_rotation: true,
@@ -234,7 +255,7 @@ impl Health {
             return;
         };
         let failures = match e.state {
-            HealthState::Down { .. } => {
+            HealthState::Down { .. } | HealthState::Draining { .. } => {
                 e.state = HealthState::Down { successes: 0 };
                 return;
             }
@@ -250,6 +271,19 @@ impl Health {
         } else {
             HealthState::Suspect { failures }
         };
+    }
+
+    fn draining(&mut self, dest: DestId) {
+        let Some(e) = self.entries.get_mut(dest.0) else {
+            return;
+        };
+        if e.state.in_rotation() {
+            self.out.push_back(HealthOutput::Changed {
+                dest,
+                in_rotation: false,
+            });
+        }
+        e.state = HealthState::Draining { successes: 0 };
     }
 }
 
@@ -327,6 +361,14 @@ mod tests {
         assert_eq!(p.len(), 2);
         h.handle_probe_result(t0, DestId(1), p[1].1, ProbeResult::Status(503));
         assert!(!h.in_rotation(DestId(1)));
+        assert_eq!(
+            h.state(DestId(1)),
+            Some(HealthState::Draining { successes: 0 })
+        );
+        assert_eq!(
+            h.state(DestId(1)).map(HealthState::as_str),
+            Some("draining")
+        );
         assert!(h.in_rotation(DestId(0)));
         let mut now = t0;
         for round in 0..2 {

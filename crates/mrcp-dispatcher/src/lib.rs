@@ -19,6 +19,8 @@
 //! | [`select`] | sans-IO selection: round robin, weighted, Call-ID hash, least-loaded |
 //! | [`health`] | sans-IO OPTIONS health machine on injected time |
 //! | [`config`] | TOML file and flags |
+//! | [`metrics`] | counters per destination, Prometheus text format |
+//! | [`http`] | `GET /metrics` and `GET /healthz` |
 //! | [`run`] | the tokio task around the proxy core and the probing UAC |
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -26,11 +28,14 @@
 pub mod config;
 pub mod destination;
 pub mod health;
+pub mod http;
+pub mod metrics;
 pub mod run;
 pub mod select;
 
 pub use config::{Config, ConfigError, FileConfig, Overrides};
 pub use destination::{DestId, Destination};
 pub use health::{Health, HealthConfig, HealthState};
-pub use run::{DestinationStats, Dispatcher};
+pub use metrics::{DestinationStats, Stats};
+pub use run::Dispatcher;
 pub use select::{Algorithm, Selector};

@@ -2,10 +2,12 @@
 //!
 //! ```text
 //! mrcp-dispatcher --listen ADDR:PORT --destination sip:HOST:PORT[;weight=N] ...
-//!     [--algorithm round-robin|weighted|hash|least-loaded] [--probe-interval SECONDS] [--config FILE]
+//!     [--algorithm round-robin|weighted|hash|least-loaded] [--probe-interval SECONDS]
+//!     [--http-listen ADDR:PORT] [--config FILE]
 //! ```
 //!
-//! Prints `sip UDP ADDR` and `sip TCP ADDR` once listening; stops on SIGTERM or Ctrl-C.
+//! Prints `sip UDP ADDR`, `sip TCP ADDR` (and `http ADDR` with `--http-listen`) once listening;
+//! stops on SIGTERM or Ctrl-C.
 
 use std::{net::SocketAddr, path::PathBuf};
 
@@ -33,6 +35,10 @@ struct Cli {
     /// Seconds between OPTIONS probes of each destination.
     #[arg(long)]
     probe_interval: Option<f64>,
+    /// Address of the HTTP endpoint: `GET /metrics` (Prometheus) and `GET /healthz` (200 while
+    /// a destination is in rotation, 503 otherwise).
+    #[arg(long)]
+    http_listen: Option<SocketAddr>,
 }
 
 #[tokio::main]
@@ -54,12 +60,16 @@ async fn main() -> anyhow::Result<()> {
         destinations: cli.destinations,
         algorithm: cli.algorithm,
         probe_interval: cli.probe_interval,
+        http_listen: cli.http_listen,
     })?;
     let dispatcher = Dispatcher::start(config)
         .await
         .context("the dispatcher could not start")?;
     for l in &dispatcher.sip_addrs {
         println!("sip {} {}", l.transport, l.addr);
+    }
+    if let Some(addr) = dispatcher.http_addr {
+        println!("http {addr}");
     }
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {

@@ -20,23 +20,9 @@ use crate::{
     config::Config,
     destination::{DestId, Destination},
     health::{Health, HealthOutput, HealthState, ProbeResult},
+    metrics::{DestinationStats, ProbeCounts, ResponseCounts, Stats},
     select::Selector,
 };
-
-/// Counters and state of one destination.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DestinationStats {
-    /// The destination's URI.
-    pub uri: String,
-    /// Its health.
-    pub state: HealthState,
-    /// INVITEs forwarded to it (first attempts and failovers).
-    pub invites: u64,
-    /// INVITE branches to it that failed and were retried elsewhere.
-    pub failovers: u64,
-    /// Load it last reported in `X-Load`.
-    pub load: Option<f64>,
-}
 
 /// Why the dispatcher could not start.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +35,14 @@ pub enum StartError {
         /// Why.
         source: mrcp_sip::Error,
     },
+    /// The HTTP listener could not be bound.
+    #[error("cannot listen for http on {addr}: {source}")]
+    Http {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// A running dispatcher.
@@ -57,10 +51,13 @@ pub enum StartError {
 pub struct Dispatcher {
     /// The bound SIP addresses (UDP and TCP).
     pub sip_addrs: Vec<LocalAddr>,
-    stats: watch::Receiver<Vec<DestinationStats>>,
+    /// The bound HTTP address (`/metrics`, `/healthz`), when `http_listen` is set.
+    pub http_addr: Option<SocketAddr>,
+    stats: watch::Receiver<Stats>,
     proxy: ProxyHandle,
     uac: SipHandle,
     task: JoinHandle<()>,
+    http: Option<JoinHandle<()>>,
 }
 
 impl Dispatcher {
@@ -71,8 +68,7 @@ impl Dispatcher {
             addr: listen,
             source,
         };
-        // Timer B = 64·T1 is how long a silent destination holds an INVITE before failover.
-        let t1 = (config.invite_timeout / 64).max(Duration::from_millis(10));
+
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
@@ -89,10 +85,15 @@ impl Dispatcher {
             },
             ProxyConfig {
                 record_route: true,
-                timers: TimerConfig {
-                    t1,
-                    ..TimerConfig::default()
-                },
+                // Standard T1 (500 ms) for retransmissions: a shorter one multiplies the
+                // messages when a loaded backend answers late. A silent destination is left
+                // after `invite_timeout` by the core's reply guard instead.
+                timers: TimerConfig::default(),
+                reply_timeout: Some(config.invite_timeout),
+                // Answered transactions are forgotten after 5 s rather than 64·T1 (32 s), as
+                // Kamailio's wait_timer: at thousands of calls per second that is the
+                // difference between a few hundred megabytes and a few gigabytes.
+                linger: Some(Duration::from_secs(5)),
                 seed,
                 ..ProxyConfig::default()
             },
@@ -122,31 +123,52 @@ impl Dispatcher {
             done: done_tx,
             health: Health::new(config.health, config.destinations.len(), now.into_std()),
             selector: Selector::new(config.algorithm, &config.destinations),
-            stats: config
-                .destinations
-                .iter()
-                .map(|d| DestinationStats {
-                    uri: d.uri.clone(),
-                    state: HealthState::Up,
-                    invites: 0,
-                    failovers: 0,
-                    load: None,
-                })
-                .collect(),
+            stats: Stats {
+                destinations: config
+                    .destinations
+                    .iter()
+                    .map(|d| DestinationStats {
+                        uri: d.uri.clone(),
+                        state: HealthState::Up,
+                        invites: 0,
+                        failovers: 0,
+                        load: None,
+                        responses: ResponseCounts::default(),
+                        probes: ProbeCounts::default(),
+                    })
+                    .collect(),
+                ..Stats::default()
+            },
             dests: config.destinations,
             calls: HashMap::new(),
             probes: HashMap::new(),
         };
         let (stats_tx, stats) = watch::channel(state.stats.clone());
+        let (http, http_addr) = match config.http_listen {
+            Some(addr) => {
+                let http_err = |source| StartError::Http { addr, source };
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(http_err)?;
+                let bound = listener.local_addr().map_err(http_err)?;
+                (
+                    Some(tokio::spawn(crate::http::serve(listener, stats.clone()))),
+                    Some(bound),
+                )
+            }
+            None => (None, None),
+        };
         let sip_addrs = proxy.local_addrs().to_vec();
         let task =
             tokio::spawn(state.run(proxy_events, done_rx, uac.clone(), uac_events, stats_tx));
         Ok(Self {
             sip_addrs,
+            http_addr,
             stats,
             proxy,
             uac,
             task,
+            http,
         })
     }
 
@@ -160,17 +182,25 @@ impl Dispatcher {
 
     /// Per-destination state and counters.
     pub fn stats(&self) -> Vec<DestinationStats> {
+        self.stats.borrow().destinations.clone()
+    }
+
+    /// All counters (what `/metrics` renders).
+    pub fn snapshot(&self) -> Stats {
         self.stats.borrow().clone()
     }
 
-    /// A receiver that sees every change of [`Dispatcher::stats`].
-    pub fn watch_stats(&self) -> watch::Receiver<Vec<DestinationStats>> {
+    /// A receiver that sees every change of the counters.
+    pub fn watch_stats(&self) -> watch::Receiver<Stats> {
         self.stats.clone()
     }
 
-    /// Stops the dispatcher and its SIP drivers.
+    /// Stops the dispatcher, its SIP drivers and its HTTP endpoint.
     pub fn shutdown(&self) {
         self.task.abort();
+        if let Some(http) = &self.http {
+            http.abort();
+        }
         self.proxy.shutdown();
         self.uac.shutdown();
     }
@@ -202,7 +232,7 @@ struct State {
     dests: Vec<Destination>,
     health: Health,
     selector: Selector,
-    stats: Vec<DestinationStats>,
+    stats: Stats,
     calls: HashMap<ProxyTxId, Attempt>,
     probes: HashMap<ClientRequestId, (DestId, u64)>,
 }
@@ -214,7 +244,7 @@ impl State {
         mut done: mpsc::Receiver<Done>,
         uac: SipHandle,
         mut uac_events: mpsc::Receiver<Event>,
-        stats: watch::Sender<Vec<DestinationStats>>,
+        stats: watch::Sender<Stats>,
     ) {
         let mut next_sweep = Instant::now() + ATTEMPT_TTL;
         loop {
@@ -230,7 +260,7 @@ impl State {
                     self.handle_proxy_event(ev);
                 }
                 Some(Done::ForwardFailed(id, dest, error)) = done.recv() => {
-                    if let Some(s) = self.stats.get_mut(dest.0) {
+                    if let Some(s) = self.stats.destinations.get_mut(dest.0) {
                         s.invites = s.invites.saturating_sub(1);
                     }
                     tracing::warn!(?id, ?dest, %error, "cannot forward; trying another destination");
@@ -279,6 +309,9 @@ impl State {
                         }
                         Err(e) => {
                             tracing::warn!(dest = %d.uri, error = %e, "cannot send OPTIONS probe");
+                            if let Some(s) = self.stats.destinations.get_mut(dest.0) {
+                                s.probes.timeout += 1;
+                            }
                             let now = Instant::now().into_std();
                             self.health
                                 .handle_probe_result(now, dest, seq, ProbeResult::NoReply);
@@ -292,7 +325,7 @@ impl State {
                 }
             }
         }
-        for (i, s) in self.stats.iter_mut().enumerate() {
+        for (i, s) in self.stats.destinations.iter_mut().enumerate() {
             if let Some(state) = self.health.state(DestId(i)) {
                 s.state = state;
             }
@@ -307,14 +340,19 @@ impl State {
                     return;
                 };
                 let status = response.status().unwrap_or(500);
-                let load = response
-                    .header("X-Load")
-                    .and_then(|v| v.trim().parse::<f64>().ok())
-                    .filter(|l| l.is_finite());
+                let load = response.header("X-Load").and_then(parse_load);
+                let s = self.stats.destinations.get_mut(dest.0);
                 if (200..300).contains(&status) {
                     self.selector.set_load(dest, load);
-                    if let Some(s) = self.stats.get_mut(dest.0) {
+                    if let Some(s) = s {
                         s.load = load;
+                        s.probes.ok += 1;
+                    }
+                } else if let Some(s) = s {
+                    if status == 503 {
+                        s.probes.draining += 1;
+                    } else {
+                        s.probes.failed += 1;
                     }
                 }
                 self.health
@@ -322,6 +360,9 @@ impl State {
             }
             Event::RequestTimeout { id } => {
                 if let Some((dest, seq)) = self.probes.remove(&id) {
+                    if let Some(s) = self.stats.destinations.get_mut(dest.0) {
+                        s.probes.timeout += 1;
+                    }
                     self.health
                         .handle_probe_result(now, dest, seq, ProbeResult::NoReply);
                 }
@@ -334,6 +375,7 @@ impl State {
         match ev {
             ProxyEvent::NewRequest { id, request } => match request.method() {
                 Some("INVITE") => {
+                    self.stats.invites += 1;
                     let attempt = Attempt {
                         call_id: call_id(&request),
                         tried: Vec::new(),
@@ -346,11 +388,32 @@ impl State {
                 Some("OPTIONS") => self.respond(id, 200),
                 _ => self.respond(id, 405),
             },
+            ProxyEvent::Answered { id, target, status } => {
+                self.calls.remove(&id);
+                if let Some(s) = self
+                    .dest_of(&target)
+                    .and_then(|d| self.stats.destinations.get_mut(d.0))
+                {
+                    s.responses.record(status);
+                }
+            }
             ProxyEvent::BranchFailed { id, target, status } => {
                 let dest = self.dest_of(&target);
+                if let Some(s) = dest.and_then(|d| self.stats.destinations.get_mut(d.0)) {
+                    match status {
+                        Some(code) => s.responses.record(code),
+                        None => s.responses.timeouts += 1,
+                    }
+                }
                 let retry = match status {
                     None => {
-                        if let Some(d) = dest {
+                        // A silent destination leaves at once, but never the last one in
+                        // rotation: when every destination is slow at once (a load spike),
+                        // the probes decide, rather than a 503 to every call meanwhile.
+                        let others_up = (0..self.dests.len())
+                            .filter(|i| Some(DestId(*i)) != dest)
+                            .any(|i| self.health.in_rotation(DestId(i)));
+                        if let Some(d) = dest.filter(|_| others_up) {
                             self.health
                                 .handle_branch_failure(Instant::now().into_std(), d);
                         }
@@ -359,7 +422,7 @@ impl State {
                     Some(code) => code == 408 || (500..600).contains(&code),
                 };
                 if retry && self.calls.contains_key(&id) {
-                    if let Some(s) = dest.and_then(|d| self.stats.get_mut(d.0)) {
+                    if let Some(s) = dest.and_then(|d| self.stats.destinations.get_mut(d.0)) {
                         s.failovers += 1;
                     }
                     tracing::info!(?id, to = %target.addr, ?status, "branch failed; failing over");
@@ -386,6 +449,7 @@ impl State {
             self.calls.remove(&id);
             if first {
                 // Nothing in rotation at all.
+                self.stats.no_destination += 1;
                 self.respond(id, 503);
             } else {
                 self.finish(id);
@@ -394,7 +458,7 @@ impl State {
         };
         attempt.tried.push(dest);
         tracing::info!(?id, call_id = %attempt.call_id, to = %d.uri, "dispatching INVITE");
-        if let Some(s) = self.stats.get_mut(dest.0) {
+        if let Some(s) = self.stats.destinations.get_mut(dest.0) {
             s.invites += 1;
         }
         let (proxy, done, peer) = (self.proxy.clone(), self.done.clone(), d.peer());
@@ -438,4 +502,38 @@ fn call_id(request: &Message) -> String {
         .unwrap_or_default()
         .trim()
         .to_owned()
+}
+
+/// `X-Load` as the server sends it, `active/max` (a fraction of its capacity), or a plain number.
+fn parse_load(v: &str) -> Option<f64> {
+    let load = match v.trim().split_once('/') {
+        Some((active, max)) => {
+            let (active, max) = (
+                active.trim().parse::<f64>().ok()?,
+                max.trim().parse::<f64>().ok()?,
+            );
+            if max <= 0.0 {
+                return None;
+            }
+            active / max
+        }
+        None => v.trim().parse::<f64>().ok()?,
+    };
+    (load.is_finite() && load >= 0.0).then_some(load)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_load;
+
+    #[test]
+    fn x_load_as_a_fraction_or_a_number() {
+        assert_eq!(parse_load("3/100"), Some(0.03));
+        assert_eq!(parse_load(" 0/64 "), Some(0.0));
+        assert_eq!(parse_load("0.5"), Some(0.5));
+        assert_eq!(parse_load("1/0"), None);
+        assert_eq!(parse_load("-1"), None);
+        assert_eq!(parse_load("NaN"), None);
+        assert_eq!(parse_load("x/2"), None);
+    }
 }

@@ -1,6 +1,8 @@
 //! Real Kamailio (Debian package `kamailio`) with `examples/kamailio/kamailio.cfg` in front of two
 //! `mrcp-server` processes on loopback; recognitions with the `mrcp-client` library: calls spread
-//! over both, BYE passes Kamailio, a killed server makes calls fail over. The test writes a copy
+//! over both, BYE passes Kamailio, a killed server makes calls fail over, a drained server (SIGTERM,
+//! OPTIONS answered 503) leaves Kamailio's rotation while its running session completes. The
+//! tests write a copy
 //! of the example with its own ports and runtime directory, runs Kamailio in the foreground
 //! (`-DD -E`) and kills only that PID at the end.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -14,7 +16,7 @@ use std::{
     time::Duration,
 };
 
-use common::{ServerProcess, recognize_through};
+use common::{ServerProcess, open_session, recognize_on, recognize_through};
 use mrcp_sip::Transport;
 
 const KAMAILIO_MISSING: &str = "kamailio not found: install the Debian package kamailio";
@@ -47,7 +49,12 @@ struct Kamailio {
 impl Kamailio {
     fn start(backends: &[SocketAddr]) -> Kamailio {
         let bin = kamailio_bin();
-        let dir = std::env::temp_dir().join(format!("mrcp-kamailio-{}", std::process::id()));
+        static RUN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "mrcp-kamailio-{}-{}",
+            std::process::id(),
+            RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("run")).unwrap();
         let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/kamailio");
@@ -137,6 +144,23 @@ impl Kamailio {
             .count()
     }
 
+    /// The dispatcher flags of `backend` as `kamcmd dispatcher.list` shows them (`AP` = active
+    /// and probed, `TP` = trying, `IP` = inactive).
+    fn flags_of(&self, backend: SocketAddr) -> String {
+        let out = Command::new("kamcmd")
+            .arg("-s")
+            .arg(format!("unix:{}", self.dir.join("run/ctl").display()))
+            .arg("dispatcher.list")
+            .output()
+            .expect("kamcmd (Debian package kamailio)");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let uri = format!("URI: sip:{backend}");
+        let mut lines = text.lines().skip_while(|l| !l.contains(&uri));
+        lines
+            .find_map(|l| l.trim().strip_prefix("FLAGS:").map(|f| f.trim().to_owned()))
+            .unwrap_or_else(|| panic!("no flags for {backend} in {text}"))
+    }
+
     /// A core statistic read with kamcmd over the test's control socket.
     fn stat(&self, name: &str) -> u64 {
         let out = Command::new("kamcmd")
@@ -218,4 +242,93 @@ async fn kamailio_spreads_calls_passes_bye_and_fails_over() {
         "the call that went to the dead server failed over"
     );
     assert_eq!(kamailio.dispatched_to(a.sip) + kamailio.failovers(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kamailio_stops_sending_to_a_drained_server_whose_session_completes() {
+    let a = ServerProcess::start("127.0.0.1:0", "42300-42349");
+    let mut b = ServerProcess::start_with("127.0.0.1:0", "42350-42399", &["--drain-timeout", "30"]);
+    let kamailio = Kamailio::start(&[a.sip, b.sip]);
+    // Round robin: of two sessions held open, one is on each server.
+    let first = within(
+        "a first session",
+        30,
+        open_session(kamailio.addr, Transport::Udp, (42400, 42409)),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", kamailio.log()));
+    let second = within(
+        "a second session",
+        30,
+        open_session(kamailio.addr, Transport::Udp, (42410, 42419)),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", kamailio.log()));
+    assert_eq!(
+        (kamailio.dispatched_to(a.sip), kamailio.dispatched_to(b.sip)),
+        (1, 1)
+    );
+    // Which one is on B: Kamailio's round robin does not promise where it starts.
+    let log = kamailio.log();
+    let first_on_b = log
+        .lines()
+        .find(|l| l.contains("DISPATCH"))
+        .is_some_and(|l| l.contains(&format!("-> sip:{}", b.sip)));
+    let (mut on_a, mut on_b) = if first_on_b {
+        (second, first)
+    } else {
+        (first, second)
+    };
+
+    // SIGTERM: B drains and answers OPTIONS with 503; Kamailio's pings (every 2 s, threshold
+    // 2) make it inactive. Polled with kamcmd: Kamailio reports no event for it.
+    b.terminate();
+    within("kamailio marking the draining server inactive", 20, async {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tick.tick().await;
+            if kamailio.flags_of(b.sip).starts_with('I') {
+                return;
+            }
+        }
+    })
+    .await;
+    let to_b = kamailio.dispatched_to(b.sip);
+    for k in 0..3u16 {
+        within("a recognition while B drains", 30, async {
+            recognize_through(
+                kamailio.addr,
+                Transport::Udp,
+                (42420 + 10 * k, 42429 + 10 * k),
+            )
+            .await
+        })
+        .await
+        .unwrap_or_else(|e| panic!("call {k} while B drains: {e}\n{}", kamailio.log()));
+    }
+    assert_eq!(
+        kamailio.dispatched_to(b.sip),
+        to_b,
+        "no new INVITE reached B"
+    );
+    assert_eq!(kamailio.dispatched_to(a.sip), 4);
+    assert_eq!(kamailio.failovers(), 0);
+    // B's running session still works and ends with a BYE through Kamailio; then B exits.
+    within(
+        "a recognition on the draining server",
+        30,
+        recognize_on(&mut on_b),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("the running session on B: {e}"));
+    within("BYE of the session on B", 30, on_b.close()).await;
+    let status = b.wait_exit(Duration::from_secs(15)).await;
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "B exits once drained: {status:?}"
+    );
+    within("a recognition on A", 30, recognize_on(&mut on_a))
+        .await
+        .unwrap();
+    within("BYE of the session on A", 30, on_a.close()).await;
 }

@@ -1,7 +1,7 @@
 //! The dispatcher between `mrcp-sip` endpoints on loopback, at the SIP level: a draining backend
 //! (OPTIONS answered 503) leaves the rotation and comes back when healthy, an INVITE answered
-//! 503 fails over at once, the SDP passes untouched, and Record-Route puts the dispatcher on the
-//! path of ACK and BYE.
+//! 503 fails over at once, the SDP passes untouched, Record-Route puts the dispatcher on the
+//! path of ACK and BYE, and `/metrics` and `/healthz` answer real HTTP requests.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::{net::SocketAddr, time::Duration};
@@ -146,6 +146,7 @@ async fn draining_backend_leaves_rotation_and_rejected_invites_fail_over() {
     let rejecting = serve(2, endpoint(Some(200)).await, 503, seen_tx.clone());
     let dispatcher = Dispatcher::start(Config {
         listen: "127.0.0.1:0".parse().unwrap(),
+        http_listen: None,
         algorithm: Algorithm::RoundRobin,
         invite_timeout: Duration::from_secs(2),
         health: HealthConfig {
@@ -164,7 +165,10 @@ async fn draining_backend_leaves_rotation_and_rejected_invites_fail_over() {
     let addr = dispatcher.sip_addr(Transport::Udp).unwrap();
     let mut stats = dispatcher.watch_stats();
     within("the draining backend out of rotation", async {
-        stats.wait_for(|s| !s[1].state.in_rotation()).await.unwrap();
+        stats
+            .wait_for(|s| !s.destinations[1].state.in_rotation())
+            .await
+            .unwrap();
     })
     .await;
 
@@ -213,7 +217,10 @@ async fn draining_backend_leaves_rotation_and_rejected_invites_fail_over() {
     // The drained backend becomes healthy: it returns to rotation and gets calls again.
     drained.set_options_status(Some(200)).await.unwrap();
     within("the drained backend back in rotation", async {
-        stats.wait_for(|s| s[1].state.in_rotation()).await.unwrap();
+        stats
+            .wait_for(|s| s.destinations[1].state.in_rotation())
+            .await
+            .unwrap();
     })
     .await;
     for _ in 0..3 {
@@ -253,6 +260,7 @@ async fn tcp_destination_refusing_connections_fails_over_at_once() {
         .unwrap();
     let dispatcher = Dispatcher::start(Config {
         listen: "127.0.0.1:0".parse().unwrap(),
+        http_listen: None,
         algorithm: Algorithm::RoundRobin,
         // Long enough that only the transport error can explain a quick failover.
         invite_timeout: Duration::from_secs(30),
@@ -285,5 +293,130 @@ async fn tcp_destination_refusing_connections_fails_over_at_once() {
     let s = dispatcher.stats();
     assert_eq!((s[0].failovers, s[1].invites), (1, 1), "{s:?}");
     drop(a);
+    dispatcher.shutdown();
+}
+
+/// `GET path` over a real TCP connection; the status code and the body.
+async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    within("an http response", async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).await.unwrap();
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or_else(|| panic!("no status line in {text:?}"));
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        (status, body)
+    })
+    .await
+}
+
+fn metric(body: &str, series: &str) -> Option<f64> {
+    body.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_and_healthz_over_http() {
+    let (seen_tx, _seen) = mpsc::channel(64);
+    let backend = serve(0, endpoint(Some(200)).await, 200, seen_tx);
+    let uri = format!("sip:{}", sip_addr(&backend));
+    let dispatcher = Dispatcher::start(Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        http_listen: Some("127.0.0.1:0".parse().unwrap()),
+        algorithm: Algorithm::RoundRobin,
+        invite_timeout: Duration::from_secs(2),
+        health: HealthConfig {
+            interval: Duration::from_millis(200),
+            timeout: Duration::from_millis(500),
+            down_after: 2,
+            up_after: 1,
+        },
+        destinations: vec![Destination::parse(&uri).unwrap()],
+    })
+    .await
+    .unwrap();
+    let http = dispatcher.http_addr.expect("http bound");
+    let mut stats = dispatcher.watch_stats();
+    within("a first probe answered", async {
+        stats
+            .wait_for(|s| s.destinations[0].probes.ok >= 1)
+            .await
+            .unwrap();
+    })
+    .await;
+    assert_eq!(http_get(http, "/healthz").await, (200, "ok\n".to_owned()));
+
+    let mut client = endpoint(Some(200)).await;
+    call(&mut client, dispatcher.sip_addr(Transport::Udp).unwrap()).await;
+    let (status, body) = http_get(http, "/metrics").await;
+    assert_eq!(status, 200);
+    let d = format!("destination=\"{uri}\"");
+    for (series, value) in [
+        (
+            format!("mrcp_dispatcher_destination_state{{{d},state=\"up\"}}"),
+            1.0,
+        ),
+        (
+            format!("mrcp_dispatcher_requests_forwarded_total{{{d}}}"),
+            1.0,
+        ),
+        (
+            format!("mrcp_dispatcher_responses_total{{{d},class=\"2xx\"}}"),
+            1.0,
+        ),
+        (format!("mrcp_dispatcher_failovers_total{{{d}}}"), 0.0),
+        ("mrcp_dispatcher_invites_total".to_owned(), 1.0),
+        ("mrcp_dispatcher_destinations_in_rotation".to_owned(), 1.0),
+    ] {
+        assert_eq!(metric(&body, &series), Some(value), "{series} in\n{body}");
+    }
+    assert!(
+        metric(
+            &body,
+            &format!("mrcp_dispatcher_probes_total{{{d},result=\"ok\"}}")
+        )
+        .is_some_and(|v| v >= 1.0),
+        "{body}"
+    );
+
+    // The only backend drains: out of rotation, /healthz turns 503, the state shows draining.
+    backend.set_options_status(Some(503)).await.unwrap();
+    within("the backend draining", async {
+        stats
+            .wait_for(|s| !s.destinations[0].state.in_rotation())
+            .await
+            .unwrap();
+    })
+    .await;
+    assert_eq!(http_get(http, "/healthz").await.0, 503);
+    let (_, body) = http_get(http, "/metrics").await;
+    assert_eq!(
+        metric(
+            &body,
+            &format!("mrcp_dispatcher_destination_state{{{d},state=\"draining\"}}")
+        ),
+        Some(1.0),
+        "{body}"
+    );
+    assert!(
+        metric(
+            &body,
+            &format!("mrcp_dispatcher_probes_total{{{d},result=\"draining\"}}")
+        )
+        .is_some_and(|v| v >= 1.0)
+    );
+    assert_eq!(
+        metric(&body, "mrcp_dispatcher_destinations_in_rotation"),
+        Some(0.0)
+    );
     dispatcher.shutdown();
 }

@@ -128,6 +128,9 @@ fn run_proxy(data: &[u8]) {
                 addr: local,
             },
         ],
+        // The dispatcher's guards, so the fuzzer reaches them too.
+        reply_timeout: Some(Duration::from_secs(4)),
+        linger: Some(Duration::from_secs(5)),
         ..ProxyConfig::default()
     });
     let client = Peer {
@@ -162,7 +165,7 @@ fn run_proxy(data: &[u8]) {
                 ProxyOutput::Event(ProxyEvent::BranchFailed { id, .. }) => {
                     let _ = proxy.finish(now, id);
                 }
-                ProxyOutput::Transmit(_) => {}
+                ProxyOutput::Event(ProxyEvent::Answered { .. }) | ProxyOutput::Transmit(_) => {}
             }
         }
     }

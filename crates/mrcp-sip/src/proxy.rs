@@ -23,6 +23,10 @@ use bytes::Bytes;
 use mrcp_proto::sip::{Message, SipLimits, StartLine};
 use rand::{Rng as _, SeedableRng, rngs::SmallRng};
 
+mod deadlines;
+
+use deadlines::{Deadlines, TxKey};
+
 use crate::{
     LocalAddr, Transmit,
     endpoint::{
@@ -59,6 +63,15 @@ pub struct ProxyConfig {
     /// core (best response so far, or 408), so a client never hangs on a silent application or
     /// backend (a guard in the spirit of Timer C, §16.8).
     pub final_timeout: std::time::Duration,
+    /// A branch that gets no response at all (not even 100 Trying) this long after it was sent
+    /// fails as if its transaction had timed out, while the retransmission timers keep the
+    /// standard T1 (as Kamailio's `fr_timer` next to its T1). `None`: only Timer B/F.
+    pub reply_timeout: Option<std::time::Duration>,
+    /// A transaction that has its final response is forgotten this long after it, even if its
+    /// RFC 3261 timer (64·T1 for Timers J, L and M: 32 s) runs longer — what Kamailio's
+    /// `wait_timer` does. Bounds memory at high call rates; later retransmissions of a 2xx or of
+    /// the request are then relayed or answered as if new. `None`: the RFC timers only.
+    pub linger: Option<std::time::Duration>,
 }
 
 impl Default for ProxyConfig {
@@ -70,6 +83,8 @@ impl Default for ProxyConfig {
             limits: SipLimits::default(),
             seed: 0,
             final_timeout: std::time::Duration::from_secs(60),
+            reply_timeout: None,
+            linger: None,
         }
     }
 }
@@ -94,6 +109,17 @@ pub enum ProxyEvent {
         /// Its final status.
         status: Option<u16>,
     },
+    /// A branch of a request the application placed got a final response that ends the request
+    /// (a 2xx, forwarded to the client, or a 6xx, §16.7 step 9): nothing more to decide. For
+    /// the application's bookkeeping and counters.
+    Answered {
+        /// The request.
+        id: ProxyTxId,
+        /// The target that answered.
+        target: Peer,
+        /// Its final status.
+        status: u16,
+    },
 }
 
 /// What [`Proxy::poll_output`] returns.
@@ -113,6 +139,7 @@ enum ServerSide {
 
 #[derive(Debug)]
 struct Incoming {
+    id: ProxyTxId,
     machine: ServerSide,
     request: Message,
     peer: Peer,
@@ -124,6 +151,8 @@ struct Incoming {
     decided_by_app: bool,
     /// When the core finishes the request itself if nobody did.
     final_by: Instant,
+    /// When it got its final response.
+    ended_at: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -134,11 +163,17 @@ enum ClientSide {
 
 #[derive(Debug)]
 struct Branch {
+    /// Its number in the deadline index.
+    seq: u64,
     machine: ClientSide,
     request: Message,
     peer: Peer,
     parent: ServerKey,
     finished: bool,
+    /// Without any response by then, the branch fails ([`ProxyConfig::reply_timeout`]).
+    reply_by: Option<Instant>,
+    /// When it got its final response.
+    ended_at: Option<Instant>,
 }
 
 /// The sans-IO proxy core. Same run loop as [`crate::Endpoint`].
@@ -148,6 +183,13 @@ pub struct Proxy {
     incoming: HashMap<ServerKey, Incoming>,
     ids: HashMap<ProxyTxId, ServerKey>,
     branches: HashMap<ClientKey, Branch>,
+    /// Branch numbers of the deadline index to their keys.
+    branch_keys: HashMap<u64, ClientKey>,
+    next_branch: u64,
+    /// Every transaction's earliest deadline, ordered.
+    deadlines: Deadlines,
+    /// Transactions changed since the index was last brought up to date ([`Proxy::reindex`]).
+    touched: Vec<TxKey>,
     out: VecDeque<ProxyOutput>,
     rng: SmallRng,
     next_id: u64,
@@ -162,6 +204,10 @@ impl Proxy {
             incoming: HashMap::new(),
             ids: HashMap::new(),
             branches: HashMap::new(),
+            branch_keys: HashMap::new(),
+            next_branch: 1,
+            deadlines: Deadlines::default(),
+            touched: Vec::new(),
             out: VecDeque::new(),
             rng,
             next_id: 1,
@@ -173,21 +219,99 @@ impl Proxy {
         self.out.pop_front()
     }
 
-    /// The earliest transaction deadline.
+    /// The earliest transaction deadline (O(1): read from the deadline index).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let server = self.incoming.values().filter_map(|i| {
-            let machine = match &i.machine {
-                ServerSide::Invite(m) => m.poll_timeout(),
-                ServerSide::NonInvite(m) => m.poll_timeout(),
+        self.deadlines.first()
+    }
+
+    /// Brings the deadline index up to date for every transaction changed since the last call.
+    /// Every public entry point ends with it, so [`Proxy::poll_timeout`] is always exact.
+    ///
+    /// A transaction that has its final response keeps only what its remaining timers need
+    /// (the machine with its last response or ACK): its copy of the request and the best
+    /// response are released here, as it may live on for 64·T1 (Timers J, L, M).
+    fn reindex(&mut self, now: Instant) {
+        let linger = self.cfg.linger;
+        while let Some(key) = self.touched.pop() {
+            let at = match key {
+                TxKey::Server(id) => self
+                    .ids
+                    .get(&ProxyTxId(id))
+                    .and_then(|k| self.incoming.get_mut(k))
+                    .and_then(|i| {
+                        if i.done && i.ended_at.is_none() {
+                            i.ended_at = Some(now);
+                            i.request.headers = Vec::new();
+                            i.request.body = Bytes::new();
+                            i.best = None;
+                        }
+                        let forget = i.ended_at.zip(linger).map(|(t, l)| t + l);
+                        let machine = match &i.machine {
+                            ServerSide::Invite(m) => m.poll_timeout(),
+                            ServerSide::NonInvite(m) => m.poll_timeout(),
+                        };
+                        let guard = (!i.done).then_some(i.final_by);
+                        [machine, guard, forget].into_iter().flatten().min()
+                    }),
+                TxKey::Client(seq) => self
+                    .branch_keys
+                    .get(&seq)
+                    .and_then(|k| self.branches.get_mut(k))
+                    .and_then(|b| {
+                        if b.finished && b.ended_at.is_none() {
+                            b.ended_at = Some(now);
+                            b.request.headers = Vec::new();
+                            b.request.body = Bytes::new();
+                        }
+                        let forget = b.ended_at.zip(linger).map(|(t, l)| t + l);
+                        let machine = match &b.machine {
+                            ClientSide::Invite(m) => m.poll_timeout(),
+                            ClientSide::NonInvite(m) => m.poll_timeout(),
+                        };
+                        [machine, b.reply_by, forget].into_iter().flatten().min()
+                    }),
             };
-            let guard = (!i.done).then_some(i.final_by);
-            [machine, guard].into_iter().flatten().min()
-        });
-        let client = self.branches.values().filter_map(|b| match &b.machine {
-            ClientSide::Invite(m) => m.poll_timeout(),
-            ClientSide::NonInvite(m) => m.poll_timeout(),
-        });
-        server.chain(client).min()
+            self.deadlines.set(key, at);
+        }
+    }
+
+    fn touch_server(&mut self, id: ProxyTxId) {
+        self.touched.push(TxKey::Server(id.0));
+    }
+
+    /// Adds a client transaction (a branch) and indexes it.
+    fn insert_branch(&mut self, key: ClientKey, mut branch: Branch) {
+        let seq = self.next_branch;
+        self.next_branch += 1;
+        branch.seq = seq;
+        self.branch_keys.insert(seq, key.clone());
+        if let Some(old) = self.branches.insert(key, branch) {
+            // A branch parameter collision (random 64 bits): forget the older one.
+            self.branch_keys.remove(&old.seq);
+            self.touched.push(TxKey::Client(old.seq));
+        }
+        self.touched.push(TxKey::Client(seq));
+    }
+
+    fn remove_branch(&mut self, key: &ClientKey) -> Option<Branch> {
+        let branch = self.branches.remove(key)?;
+        self.branch_keys.remove(&branch.seq);
+        self.touched.push(TxKey::Client(branch.seq));
+        Some(branch)
+    }
+
+    /// Forgets a terminated server transaction and the finished branches it kept.
+    fn remove_incoming(&mut self, key: &ServerKey) {
+        let Some(inc) = self.incoming.remove(key) else {
+            return;
+        };
+        self.ids.remove(&inc.id);
+        self.touch_server(inc.id);
+        for b in inc.branches {
+            if self.branches.get(&b).is_some_and(|b| b.finished) {
+                self.remove_branch(&b);
+            }
+        }
     }
 
     /// Number of live transactions (server plus client side).
@@ -211,6 +335,7 @@ impl Proxy {
         } else {
             self.handle_response(now, msg);
         }
+        self.reindex(now);
     }
 
     fn handle_request(&mut self, now: Instant, mut msg: Message, peer: Peer) {
@@ -234,6 +359,8 @@ impl Proxy {
                 && m.state() != ServerInviteState::Accepted
             {
                 m.on_ack(now);
+                let id = inc.id;
+                self.touch_server(id);
                 return;
             }
             // ACK of a 2xx: forwarded statelessly along its route (§16.11).
@@ -278,9 +405,11 @@ impl Proxy {
             ServerSide::NonInvite(ServerNonInvite::new(reliable, self.cfg.timers))
         };
         self.ids.insert(id, key.clone());
+        self.touch_server(id);
         self.incoming.insert(
             key.clone(),
             Incoming {
+                id,
                 machine,
                 request: msg.clone(),
                 peer: dest,
@@ -289,6 +418,7 @@ impl Proxy {
                 done: false,
                 decided_by_app: !in_dialog,
                 final_by: now + self.cfg.final_timeout,
+                ended_at: None,
             },
         );
         if method == "INVITE" {
@@ -398,14 +528,17 @@ impl Proxy {
             peer.transport.is_reliable(),
             self.cfg.timers,
         ));
-        self.branches.insert(
+        self.insert_branch(
             key,
             Branch {
+                seq: 0,
                 machine,
                 request: cancel,
                 peer,
                 parent,
                 finished: false,
+                reply_by: None,
+                ended_at: None,
             },
         );
         self.transmit(peer, bytes);
@@ -510,20 +643,24 @@ impl Proxy {
                 self.cfg.timers,
             ))
         };
-        self.branches.insert(
+        self.insert_branch(
             bkey.clone(),
             Branch {
+                seq: 0,
                 machine,
                 request: msg,
                 peer: target,
                 parent: key.clone(),
                 finished: false,
+                reply_by: self.cfg.reply_timeout.map(|t| now + t),
+                ended_at: None,
             },
         );
         if let Some(inc) = self.incoming.get_mut(&key) {
             inc.branches.push(bkey);
         }
         self.transmit(target, bytes);
+        self.reindex(now);
         Ok(())
     }
 
@@ -536,6 +673,7 @@ impl Proxy {
             .cloned()
             .ok_or(crate::Error::ProxyUnknown { id })?;
         self.respond_key(now, &key, code);
+        self.reindex(now);
         Ok(())
     }
 
@@ -560,6 +698,7 @@ impl Proxy {
             }
             None => self.respond_key(now, &key, 408),
         }
+        self.reindex(now);
         Ok(())
     }
 
@@ -586,7 +725,8 @@ impl Proxy {
         if code >= 200 {
             inc.done = true;
         }
-        let peer = inc.peer;
+        let (peer, id) = (inc.peer, inc.id);
+        self.touch_server(id);
         if accepted {
             self.transmit(peer, bytes);
         } else if (200..300).contains(&code) && key.method == "INVITE" {
@@ -616,6 +756,8 @@ impl Proxy {
             ClientSide::Invite(m) => m.on_response(now, code),
             ClientSide::NonInvite(m) => m.on_response(now, code),
         };
+        branch.reply_by = None;
+        self.touched.push(TxKey::Client(branch.seq));
         // §16.7 step 3: remove our Via.
         if let Some(i) = msg
             .headers
@@ -649,6 +791,18 @@ impl Proxy {
                 101..=199 => self.answer(now, &parent, msg),
                 200..=299 => {
                     branch.finished = true;
+                    let placed = self
+                        .incoming
+                        .get(&parent)
+                        .filter(|i| i.decided_by_app && !i.done)
+                        .map(|i| i.id);
+                    if let Some(id) = placed {
+                        self.out.push_back(ProxyOutput::Event(ProxyEvent::Answered {
+                            id,
+                            target: peer,
+                            status: code,
+                        }));
+                    }
                     self.answer(now, &parent, msg);
                     // §16.7 step 10: cancel the other branches.
                     let others: Vec<ClientKey> = self
@@ -690,36 +844,30 @@ impl Proxy {
         if better {
             inc.best = Some(msg);
         }
+        let id = inc.id;
         let all_done = inc
             .branches
             .iter()
             .all(|k| self.branches.get(k).is_none_or(|b| b.finished));
+        if code >= 600 && inc.decided_by_app {
+            self.out.push_back(ProxyOutput::Event(ProxyEvent::Answered {
+                id,
+                target,
+                status: code,
+            }));
+        }
         if code >= 600 || !inc.decided_by_app {
             if all_done || code >= 600 {
-                let id = self
-                    .ids
-                    .iter()
-                    .find(|(_, k)| *k == parent)
-                    .map(|(id, _)| *id);
-                if let Some(id) = id {
-                    let _ = self.finish(now, id);
-                }
+                let _ = self.finish(now, id);
             }
             return;
         }
-        let id = self
-            .ids
-            .iter()
-            .find(|(_, k)| *k == parent)
-            .map(|(id, _)| *id);
-        if let Some(id) = id {
-            self.out
-                .push_back(ProxyOutput::Event(ProxyEvent::BranchFailed {
-                    id,
-                    target,
-                    status: Some(code),
-                }));
-        }
+        self.out
+            .push_back(ProxyOutput::Event(ProxyEvent::BranchFailed {
+                id,
+                target,
+                status: Some(code),
+            }));
     }
 
     /// The transport could not reach `addr`: every unfinished branch towards it fails as if its
@@ -730,6 +878,7 @@ impl Proxy {
         transport: Transport,
         addr: std::net::SocketAddr,
     ) {
+        // A scan, but transport errors are rare (a refused or broken TCP connection).
         let failed: Vec<ClientKey> = self
             .branches
             .iter()
@@ -737,7 +886,7 @@ impl Proxy {
             .map(|(k, _)| k.clone())
             .collect();
         for key in failed {
-            let Some(branch) = self.branches.remove(&key) else {
+            let Some(branch) = self.remove_branch(&key) else {
                 continue;
             };
             if key.method == "CANCEL" {
@@ -749,113 +898,118 @@ impl Proxy {
                 self.branch_final_timeout(now, &branch.parent, branch.peer, timeout);
             }
         }
+        self.reindex(now);
     }
 
-    /// Fires due timers.
+    /// Fires due timers, earliest deadline first; spurious calls do nothing. Each transaction
+    /// due at `now` is taken from the deadline index (O(log n)), run, and re-indexed.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let overdue: Vec<ProxyTxId> = self
-            .ids
-            .iter()
-            .filter(|(_, k)| {
-                self.incoming
-                    .get(*k)
-                    .is_some_and(|i| !i.done && i.final_by <= now)
-            })
-            .map(|(id, _)| *id)
+        self.reindex(now);
+        // Transactions re-armed at or before `now` while this runs wait for the next call, so
+        // one call always ends.
+        let due: Vec<TxKey> = std::iter::from_fn(|| self.deadlines.pop_due(now))
+            .map(|(_, key)| key)
             .collect();
-        for id in overdue {
+        for key in due {
+            match key {
+                TxKey::Server(id) => self.server_timeout(now, ProxyTxId(id)),
+                TxKey::Client(seq) => self.branch_timeout(now, seq),
+            }
+            self.reindex(now);
+        }
+    }
+
+    fn server_timeout(&mut self, now: Instant, id: ProxyTxId) {
+        self.touch_server(id);
+        let Some(key) = self.ids.get(&id).cloned() else {
+            return;
+        };
+        if self.lingered(self.incoming.get(&key).and_then(|i| i.ended_at), now) {
+            self.remove_incoming(&key);
+            return;
+        }
+        let overdue = self
+            .incoming
+            .get(&key)
+            .filter(|i| !i.done && i.final_by <= now)
+            .map(|i| i.branches.clone());
+        if let Some(branches) = overdue {
             tracing::warn!(
                 ?id,
                 "proxied request without final response in time; finishing it"
             );
-            let branches = self
-                .ids
-                .get(&id)
-                .and_then(|k| self.incoming.get(k))
-                .map(|i| i.branches.clone());
-            for key in branches.unwrap_or_default() {
-                self.cancel_branch(now, &key);
+            for b in branches {
+                self.cancel_branch(now, &b);
             }
             let _ = self.finish(now, id);
         }
-        let due: Vec<ClientKey> = self
-            .branches
-            .iter()
-            .filter(|(_, b)| {
-                match &b.machine {
-                    ClientSide::Invite(m) => m.poll_timeout(),
-                    ClientSide::NonInvite(m) => m.poll_timeout(),
+        while let Some(i) = self.incoming.get_mut(&key) {
+            let action = match &mut i.machine {
+                ServerSide::Invite(m) => m.handle_timeout(now),
+                ServerSide::NonInvite(m) => m.handle_timeout(now),
+            };
+            let peer = i.peer;
+            match action {
+                Some(TimerAction::Retransmit(bytes)) => self.transmit(peer, bytes),
+                Some(_) => {
+                    self.remove_incoming(&key);
+                    break;
                 }
-                .is_some_and(|t| t <= now)
-            })
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in due {
-            while let Some(b) = self.branches.get_mut(&key) {
-                let action = match &mut b.machine {
+                None => break,
+            }
+        }
+    }
+
+    fn branch_timeout(&mut self, now: Instant, seq: u64) {
+        self.touched.push(TxKey::Client(seq));
+        let Some(key) = self.branch_keys.get(&seq).cloned() else {
+            return;
+        };
+        if self.lingered(self.branches.get(&key).and_then(|b| b.ended_at), now) {
+            self.remove_branch(&key);
+            return;
+        }
+        while let Some(b) = self.branches.get_mut(&key) {
+            let silent = b.reply_by.is_some_and(|t| t <= now);
+            let action = if silent {
+                // No response at all in time: give up on this branch (no CANCEL without a
+                // provisional response, §9.1).
+                Some(TimerAction::TimedOut(crate::transaction::Timer::B))
+            } else {
+                match &mut b.machine {
                     ClientSide::Invite(m) => m.handle_timeout(now),
                     ClientSide::NonInvite(m) => m.handle_timeout(now),
-                };
-                let (peer, parent) = (b.peer, b.parent.clone());
-                match action {
-                    Some(TimerAction::Retransmit(bytes)) => self.transmit(peer, bytes),
-                    Some(TimerAction::TimedOut(_)) => {
-                        if let Some(b) = self.branches.get_mut(&key) {
-                            b.finished = true;
-                        }
-                        let req = self.incoming.get(&parent).map(|i| i.request.clone());
-                        if let Some(req) = req.filter(|_| key.method != "CANCEL") {
-                            let timeout =
-                                response_to(&req, 408, default_reason(408), Some("proxy408"));
-                            self.branch_final_timeout(now, &parent, peer, timeout);
-                        }
-                        self.branches.remove(&key);
-                        break;
-                    }
-                    Some(TimerAction::Terminated) => {
-                        self.branches.remove(&key);
-                        break;
-                    }
-                    None => break,
                 }
+            };
+            let (peer, parent) = (b.peer, b.parent.clone());
+            match action {
+                Some(TimerAction::Retransmit(bytes)) => self.transmit(peer, bytes),
+                Some(TimerAction::TimedOut(_)) => {
+                    if let Some(b) = self.branches.get_mut(&key) {
+                        b.finished = true;
+                    }
+                    let req = self.incoming.get(&parent).map(|i| i.request.clone());
+                    if let Some(req) = req.filter(|_| key.method != "CANCEL") {
+                        let timeout = response_to(&req, 408, default_reason(408), Some("proxy408"));
+                        self.branch_final_timeout(now, &parent, peer, timeout);
+                    }
+                    self.remove_branch(&key);
+                    break;
+                }
+                Some(TimerAction::Terminated) => {
+                    self.remove_branch(&key);
+                    break;
+                }
+                None => break,
             }
         }
-        let due: Vec<ServerKey> = self
-            .incoming
-            .iter()
-            .filter(|(_, i)| {
-                match &i.machine {
-                    ServerSide::Invite(m) => m.poll_timeout(),
-                    ServerSide::NonInvite(m) => m.poll_timeout(),
-                }
-                .is_some_and(|t| t <= now)
-            })
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in due {
-            while let Some(i) = self.incoming.get_mut(&key) {
-                let action = match &mut i.machine {
-                    ServerSide::Invite(m) => m.handle_timeout(now),
-                    ServerSide::NonInvite(m) => m.handle_timeout(now),
-                };
-                let peer = i.peer;
-                match action {
-                    Some(TimerAction::Retransmit(bytes)) => self.transmit(peer, bytes),
-                    Some(_) => {
-                        if let Some(i) = self.incoming.remove(&key) {
-                            self.ids.retain(|_, k| *k != key);
-                            for b in i.branches {
-                                if self.branches.get(&b).is_some_and(|b| b.finished) {
-                                    self.branches.remove(&b);
-                                }
-                            }
-                        }
-                        break;
-                    }
-                    None => break,
-                }
-            }
-        }
+    }
+
+    /// Whether a transaction that ended at `ended_at` has outlived [`ProxyConfig::linger`].
+    fn lingered(&self, ended_at: Option<Instant>, now: Instant) -> bool {
+        ended_at
+            .zip(self.cfg.linger)
+            .is_some_and(|(t, l)| t + l <= now)
     }
 
     fn branch_final_timeout(
@@ -874,26 +1028,15 @@ impl Proxy {
         if inc.best.is_none() {
             inc.best = Some(msg);
         }
+        let id = inc.id;
         if inc.decided_by_app {
-            let id = self
-                .ids
-                .iter()
-                .find(|(_, k)| *k == parent)
-                .map(|(id, _)| *id);
-            if let Some(id) = id {
-                self.out
-                    .push_back(ProxyOutput::Event(ProxyEvent::BranchFailed {
-                        id,
-                        target,
-                        status: None,
-                    }));
-            }
-        } else if let Some(id) = self
-            .ids
-            .iter()
-            .find(|(_, k)| *k == parent)
-            .map(|(id, _)| *id)
-        {
+            self.out
+                .push_back(ProxyOutput::Event(ProxyEvent::BranchFailed {
+                    id,
+                    target,
+                    status: None,
+                }));
+        } else {
             let _ = self.finish(now, id);
         }
     }

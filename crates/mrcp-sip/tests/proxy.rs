@@ -329,3 +329,212 @@ From: <sip:c@127.0.0.1>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\nCall-ID: mf\r\nCSeq: 1
     };
     assert!(t.payload.starts_with(b"SIP/2.0 483 Too Many Hops"));
 }
+
+/// Many transactions on injected time: the deadline index fires each branch's Timer B at its own
+/// deadline, in deadline order (here the order in which the application forwarded, not the order
+/// in which the requests arrived), and every transaction ends with nothing left indexed.
+#[test]
+fn many_transactions_time_out_in_deadline_order() {
+    const N: u64 = 600;
+    let t0 = Instant::now();
+    let mut proxy = Proxy::new(ProxyConfig {
+        local: vec![LocalAddr {
+            transport: Transport::Udp,
+            addr: a(PROXY),
+        }],
+        ..Default::default()
+    });
+    let client = Peer {
+        transport: Transport::Udp,
+        addr: a(CLIENT),
+        connection: None,
+    };
+    let silent_backend = Peer {
+        transport: Transport::Udp,
+        addr: a(BACKEND_A),
+        connection: None,
+    };
+    for k in 0..N {
+        let invite = format!(
+            "INVITE sip:mrcp@127.0.0.1:5070 SIP/2.0\r\nVia: SIP/2.0/UDP {CLIENT};branch=z9hG4bKorder{k}\r\n\
+             From: <sip:c@127.0.0.1>;tag=f{k}\r\nTo: <sip:mrcp@127.0.0.1>\r\nCall-ID: order-{k}\r\n\
+             CSeq: 1 INVITE\r\nContact: <sip:c@{CLIENT}>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        );
+        proxy.handle_message(t0, invite.as_bytes(), client);
+    }
+    let mut ids = Vec::new();
+    while let Some(out) = proxy.poll_output() {
+        if let ProxyOutput::Event(ProxyEvent::NewRequest { id, .. }) = out {
+            ids.push(id);
+        }
+    }
+    assert_eq!(ids.len() as u64, N);
+    // The application forwards them in a scrambled order, one per millisecond.
+    let order: Vec<_> = (0..N).map(|k| ids[((k * 7919) % N) as usize]).collect();
+    let mut forwarded_at = std::collections::HashMap::new();
+    for (k, id) in order.iter().enumerate() {
+        let at = t0 + std::time::Duration::from_millis(k as u64 + 1);
+        proxy
+            .forward(at, *id, silent_backend, None)
+            .expect("forward");
+        forwarded_at.insert(*id, at);
+    }
+    while proxy.poll_output().is_some() {}
+    let timer_b = mrcp_sip::transaction::TimerConfig::default().t1x64();
+    // Step time as a driver does: always to the earliest deadline.
+    let mut now = t0;
+    let mut failed = Vec::new();
+    let mut steps = 0;
+    while let Some(deadline) = proxy.poll_timeout() {
+        assert!(deadline >= now, "a deadline in the past");
+        now = deadline;
+        proxy.handle_timeout(now);
+        while let Some(out) = proxy.poll_output() {
+            if let ProxyOutput::Event(ProxyEvent::BranchFailed { id, status, .. }) = out {
+                assert_eq!(status, None, "silence, not a reply");
+                failed.push((id, now));
+                proxy.finish(now, id).expect("finish");
+            }
+        }
+        steps += 1;
+        assert!(steps < 100 * N, "the timers never settle");
+    }
+    assert_eq!(
+        failed.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+        order,
+        "Timer B fired in deadline order"
+    );
+    for (id, at) in &failed {
+        assert_eq!(*at, forwarded_at[id] + timer_b, "Timer B of {id:?} on time");
+    }
+    assert_eq!(proxy.transaction_count(), 0, "every transaction ended");
+}
+
+/// `reply_timeout`: a branch without any response fails at that deadline, while the INVITE is
+/// retransmitted on the standard T1 schedule until then; a branch that got a 100 does not.
+#[test]
+fn silent_branch_fails_at_the_reply_timeout() {
+    let t0 = Instant::now();
+    let reply_timeout = std::time::Duration::from_secs(2);
+    let mut proxy = Proxy::new(ProxyConfig {
+        local: vec![LocalAddr {
+            transport: Transport::Udp,
+            addr: a(PROXY),
+        }],
+        reply_timeout: Some(reply_timeout),
+        ..Default::default()
+    });
+    let client = Peer {
+        transport: Transport::Udp,
+        addr: a(CLIENT),
+        connection: None,
+    };
+    let backend = Peer {
+        transport: Transport::Udp,
+        addr: a(BACKEND_A),
+        connection: None,
+    };
+    let invite = format!(
+        "INVITE sip:mrcp@127.0.0.1:5070 SIP/2.0\r\nVia: SIP/2.0/UDP {CLIENT};branch=z9hG4bKsilent\r\n\
+         From: <sip:c@127.0.0.1>;tag=f\r\nTo: <sip:mrcp@127.0.0.1>\r\nCall-ID: silent\r\n\
+         CSeq: 1 INVITE\r\nContact: <sip:c@{CLIENT}>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    );
+    proxy.handle_message(t0, invite.as_bytes(), client);
+    let mut id = None;
+    while let Some(out) = proxy.poll_output() {
+        if let ProxyOutput::Event(ProxyEvent::NewRequest { id: i, .. }) = out {
+            id = Some(i);
+        }
+    }
+    let id = id.expect("new request");
+    proxy.forward(t0, id, backend, None).expect("forward");
+    while proxy.poll_output().is_some() {}
+    let mut resent = Vec::new();
+    let failed_at = loop {
+        let now = proxy.poll_timeout().expect("a deadline");
+        proxy.handle_timeout(now);
+        let mut failed = false;
+        while let Some(out) = proxy.poll_output() {
+            match out {
+                ProxyOutput::Transmit(t) if t.peer.addr == backend.addr => resent.push(now - t0),
+                ProxyOutput::Event(ProxyEvent::BranchFailed { status: None, .. }) => failed = true,
+                _ => {}
+            }
+        }
+        if failed {
+            break now;
+        }
+    };
+    assert_eq!(failed_at - t0, reply_timeout, "failed at the reply timeout");
+    let ms = std::time::Duration::from_millis;
+    assert_eq!(resent, [ms(500), ms(1500)], "Timer A on the standard T1");
+}
+
+/// `linger`: once answered, the INVITE's server and client transactions are forgotten after the
+/// linger time instead of Timers L and M (64·T1).
+#[test]
+fn answered_transactions_are_forgotten_after_the_linger_time() {
+    let t0 = Instant::now();
+    let linger = std::time::Duration::from_secs(5);
+    let mut proxy = Proxy::new(ProxyConfig {
+        local: vec![LocalAddr {
+            transport: Transport::Udp,
+            addr: a(PROXY),
+        }],
+        linger: Some(linger),
+        ..Default::default()
+    });
+    let client = Peer {
+        transport: Transport::Udp,
+        addr: a(CLIENT),
+        connection: None,
+    };
+    let backend = Peer {
+        transport: Transport::Udp,
+        addr: a(BACKEND_A),
+        connection: None,
+    };
+    let invite = format!(
+        "INVITE sip:mrcp@127.0.0.1:5070 SIP/2.0\r\nVia: SIP/2.0/UDP {CLIENT};branch=z9hG4bKlinger\r\n\
+         From: <sip:c@127.0.0.1>;tag=f\r\nTo: <sip:mrcp@127.0.0.1>\r\nCall-ID: linger\r\n\
+         CSeq: 1 INVITE\r\nContact: <sip:c@{CLIENT}>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    );
+    proxy.handle_message(t0, invite.as_bytes(), client);
+    let mut forwarded = None;
+    while let Some(out) = proxy.poll_output() {
+        match out {
+            ProxyOutput::Event(ProxyEvent::NewRequest { id, .. }) => {
+                proxy.forward(t0, id, backend, None).expect("forward");
+            }
+            ProxyOutput::Transmit(t) if t.peer.addr == backend.addr => forwarded = Some(t.payload),
+            _ => {}
+        }
+    }
+    let forwarded = String::from_utf8(forwarded.expect("forwarded").to_vec()).expect("utf-8");
+    let mut ok = "SIP/2.0 200 OK\r\n".to_owned();
+    for line in forwarded.split("\r\n").skip(1) {
+        let name = line.split(':').next().unwrap_or("").to_ascii_lowercase();
+        if ["via", "from", "call-id", "cseq", "record-route"].contains(&name.as_str()) {
+            ok.push_str(&format!("{line}\r\n"));
+        } else if name == "to" {
+            ok.push_str(&format!("{line};tag=b\r\n"));
+        }
+    }
+    ok.push_str(&format!(
+        "Contact: <sip:mrcp@{BACKEND_A}>\r\nContent-Length: 0\r\n\r\n"
+    ));
+    let answered_at = t0 + std::time::Duration::from_millis(20);
+    proxy.handle_message(answered_at, ok.as_bytes(), backend);
+    let mut answered = false;
+    while let Some(out) = proxy.poll_output() {
+        if let ProxyOutput::Event(ProxyEvent::Answered { status, .. }) = out {
+            answered = status == 200;
+        }
+    }
+    assert!(answered, "the application is told");
+    assert_eq!(proxy.transaction_count(), 2);
+    assert_eq!(proxy.poll_timeout(), Some(answered_at + linger));
+    proxy.handle_timeout(answered_at + linger);
+    assert_eq!(proxy.transaction_count(), 0, "both sides forgotten");
+    assert_eq!(proxy.poll_timeout(), None);
+}

@@ -394,6 +394,7 @@ async fn proxy_relays_sipp_calls_to_our_uas() {
                 ProxyEvent::BranchFailed { id, .. } => {
                     let _ = proxy.handle.finish(id).await;
                 }
+                ProxyEvent::Answered { .. } => {}
             }
         }
         forwarded

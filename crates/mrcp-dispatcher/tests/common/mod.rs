@@ -41,7 +41,13 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `mrcp-server` with SIP on `sip` (port 0: any) and RTP in `rtp_ports`.
     pub fn start(sip: &str, rtp_ports: &str) -> ServerProcess {
+        Self::start_with(sip, rtp_ports, &[])
+    }
+
+    /// [`ServerProcess::start`] with extra flags (e.g. `--drain-timeout 30`).
+    pub fn start_with(sip: &str, rtp_ports: &str, extra: &[&str]) -> ServerProcess {
         let mut child = Command::new(sibling_binary("mrcp-server"))
+            .args(extra)
             .args([
                 "--sip-listen",
                 sip,
@@ -78,6 +84,35 @@ impl ServerProcess {
         }
     }
 
+    /// Sends SIGTERM: the server drains (OPTIONS and new INVITEs get 503, running sessions go on).
+    pub fn terminate(&self) {
+        if let Some(child) = &self.child {
+            let status = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status()
+                .expect("kill");
+            assert!(status.success(), "kill -TERM failed");
+        }
+    }
+
+    /// Waits up to `limit` for the process to exit by itself; `None` if it is still running
+    /// (it is then killed).
+    pub async fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        let pid = child.id();
+        let waiter = tokio::task::spawn_blocking(move || child.wait());
+        match tokio::time::timeout(limit, waiter).await {
+            Ok(Ok(Ok(status))) => Some(status),
+            _ => {
+                // Only our own child, by PID; the blocking wait then returns.
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+                None
+            }
+        }
+    }
+
     /// Kills the process now (SIGKILL) and waits for it.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -93,6 +128,10 @@ impl Drop for ServerProcess {
     }
 }
 
+fn step(what: &'static str) -> impl Fn(mrcp_client::ClientError) -> String {
+    move |e| format!("{what}: {e}")
+}
+
 /// One DTMF recognition through `balancer`: INVITE, RECOGNIZE, digits, RECOGNITION-COMPLETE,
 /// BYE. Returns an error text naming the step that failed.
 pub async fn recognize_through(
@@ -100,8 +139,20 @@ pub async fn recognize_through(
     transport: Transport,
     rtp_ports: (u16, u16),
 ) -> Result<(), String> {
-    let step = |what: &'static str| move |e: mrcp_client::ClientError| format!("{what}: {e}");
-    let mut session = Session::open(&SessionConfig {
+    let mut session = open_session(balancer, transport, rtp_ports).await?;
+    recognize_on(&mut session).await?;
+    // BYE follows the Record-Route through the balancer.
+    session.close().await;
+    Ok(())
+}
+
+/// A session set up through `balancer` (INVITE, 200, ACK; MRCP connected to the chosen server).
+pub async fn open_session(
+    balancer: SocketAddr,
+    transport: Transport,
+    rtp_ports: (u16, u16),
+) -> Result<Session, String> {
+    Session::open(&SessionConfig {
         server: balancer,
         transport,
         profile: ClientProfile::Asterisk,
@@ -112,7 +163,11 @@ pub async fn recognize_through(
         tls: None,
     })
     .await
-    .map_err(step("session open (INVITE through the balancer)"))?;
+    .map_err(step("session open (INVITE through the balancer)"))
+}
+
+/// One DTMF recognition on an open session: RECOGNIZE, digits, RECOGNITION-COMPLETE.
+pub async fn recognize_on(session: &mut Session) -> Result<(), String> {
     session
         .send(
             Method::Recognize,
@@ -137,7 +192,5 @@ pub async fn recognize_through(
     if !body.contains("1234") {
         return Err(format!("recognition result without the digits: {body}"));
     }
-    // BYE follows the Record-Route through the balancer.
-    session.close().await;
     Ok(())
 }
