@@ -177,6 +177,9 @@ names! {
         RecordComplete = "RECORD-COMPLETE",
         /// `VERIFICATION-COMPLETE` (RFC 6787 §11.3).
         VerificationComplete = "VERIFICATION-COMPLETE",
+        /// `INTERMEDIATE-RESULT`: UniMRCP's extension for interim recognition results (not in RFC 6787).
+        /// FreeSWITCH and Asterisk fail on it, so servers send it only to a client that asked.
+        IntermediateResult = "INTERMEDIATE-RESULT",
     }
 }
 

@@ -178,6 +178,9 @@ pub enum Input<R> {
     SpeechStarted,
     /// The endpointer heard speech end.
     SpeechEnded,
+    /// The engine heard speech (its own detector, or an interim result): START-OF-INPUT goes out if the
+    /// server's endpointer has not heard the caller yet, so barge-in works with engines that hear better.
+    EngineHeardSpeech,
     /// A DTMF digit (`0-9`, `*`, `#`, `A-D`), from RFC 4733 or in-band detection.
     Dtmf(char),
     /// Whether the engine's interim hypothesis is a complete match, which picks Speech-Complete-Timeout or
@@ -351,6 +354,11 @@ impl<R: Clone> RecognizerMachine<R> {
             Input::GetResult { request_id } => self.on_get_result(request_id),
             Input::SpeechStarted => self.on_speech_started(now),
             Input::SpeechEnded => self.on_speech_ended(now),
+            Input::EngineHeardSpeech => {
+                if self.active().is_some_and(|a| !a.speech_heard) {
+                    self.on_speech_started(now);
+                }
+            }
             Input::Dtmf(digit) => self.on_dtmf(now, digit),
             Input::Hypothesis { complete } => self.on_hypothesis(complete),
             Input::EngineResult(outcome) => self.on_engine_result(now, outcome),

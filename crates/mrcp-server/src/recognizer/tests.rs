@@ -789,3 +789,29 @@ fn speech_already_in_progress_can_end_the_request_with_speech_too_early() {
         Some(&complete(1, RecognizerCause::SpeechTooEarly, Outcome::None))
     );
 }
+
+#[test]
+fn the_engine_hearing_speech_first_sends_start_of_input_once() {
+    let mut h = Harness::new();
+    h.recognize(1, params());
+    let start = Output::StartOfInput {
+        request_id: RequestId(1),
+        input: InputKind::Speech,
+    };
+    assert_eq!(h.input(Input::EngineHeardSpeech), vec![start]);
+    // The endpointer and later interim results add nothing.
+    assert!(h.input(Input::EngineHeardSpeech).is_empty());
+    assert!(h.input(Input::SpeechStarted).is_empty());
+    // No no-input timeout any more: speech was heard.
+    let out = h.advance(6000 * MS);
+    assert!(
+        !out.iter().any(|o| matches!(
+            o,
+            Output::RecognitionComplete {
+                cause: RecognizerCause::NoInputTimeout,
+                ..
+            }
+        )),
+        "{out:?}"
+    );
+}

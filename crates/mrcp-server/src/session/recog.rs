@@ -92,6 +92,10 @@ impl GrammarsPending {
     }
 }
 
+/// The Vendor-Specific-Parameters key a client sets to `true` to receive INTERMEDIATE-RESULT events with the
+/// engine's interim text (FreeSWITCH and Asterisk fail on events they do not expect, so it is off by default).
+const INTERMEDIATE_PARAMETER: &str = "intermediate-results";
+
 /// The NLSML media type (RFC 6787 §9.6).
 const NLSML_TYPE: &str = "application/nlsml+xml";
 
@@ -101,6 +105,8 @@ struct Prepared {
     grammars: Arc<Vec<ResolvedGrammar>>,
     /// The engine request, when speech grammars are active.
     engine_request: Option<RecognitionRequest>,
+    /// The client asked for INTERMEDIATE-RESULT events.
+    intermediate_results: bool,
 }
 
 /// Classifies digits against the DTMF grammars of a RECOGNIZE (the machine's view of them).
@@ -405,13 +411,15 @@ impl RecogChannel {
                 debug!(channel = %self.out.channel(), ?alternatives, "engine result");
                 MachineInput::EngineResult(self.interpret(&alternatives))
             }
-            Some(Ok(
-                RecognizerEvent::Partial { .. }
-                | RecognizerEvent::SpeechStarted
-                | RecognizerEvent::SpeechEnded,
-            )) => {
-                return;
+            Some(Ok(RecognizerEvent::SpeechStarted)) => MachineInput::EngineHeardSpeech,
+            Some(Ok(RecognizerEvent::Partial { text })) => {
+                self.machine
+                    .handle_input(now, MachineInput::EngineHeardSpeech);
+                self.drain(now);
+                return self.intermediate_result(&text);
             }
+            // The server's endpointer decides the end of input.
+            Some(Ok(RecognizerEvent::SpeechEnded)) => return,
             Some(Err(error)) => {
                 warn!(channel = %self.out.channel(), %error, "recognizer engine failed");
                 metrics::engine_failed(&error);
@@ -574,11 +582,18 @@ impl RecogChannel {
                 return self.out.respond_invalid(request_id, &invalid);
             }
         };
+        let intermediate_results = match self.params.vendor_parameters(&request.headers) {
+            Ok(vendor) => vendor
+                .get(INTERMEDIATE_PARAMETER)
+                .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+            Err(invalid) => return self.out.respond_invalid(request_id, &invalid),
+        };
         self.input_ended_at = None;
         self.prepared.push_back(Prepared {
             request_id,
             grammars,
             engine_request,
+            intermediate_results,
         });
         self.machine
             .handle_input(now, MachineInput::Recognize { request_id, params });
@@ -896,6 +911,33 @@ impl RecogChannel {
             duration: Some(duration),
             other: Vec::new(),
         })
+    }
+
+    /// An engine's interim text as INTERMEDIATE-RESULT (IN-PROGRESS, NLSML with the text as input), for a
+    /// running RECOGNIZE whose client asked for them.
+    fn intermediate_result(&mut self, text: &str) {
+        let Some(prepared) = self.prepared.front() else {
+            return;
+        };
+        if !prepared.intermediate_results || !self.machine.is_recognizing() || text.is_empty() {
+            return;
+        }
+        let nlsml = Nlsml::new(vec![Interpretation {
+            grammar: None,
+            confidence: None,
+            instance: None,
+            input: Some(Input::speech(text.to_owned())),
+        }]);
+        let mut message = self.out.event(
+            EventName::IntermediateResult,
+            prepared.request_id,
+            RequestState::InProgress,
+            &Headers::new(),
+        );
+        if let Ok(xml) = nlsml.to_xml(&WriteOptions::default()) {
+            let _ = message.set_body(NLSML_TYPE, Bytes::from(xml));
+        }
+        self.out.send(message);
     }
 
     /// Writes the NLSML of an outcome into a RECOGNITION-COMPLETE or GET-RESULT response.
