@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::access::AccessConfig;
+use crate::limits::LimitsConfig;
 use crate::routing::RouteRule;
 
 /// Why a configuration was refused. Every variant names the TOML key so the operator knows what to fix.
@@ -73,6 +75,10 @@ pub struct Config {
     pub routes: Vec<RouteRule>,
     /// `[default_engines]`: the engine per resource when no route matches.
     pub default_engines: DefaultEngines,
+    /// `[limits]`: what one peer may take ([`crate::limits`]).
+    pub limits: LimitsConfig,
+    /// `[access]`: allow-lists per listener and SIP digest authentication ([`crate::access`]).
+    pub access: AccessConfig,
 }
 
 /// `[server]`.
@@ -211,7 +217,7 @@ pub enum EngineConfig {
         #[serde(default = "default_true")]
         strict_voice_names: bool,
     },
-    /// `kind = "fault"`: a recognizer that fails on purpose (`mode = "panic" | "hang" | "error"`), to prove that
+    /// `kind = "fault"`: a recognizer that fails on purpose (`mode = "panic" | "hang" | "error" | "garbage"`), to prove that
     /// a failing engine ends only its own requests. Never route production traffic to it.
     Fault {
         /// `mode`: how it fails.
@@ -254,6 +260,8 @@ pub enum FaultKind {
     Hang,
     /// It reports an error.
     Error,
+    /// It answers with a malformed result (junk text, NaN and out-of-range confidences).
+    Garbage,
 }
 
 /// An inclusive port range written `"MIN-MAX"`.
@@ -413,6 +421,8 @@ impl Default for Config {
             engines,
             routes: Vec::new(),
             default_engines: DefaultEngines::default(),
+            limits: LimitsConfig::default(),
+            access: AccessConfig::default(),
         }
     }
 }
@@ -537,6 +547,8 @@ impl Config {
                 ));
             }
         }
+        self.limits.validate()?;
+        self.access.validate()?;
         let known = |name: &str| self.engines.contains_key(name);
         if !known(&self.default_engines.speechsynth) {
             return Err(invalid(

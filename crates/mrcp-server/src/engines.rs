@@ -52,6 +52,7 @@ impl Engines {
                         FaultKind::Panic => FaultMode::Panic,
                         FaultKind::Hang => FaultMode::Hang,
                         FaultKind::Error => FaultMode::Error,
+                        FaultKind::Garbage => FaultMode::Garbage,
                     };
                     recognizers.insert(
                         name.clone(),

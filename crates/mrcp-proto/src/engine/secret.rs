@@ -122,7 +122,11 @@ mod tests {
         let error = SecretSource::Env("MRCP_TEST_SURELY_UNSET_VARIABLE".into())
             .load()
             .expect_err("unset");
-        assert!(error.to_string().contains("MRCP_TEST_SURELY_UNSET_VARIABLE"));
+        assert!(
+            error
+                .to_string()
+                .contains("MRCP_TEST_SURELY_UNSET_VARIABLE")
+        );
     }
 
     #[test]

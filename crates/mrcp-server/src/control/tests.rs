@@ -12,6 +12,7 @@ const DEADLINE: Duration = Duration::from_secs(5);
 fn config() -> ControlConfig {
     ControlConfig {
         limits: Limits::default(),
+        ..ControlConfig::default()
     }
 }
 

@@ -22,6 +22,7 @@ use tracing::{Instrument, info, info_span, warn};
 
 use crate::control::{ConnectionId, ControlEvent};
 use crate::metrics::{self, SessionOutcome};
+use crate::resources::{Counted, LiveKind};
 use crate::server::Shared;
 pub(crate) use recog::RecogChannel;
 pub(crate) use synth::SynthChannel;
@@ -87,6 +88,7 @@ pub(crate) async fn run(
     let call_id = invite.header("Call-ID").unwrap_or_default().to_owned();
     let span = info_span!("session", call_id = %call_id);
     async move {
+        let _live = Counted::new(LiveKind::SessionActor, ());
         let Some(session) = setup::establish(shared, call, tx, &invite).await else {
             return;
         };
@@ -113,6 +115,7 @@ impl Session {
                     shared.engines.clone(),
                     call,
                     listener,
+                    shared.config.limits.grammar_max_bytes,
                 ));
             }
             _ => {

@@ -35,6 +35,7 @@ use super::recog::CallInfo;
 use crate::control::ConnectionHandle;
 use crate::engines::Engines;
 use crate::params::ChannelParams;
+use crate::resources::{Counted, LiveKind};
 use crate::routing::RouteContext;
 use crate::synthesizer::{ControlAction, Input, Output, SpeakParams, SynthesizerMachine};
 
@@ -58,7 +59,7 @@ struct Prepared {
 /// The prompt being spoken.
 struct Playing {
     request_id: RequestId,
-    stream: Option<SynthesisStream>,
+    stream: Option<Counted<SynthesisStream>>,
     resampler: Option<StreamResampler>,
     engine_rate: u32,
     /// When the prompt's audio started, moved forward by the time spent paused.
@@ -132,7 +133,7 @@ impl SynthChannel {
     pub(crate) fn stream_to_read(&mut self, now: Instant) -> Option<&mut SynthesisStream> {
         let playing = self.playing.as_mut()?;
         if playing.feed_at().is_some_and(|at| at <= now) {
-            playing.stream.as_mut()
+            playing.stream.as_deref_mut()
         } else {
             None
         }
@@ -512,7 +513,7 @@ impl SynthChannel {
                 self.command(MediaCommand::BeginPrompt(PromptId(u64::from(request_id.0))));
                 self.playing = Some(Playing {
                     request_id,
-                    stream: Some(stream),
+                    stream: Some(Counted::new(LiveKind::EngineStream, stream)),
                     resampler,
                     engine_rate,
                     started: now,

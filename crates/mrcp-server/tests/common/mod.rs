@@ -27,6 +27,11 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `mrcp-server` on free SIP and MRCP ports with RTP in `rtp_ports`.
     pub fn start(rtp_ports: &str, extra: &[&str]) -> ServerProcess {
+        Self::start_with_env(rtp_ports, extra, &[])
+    }
+
+    /// Like [`ServerProcess::start`], with extra environment variables for the process.
+    pub fn start_with_env(rtp_ports: &str, extra: &[&str], env: &[(&str, &str)]) -> ServerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mrcp-server"))
             .args([
                 "--sip-listen",
@@ -39,6 +44,7 @@ impl ServerProcess {
                 "127.0.0.1:0",
             ])
             .args(extra)
+            .envs(env.iter().copied())
             .env(
                 "RUST_LOG",
                 std::env::var("MRCP_TEST_LOG").unwrap_or_else(|_| "warn".to_owned()),

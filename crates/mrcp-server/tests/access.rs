@@ -1,0 +1,297 @@
+//! `[access]` and `[limits]` against the real `mrcp-server` binary on loopback (issue 12, item 2): allow-lists
+//! per listener, the per-source session limit, slow MRCP clients cut off, oversized grammars, and SIP digest
+//! authentication of INVITEs with SIPp's `[authentication]` (Debian package `sip-tester`).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{DEADLINE, ServerProcess, connect, http_get, try_connect};
+use mrcp_proto::mrcp::{Method, StartLine};
+use mrcp_proto::sdp::ClientProfile;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn config_file(name: &str, text: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("mrcp-access-{name}-{}.toml", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The value of a metric line `name{labels} value` (0 when absent).
+fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Reads until the server closes the connection; returns how long that took.
+async fn await_close(stream: &mut tokio::net::TcpStream, what: &str) -> Duration {
+    let started = Instant::now();
+    let mut buf = [0u8; 256];
+    loop {
+        match tokio::time::timeout(DEADLINE, stream.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => return started.elapsed(),
+            Ok(Ok(_)) => {}
+            Err(_) => panic!("the server did not close {what} within {DEADLINE:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_sources_get_403_and_closed_connections() {
+    // Loopback is outside every list: SIP, MRCP and HTTP all refuse it.
+    let config = config_file(
+        "refuse",
+        "[access]\nsip_allow = [\"10.0.0.0/8\"]\nmrcp_allow = [\"192.0.2.0/24\", \"2001:db8::/32\"]\n",
+    );
+    let server = ServerProcess::start("38000-38049", &["--config", config.to_str().unwrap()]);
+    match try_connect(&server, ClientProfile::FreeSwitch, (38100, 38149)).await {
+        Err(mrcp_client::ClientError::Rejected { status }) => assert_eq!(status, 403),
+        other => panic!("expected 403, got {:?}", other.map(|_| "a session")),
+    }
+    let mut mrcp = tokio::net::TcpStream::connect(server.mrcp).await.unwrap();
+    // Closed before any request: a write may still be buffered, but the read sees the end at once.
+    let _ = mrcp.write_all(b"MRCP/2.0 ").await;
+    let took = await_close(&mut mrcp, "a refused MRCP connection").await;
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    let (_, text) = http_get(&server, "/metrics").await;
+    assert_eq!(
+        metric(
+            &text,
+            "mrcp_refused_total{listener=\"sip\",reason=\"access\"}"
+        ),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "mrcp_refused_total{listener=\"mrcp\",reason=\"access\"}"
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric(&text, "mrcp_invites_rejected_total{status=\"403\"}"),
+        1.0
+    );
+    let _ = std::fs::remove_file(&config);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_allow_list_closes_the_connection() {
+    let config = config_file("http", "[access]\nhttp_allow = [\"10.0.0.0/8\"]\n");
+    let server = ServerProcess::start("38200-38249", &["--config", config.to_str().unwrap()]);
+    let mut http = tokio::net::TcpStream::connect(server.http).await.unwrap();
+    let _ = http.write_all(b"GET /metrics HTTP/1.1\r\n\r\n").await;
+    let mut text = Vec::new();
+    let read = tokio::time::timeout(DEADLINE, http.read_to_end(&mut text))
+        .await
+        .expect("the refused HTTP connection was not closed");
+    assert!(read.is_err() || text.is_empty(), "served a refused peer");
+    let _ = std::fs::remove_file(&config);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_per_source_are_limited_with_503_and_retry_after() {
+    let config = config_file(
+        "per-source",
+        "[limits]\nmax_sessions_per_source = 1\nretry_after_s = 7\n",
+    );
+    let server = ServerProcess::start("38300-38349", &["--config", config.to_str().unwrap()]);
+    let first = connect(&server, ClientProfile::FreeSwitch, (38400, 38449)).await;
+    match try_connect(&server, ClientProfile::FreeSwitch, (38450, 38499)).await {
+        Err(mrcp_client::ClientError::Rejected { status }) => assert_eq!(status, 503),
+        other => panic!("expected 503, got {:?}", other.map(|_| "a session")),
+    }
+    let (_, text) = http_get(&server, "/metrics").await;
+    assert_eq!(
+        metric(
+            &text,
+            "mrcp_refused_total{listener=\"sip\",reason=\"per_source\"}"
+        ),
+        1.0,
+        "{text}"
+    );
+    // The slot comes back when the first session ends.
+    first.close().await;
+    let again = tokio::time::timeout(DEADLINE, async {
+        loop {
+            match try_connect(&server, ClientProfile::FreeSwitch, (38450, 38499)).await {
+                Ok(s) => return s,
+                Err(mrcp_client::ClientError::Rejected { status: 503 }) => {
+                    tokio::task::yield_now().await
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    })
+    .await
+    .expect("the source's slot never came back");
+    again.close().await;
+    let _ = std::fs::remove_file(&config);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_mrcp_client_is_cut_off_and_others_are_served() {
+    let config = config_file("slow", "[limits]\ntcp_message_timeout_ms = 600\n");
+    let server = ServerProcess::start("38500-38549", &["--config", config.to_str().unwrap()]);
+    // A healthy session on its own connection, opened first.
+    let mut healthy = connect(&server, ClientProfile::FreeSwitch, (38600, 38649)).await;
+    // A peer that sends the start of a message a byte at a time, slower than the limit allows.
+    let mut slow = tokio::net::TcpStream::connect(server.mrcp).await.unwrap();
+    let trickle = async {
+        for byte in b"MRCP/2.0 200 RECOGNIZE 1\r\n" {
+            if slow.write_all(&[*byte]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    let started = Instant::now();
+    trickle.await;
+    let took = started.elapsed() + await_close(&mut slow, "a slow client").await;
+    assert!(
+        took >= Duration::from_millis(500) && took < Duration::from_secs(5),
+        "cut off after {took:?}"
+    );
+    // An idle connection with nothing half-sent is left alone, and the healthy session still works.
+    healthy
+        .send(Method::GetParams, &[("Confidence-Threshold", "")], None)
+        .await
+        .unwrap();
+    let response = healthy.receive().await.unwrap();
+    assert!(matches!(response.start, StartLine::Response { .. }));
+    let (_, text) = http_get(&server, "/metrics").await;
+    assert_eq!(
+        metric(
+            &text,
+            "mrcp_refused_total{listener=\"mrcp\",reason=\"slow_client\"}"
+        ),
+        1.0,
+        "{text}"
+    );
+    healthy.close().await;
+    let _ = std::fs::remove_file(&config);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_grammar_fails_with_407_and_cause_005() {
+    let config = config_file("grammar", "[limits]\ngrammar_max_bytes = 1024\n");
+    let server = ServerProcess::start("38700-38749", &["--config", config.to_str().unwrap()]);
+    let mut client = connect(&server, ClientProfile::FreeSwitch, (38800, 38849)).await;
+    let words: Vec<String> = (0..300).map(|i| format!("word{i}")).collect();
+    let big = format!(
+        "#JSGF V1.0;\ngrammar big;\npublic <w> = {};\n",
+        words.join(" | ")
+    );
+    assert!(big.len() > 1024);
+    client
+        .send(
+            Method::DefineGrammar,
+            &[("Content-Id", "big")],
+            Some(("application/x-jsgf", big.as_bytes())),
+        )
+        .await
+        .unwrap();
+    let response = client.receive().await.unwrap();
+    let StartLine::Response { status, .. } = response.start else {
+        panic!("{}", response.start)
+    };
+    assert_eq!(status.code(), 407);
+    assert_eq!(common::cause(&response), 5);
+    client.close().await;
+    let _ = std::fs::remove_file(&config);
+}
+
+/// A free local UDP port for SIPp.
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn sipp(server: SocketAddr, scenario: &str, extra: &[&str]) -> std::process::Output {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sipp");
+    let port = free_udp_port().to_string();
+    let mut child = Command::new("sipp")
+        .args([
+            &server.to_string(),
+            "-sf",
+            dir.join(scenario).to_str().unwrap(),
+            "-m",
+            "1",
+            "-p",
+            &port,
+            "-i",
+            "127.0.0.1",
+            "-timeout",
+            "20s",
+            "-timeout_error",
+            "-nostdin",
+            "-trace_err",
+            "-error_file",
+            std::env::temp_dir()
+                .join(format!("sipp-{port}.err"))
+                .to_str()
+                .unwrap(),
+        ])
+        .args(extra)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run sipp ({e}): install the Debian package sip-tester"));
+    let started = Instant::now();
+    loop {
+        if let Some(_status) = child.try_wait().unwrap() {
+            return child.wait_with_output().unwrap();
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("sipp did not finish within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn digest_authentication_with_sipp() {
+    let config = config_file(
+        "digest",
+        "[access.digest]\nrealm = \"open-mrcp\"\nalgorithms = [\"MD5\"]\n\
+         [[access.digest.users]]\nuser = \"fs\"\npassword = { env = \"MRCP_TEST_DIGEST_PASSWORD\" }\n",
+    );
+    // The password reaches the server through its environment, as `{ env = "..." }` says.
+    let server = ServerProcess::start_with_env(
+        "38900-38949",
+        &["--config", config.to_str().unwrap()],
+        &[("MRCP_TEST_DIGEST_PASSWORD", "s3cret")],
+    );
+    // Right password: 401 with the challenge, then 200 to the authenticated INVITE, ACK, BYE.
+    let ok = sipp(
+        server.sip,
+        "invite-digest.xml",
+        &["-au", "fs", "-ap", "s3cret"],
+    );
+    assert!(
+        ok.status.success(),
+        "sipp with the right password failed: {}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    // Wrong password: the second INVITE is challenged again (the scenario expects a second 401).
+    let wrong = sipp(
+        server.sip,
+        "invite-digest-wrong.xml",
+        &["-au", "fs", "-ap", "nope"],
+    );
+    assert!(
+        wrong.status.success(),
+        "sipp with a wrong password was not challenged again: {}",
+        String::from_utf8_lossy(&wrong.stderr)
+    );
+    let _ = std::fs::remove_file(&config);
+}
