@@ -11,7 +11,6 @@
 
 mod common;
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -68,7 +67,7 @@ fn load_config(
             // debug-build client on a starved CI machine are not what this test measures.
             profile: ClientProfile::Asterisk,
             resource: ResourceType::Speechrecog,
-            local_ip: IpAddr::from(LOCALHOST),
+            local_ip: LOCALHOST,
             rtp_ports,
             timeout: Duration::from_secs(20),
         },
