@@ -20,7 +20,7 @@ perf_start_server() {
         >"$dir/addrs" 2>"$dir/server.log" &
     server=$!
     for _ in $(seq 200); do
-        grep -q '^mrcp tcp' "$dir/addrs" && break
+        grep -qs '^mrcp tcp' "$dir/addrs" && break
         kill -0 "$server" 2>/dev/null || { echo "error: mrcp-server exited during start-up" >&2; cat "$dir/server.log" >&2; return 1; }
         sleep 0.1
     done
