@@ -11,8 +11,8 @@
 //!   grammar-compilation-failure, as any grammar the server refuses to compile (RFC 6787 §9.4.11 has no cause
 //!   for size; MRCP has no 413);
 //! - slow clients on TCP: a message whose first byte arrived must be complete within
-//!   `tcp_message_timeout_ms`, so a peer sending one byte a minute, or holding a half-sent message, is closed.
-//!   SIP over TCP closes a connection idle for `sip_tcp_idle_timeout_s`.
+//!   `tcp_message_timeout_ms`, so a peer sending one byte a minute, or holding a half-sent message, is closed,
+//!   on MRCP and on SIP over TCP; SIP over TCP also closes a connection idle for `sip_tcp_idle_timeout_s`.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -39,8 +39,8 @@ pub struct LimitsConfig {
     pub mrcp_max_header_bytes: usize,
     /// `grammar_max_bytes`: the largest grammar text (inline or defined). Default 1048576.
     pub grammar_max_bytes: usize,
-    /// `tcp_message_timeout_ms`: time a client has to finish sending a message it started, on MRCP and on the
-    /// operations HTTP port. Default 30000.
+    /// `tcp_message_timeout_ms`: time a client has to finish sending a message it started, on MRCP and SIP
+    /// over TCP. Default 30000.
     pub tcp_message_timeout_ms: u64,
     /// `sip_tcp_idle_timeout_s`: a SIP TCP connection with no traffic for this long is closed. Default 600.
     pub sip_tcp_idle_timeout_s: u64,

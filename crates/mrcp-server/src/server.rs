@@ -180,6 +180,7 @@ impl Server {
                 ..EndpointConfig::default()
             },
             tcp_idle_timeout: Duration::from_secs(config.limits.sip_tcp_idle_timeout_s),
+            tcp_message_timeout: config.limits.tcp_message_timeout(),
             ..DriverConfig::default()
         })
         .await

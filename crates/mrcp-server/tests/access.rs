@@ -157,6 +157,23 @@ async fn a_slow_mrcp_client_is_cut_off_and_others_are_served() {
         took >= Duration::from_millis(500) && took < Duration::from_secs(5),
         "cut off after {took:?}"
     );
+    // The same on SIP over TCP: half an INVITE trickled is cut off.
+    let mut sip = tokio::net::TcpStream::connect(server.sip_tcp)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    for byte in b"INVITE sip:mrcp@127.0.0.1 SIP/2.0\r\n" {
+        if sip.write_all(&[*byte]).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if started.elapsed() > Duration::from_secs(3) {
+            break;
+        }
+    }
+    let took = started.elapsed().min(Duration::from_secs(3))
+        + await_close(&mut sip, "a slow SIP client").await;
+    assert!(took < Duration::from_secs(5), "SIP cut off after {took:?}");
     // An idle connection with nothing half-sent is left alone, and the healthy session still works.
     healthy
         .send(Method::GetParams, &[("Confidence-Threshold", "")], None)

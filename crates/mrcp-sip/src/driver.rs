@@ -47,6 +47,9 @@ pub struct DriverConfig {
     pub max_connections_per_ip: usize,
     /// A TCP connection with no traffic for this long is closed.
     pub tcp_idle_timeout: Duration,
+    /// A peer must finish a SIP message it started within this time, or its TCP connection is closed
+    /// (slow-client protection: a peer trickling a byte a minute never goes idle).
+    pub tcp_message_timeout: Duration,
     /// Limit on outgoing TCP connection set-up.
     pub tcp_connect_timeout: Duration,
     /// The address written in `Via`, `Contact` and `Record-Route` when a socket is bound to a
@@ -63,6 +66,7 @@ impl Default for DriverConfig {
             channel_capacity: 1024,
             max_connections_per_ip: 256,
             tcp_idle_timeout: Duration::from_secs(600),
+            tcp_message_timeout: Duration::from_secs(30),
             tcp_connect_timeout: Duration::from_secs(5),
             advertise: None,
         }
@@ -626,6 +630,7 @@ impl<M: Machine> Core<M> {
         self.by_addr.insert(addr, id);
         let limits = self.cfg.endpoint.limits;
         let idle = self.cfg.tcp_idle_timeout;
+        let message_timeout = self.cfg.tcp_message_timeout;
         let connect_timeout = self.cfg.tcp_connect_timeout;
         let inbound = self.in_tx.clone();
         let cancel = self.cancel.child_token();
@@ -647,7 +652,17 @@ impl<M: Machine> Core<M> {
             };
             let connected = stream.is_some();
             if let Some(stream) = stream {
-                run_connection(id, stream, addr, &inbound, rx, limits, idle, cancel).await;
+                run_connection(
+                    id,
+                    stream,
+                    addr,
+                    &inbound,
+                    rx,
+                    limits,
+                    (idle, message_timeout),
+                    cancel,
+                )
+                .await;
             }
             let _ = inbound.send(Inbound::Closed(id)).await;
             if !connected {
@@ -724,7 +739,7 @@ async fn run_connection(
     inbound: &mpsc::Sender<Inbound>,
     mut out: mpsc::Receiver<Bytes>,
     limits: SipLimits,
-    idle: Duration,
+    (idle, message_timeout): (Duration, Duration),
     cancel: CancellationToken,
 ) {
     let _ = stream.set_nodelay(true);
@@ -737,11 +752,19 @@ async fn run_connection(
         connection: Some(id),
     };
     let mut idle_at = Instant::now() + idle;
+    // When the message being received must be complete: armed by its first byte, cleared when nothing is
+    // left half-received.
+    let mut message_due: Option<Instant> = None;
     loop {
+        let cut_off = message_due.unwrap_or(idle_at).min(idle_at);
         tokio::select! {
             () = cancel.cancelled() => return,
-            () = sleep_until(idle_at) => {
-                tracing::debug!(peer = %addr, "closing idle tcp connection");
+            () = sleep_until(cut_off) => {
+                if message_due.is_some_and(|due| due <= Instant::now()) {
+                    tracing::warn!(peer = %addr, "closing tcp connection: a message was not finished in time");
+                } else {
+                    tracing::debug!(peer = %addr, "closing idle tcp connection");
+                }
                 return;
             }
             Some(bytes) = out.recv() => {
@@ -783,6 +806,11 @@ async fn run_connection(
                         }
                     }
                 }
+                message_due = match (framer.buffered(), message_due) {
+                    (0, _) => None,
+                    (_, Some(due)) => Some(due),
+                    (_, None) => Some(Instant::now() + message_timeout),
+                };
             }
         }
     }
