@@ -241,8 +241,11 @@ async fn vanished_clients_and_stopped_rtp_are_torn_down() {
     );
     assert_eq!(stopped.2, mrcp_sip::EndReason::RemoteBye);
     assert_eq!(vanished, mrcp_sip::EndReason::RemoteBye);
-    assert!(metric(&server, "mrcp_sessions_total{outcome=\"rtp_inactive\"}").await >= 1.0);
-    assert!(metric(&server, "mrcp_sessions_total{outcome=\"control_closed\"}").await >= 1.0);
+    // The stopped one ends by RTP inactivity; the vanished one by its closed connection, or by RTP inactivity
+    // when that timer (2 s) fires first on a slow machine.
+    let inactive = metric(&server, "mrcp_sessions_total{outcome=\"rtp_inactive\"}").await;
+    let closed = metric(&server, "mrcp_sessions_total{outcome=\"control_closed\"}").await;
+    assert!(inactive >= 1.0 && inactive + closed >= 2.0, "{inactive} {closed}");
     await_baseline(&server, &baseline, "vanished clients").await;
     let _ = std::fs::remove_file(&config);
 }
