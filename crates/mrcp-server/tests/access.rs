@@ -312,3 +312,120 @@ fn digest_authentication_with_sipp() {
     );
     let _ = std::fs::remove_file(&config);
 }
+
+/// The `name="value"` parameter of a challenge.
+fn param(challenge: &str, name: &str) -> String {
+    let start = challenge
+        .find(&format!("{name}=\""))
+        .unwrap_or_else(|| panic!("no {name} in {challenge}"))
+        + name.len()
+        + 2;
+    let len = challenge[start..].find('"').unwrap();
+    challenge[start..start + len].to_owned()
+}
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digest_sha256_by_hand() {
+    // SIPp answers MD5 only; this client answers the SHA-256 challenge (RFC 7616 §3.4.1) over raw UDP.
+    let config = config_file(
+        "digest256",
+        "[access.digest]\nalgorithms = [\"SHA-256\", \"MD5\"]\n\
+         [[access.digest.users]]\nuser = \"fs\"\npassword = { env = \"MRCP_TEST_DIGEST_PASSWORD\" }\n",
+    );
+    let server = ServerProcess::start_with_env(
+        "38950-38999",
+        &["--config", config.to_str().unwrap()],
+        &[("MRCP_TEST_DIGEST_PASSWORD", "s3cret")],
+    );
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let local = socket.local_addr().unwrap();
+    let uri = format!("sip:mrcp@{}", server.sip);
+    let sdp = format!(
+        "v=0\r\no=FreeSWITCH 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=application 9 TCP/MRCPv2 1\r\na=setup:active\r\na=connection:new\r\na=resource:speechrecog\r\n\
+         a=cmid:1\r\nm=audio 4000 RTP/AVP 0 8 96\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n\
+         a=rtpmap:96 L16/8000\r\na=sendonly\r\na=mid:1\r\n"
+    );
+    let request = |method: &str, branch: &str, cseq: u32, extra: &str, to_tag: &str, body: &str| {
+        format!(
+            "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {local};rport;branch={branch}\r\nMax-Forwards: 70\r\n\
+             From: <sip:{local}>;tag=t1\r\nTo: <{uri}>{to_tag}\r\nCall-ID: sha256-{}@test\r\n\
+             CSeq: {cseq} {method}\r\nContact: <sip:{local}>\r\n{extra}{}Content-Length: {}\r\n\r\n{body}",
+            std::process::id(),
+            if body.is_empty() {
+                ""
+            } else {
+                "Content-Type: application/sdp\r\n"
+            },
+            body.len()
+        )
+    };
+    let exchange = async {
+        let mut buf = vec![0u8; 8192];
+        // The final response to what was sent last (skipping 100 Trying).
+        let mut final_response = async |socket: &tokio::net::UdpSocket| loop {
+            let (n, _) = socket.recv_from(&mut buf).await.unwrap();
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if !text.starts_with("SIP/2.0 100 ") {
+                return text;
+            }
+        };
+        let invite = request("INVITE", "z9hG4bK-a1", 1, "", "", &sdp);
+        socket.send_to(invite.as_bytes(), server.sip).await.unwrap();
+        let challenge = final_response(&socket).await;
+        assert!(challenge.starts_with("SIP/2.0 401 "), "{challenge}");
+        let to_tag = challenge
+            .lines()
+            .find(|l| l.starts_with("To:"))
+            .and_then(|l| l.split_once(";tag="))
+            .map(|(_, t)| format!(";tag={}", t.trim()))
+            .unwrap();
+        let ack = request("ACK", "z9hG4bK-a1", 1, "", &to_tag, "");
+        socket.send_to(ack.as_bytes(), server.sip).await.unwrap();
+        let header = challenge
+            .lines()
+            .find(|l| l.starts_with("WWW-Authenticate:") && l.contains("algorithm=SHA-256"))
+            .unwrap_or_else(|| panic!("no SHA-256 challenge: {challenge}"));
+        let (realm, nonce, opaque) = (
+            param(header, "realm"),
+            param(header, "nonce"),
+            param(header, "opaque"),
+        );
+        let ha1 = sha256_hex(&format!("fs:{realm}:s3cret"));
+        let ha2 = sha256_hex(&format!("INVITE:{uri}"));
+        let response = sha256_hex(&format!("{ha1}:{nonce}:00000001:c0ffee:auth:{ha2}"));
+        let authorization = format!(
+            "Authorization: Digest username=\"fs\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", \
+             response=\"{response}\", algorithm=SHA-256, cnonce=\"c0ffee\", qop=auth, nc=00000001, \
+             opaque=\"{opaque}\"\r\n"
+        );
+        let invite = request("INVITE", "z9hG4bK-a2", 2, &authorization, "", &sdp);
+        socket.send_to(invite.as_bytes(), server.sip).await.unwrap();
+        let answer = final_response(&socket).await;
+        assert!(answer.starts_with("SIP/2.0 200 "), "{answer}");
+        let to_tag = answer
+            .lines()
+            .find(|l| l.starts_with("To:"))
+            .and_then(|l| l.split_once(";tag="))
+            .map(|(_, t)| format!(";tag={}", t.trim()))
+            .unwrap();
+        let ack = request("ACK", "z9hG4bK-a3", 2, "", &to_tag, "");
+        socket.send_to(ack.as_bytes(), server.sip).await.unwrap();
+        let bye = request("BYE", "z9hG4bK-a4", 3, "", &to_tag, "");
+        socket.send_to(bye.as_bytes(), server.sip).await.unwrap();
+        let ended = final_response(&socket).await;
+        assert!(ended.starts_with("SIP/2.0 200 "), "{ended}");
+    };
+    tokio::time::timeout(DEADLINE, exchange)
+        .await
+        .expect("the SHA-256 digest exchange did not finish");
+    let _ = std::fs::remove_file(&config);
+}

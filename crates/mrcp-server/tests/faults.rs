@@ -245,7 +245,10 @@ async fn vanished_clients_and_stopped_rtp_are_torn_down() {
     // when that timer (2 s) fires first on a slow machine.
     let inactive = metric(&server, "mrcp_sessions_total{outcome=\"rtp_inactive\"}").await;
     let closed = metric(&server, "mrcp_sessions_total{outcome=\"control_closed\"}").await;
-    assert!(inactive >= 1.0 && inactive + closed >= 2.0, "{inactive} {closed}");
+    assert!(
+        inactive >= 1.0 && inactive + closed >= 2.0,
+        "{inactive} {closed}"
+    );
     await_baseline(&server, &baseline, "vanished clients").await;
     let _ = std::fs::remove_file(&config);
 }
