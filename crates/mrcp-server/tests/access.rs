@@ -348,11 +348,11 @@ async fn digest_sha256_by_hand() {
     let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let local = socket.local_addr().unwrap();
     let uri = format!("sip:mrcp@{}", server.sip);
-    let sdp = format!(
+    let sdp = String::from(
         "v=0\r\no=FreeSWITCH 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
          m=application 9 TCP/MRCPv2 1\r\na=setup:active\r\na=connection:new\r\na=resource:speechrecog\r\n\
          a=cmid:1\r\nm=audio 4000 RTP/AVP 0 8 96\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n\
-         a=rtpmap:96 L16/8000\r\na=sendonly\r\na=mid:1\r\n"
+         a=rtpmap:96 L16/8000\r\na=sendonly\r\na=mid:1\r\n",
     );
     let request = |method: &str, branch: &str, cseq: u32, extra: &str, to_tag: &str, body: &str| {
         format!(
