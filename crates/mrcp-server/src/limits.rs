@@ -33,7 +33,8 @@ pub struct LimitsConfig {
     pub max_sessions_per_source: usize,
     /// `retry_after_s`: the Retry-After of the 503 sent past `max_sessions_per_source`. Default 5.
     pub retry_after_s: u64,
-    /// `mrcp_max_connections_per_source`: MRCP control connections at once from one IP address. Default 1024.
+    /// `mrcp_max_connections_per_source`: MRCP control connections at once from one IP address; 0 means no
+    /// limit. Default 0: FreeSWITCH opens one connection per session (`a=connection:new`), all from one address.
     pub mrcp_max_connections_per_source: usize,
     /// `mrcp_max_header_bytes`: the largest MRCP start line and header section. Default 65536.
     pub mrcp_max_header_bytes: usize,
@@ -51,7 +52,7 @@ impl Default for LimitsConfig {
         LimitsConfig {
             max_sessions_per_source: 0,
             retry_after_s: 5,
-            mrcp_max_connections_per_source: 1024,
+            mrcp_max_connections_per_source: 0,
             mrcp_max_header_bytes: 64 * 1024,
             grammar_max_bytes: 1024 * 1024,
             tcp_message_timeout_ms: 30_000,
@@ -69,12 +70,6 @@ impl LimitsConfig {
         };
         if !(1..=3600).contains(&self.retry_after_s) {
             return Err(invalid("retry_after_s", "must be from 1 to 3600 seconds"));
-        }
-        if self.mrcp_max_connections_per_source == 0 {
-            return Err(invalid(
-                "mrcp_max_connections_per_source",
-                "must be at least 1",
-            ));
         }
         if !(1024..=16 * 1024 * 1024).contains(&self.mrcp_max_header_bytes) {
             return Err(invalid(

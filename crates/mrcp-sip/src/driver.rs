@@ -73,6 +73,9 @@ impl Default for DriverConfig {
     }
 }
 
+/// The receive buffer asked for on each SIP UDP socket.
+const UDP_RECEIVE_BUFFER: usize = 4 << 20;
+
 /// Commands of an endpoint driver.
 pub(crate) enum Command {
     Respond(ServerTxId, Response, oneshot::Sender<Result<(), Error>>),
@@ -235,6 +238,9 @@ async fn bind(cfg: &DriverConfig) -> Result<Sockets, Error> {
             source,
         };
         let socket = UdpSocket::bind(addr).await.map_err(io)?;
+        // Bursts of INVITEs while thousands of RTP streams keep the workers busy overflowed the kernel's default
+        // receive buffer (about 208 kB; docs/performance.md): ask for 4 MiB (capped at net.core.rmem_max).
+        let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(UDP_RECEIVE_BUFFER);
         let bound = socket.local_addr().map_err(io)?;
         sockets.local.push(LocalAddr {
             transport: Transport::Udp,
