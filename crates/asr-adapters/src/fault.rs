@@ -5,8 +5,8 @@
 use mrcp_proto::engine::{EngineError, EngineErrorKind};
 
 use crate::{
-    GrammarSupport, RecognitionRequest, RecognitionStream, Recognizer, RecognizerCapabilities,
-    recognition_channel,
+    Alternative, GrammarSupport, RecognitionRequest, RecognitionStream, Recognizer,
+    RecognizerCapabilities, RecognizerEvent, recognition_channel,
 };
 
 /// How the engine fails.
@@ -18,6 +18,33 @@ pub enum FaultMode {
     Hang,
     /// It reports an internal error at the first audio frame.
     Error,
+    /// At the first audio frame it sends a burst of junk partials, then a final result no grammar can hold:
+    /// markup and CDATA terminators, control characters and NUL, a 64 KiB word, and confidences that are NaN,
+    /// negative, infinite or above 1 (a broken or hostile engine). The server must still answer with valid
+    /// NLSML and a completion cause.
+    Garbage,
+}
+
+/// The final result of [`FaultMode::Garbage`].
+pub fn garbage_alternatives() -> Vec<Alternative> {
+    let junk = [
+        "]]></result><injected/>&amp;<![CDATA[",
+        "\u{0}\u{1}\u{1b}[2J\u{7f}",
+        "\u{feff}\u{202e}reversed\u{200b}",
+    ];
+    let mut out: Vec<Alternative> = junk
+        .iter()
+        .zip([f32::NAN, -3.5, f32::INFINITY])
+        .map(|(text, confidence)| Alternative {
+            text: (*text).to_owned(),
+            confidence,
+        })
+        .collect();
+    out.push(Alternative {
+        text: "x".repeat(64 * 1024),
+        confidence: 7.0,
+    });
+    out
 }
 
 /// The faulty recognizer.
@@ -68,6 +95,23 @@ impl Recognizer for FaultRecognizer {
                     let error =
                         EngineError::new(name, EngineErrorKind::Internal, "failing on purpose");
                     let _ = side.events.send(Err(error)).await;
+                }
+                FaultMode::Garbage => {
+                    for i in 0..100 {
+                        let text = format!("\u{0}<{i}>&\u{1}");
+                        if side
+                            .events
+                            .send(Ok(RecognizerEvent::Partial { text }))
+                            .await
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                    let _ = side
+                        .events
+                        .send(Ok(RecognizerEvent::Final(garbage_alternatives())))
+                        .await;
                 }
                 FaultMode::Hang => {
                     // Hold the stream open, reading nothing, until the server gives up and drops it.

@@ -12,6 +12,8 @@ use std::time::Duration;
 use mrcp_proto::engine::SecretSource;
 use serde::Deserialize;
 
+use crate::access::AccessConfig;
+use crate::limits::LimitsConfig;
 use crate::routing::RouteRule;
 
 /// Why a configuration was refused. Every variant names the TOML key so the operator knows what to fix.
@@ -80,6 +82,10 @@ pub struct Config {
     pub default_engines: DefaultEngines,
     /// `[fetch]`: which URIs clients may make the server fetch (grammars, prompts).
     pub fetch: crate::fetch::FetchConfig,
+    /// `[limits]`: what one peer may take ([`crate::limits`]).
+    pub limits: LimitsConfig,
+    /// `[access]`: allow-lists per listener and SIP digest authentication ([`crate::access`]).
+    pub access: AccessConfig,
 }
 
 /// `[server]`.
@@ -323,7 +329,7 @@ pub enum EngineConfig {
     /// `asr_url` is set, a synthesizer when `tts_url` is set, or both under one name.
     #[serde(rename = "engine-ws")]
     EngineWs(EngineWsSettings),
-    /// `kind = "fault"`: a recognizer that fails on purpose (`mode = "panic" | "hang" | "error"`), to prove that
+    /// `kind = "fault"`: a recognizer that fails on purpose (`mode = "panic" | "hang" | "error" | "garbage"`), to prove that
     /// a failing engine ends only its own requests. Never route production traffic to it.
     Fault {
         /// `mode`: how it fails.
@@ -722,6 +728,8 @@ pub enum FaultKind {
     Hang,
     /// It reports an error.
     Error,
+    /// It answers with a malformed result (junk text, NaN and out-of-range confidences).
+    Garbage,
 }
 
 /// An inclusive port range written `"MIN-MAX"`.
@@ -887,6 +895,8 @@ impl Default for Config {
             routes: Vec::new(),
             default_engines: DefaultEngines::default(),
             fetch: crate::fetch::FetchConfig::default(),
+            limits: LimitsConfig::default(),
+            access: AccessConfig::default(),
         }
     }
 }
@@ -1055,6 +1065,8 @@ impl Config {
             }
             engine.validate(&format!("engines.{name}"))?;
         }
+        self.limits.validate()?;
+        self.access.validate()?;
         let known = |name: &str| self.engines.contains_key(name);
         if !known(&self.default_engines.speechsynth) {
             return Err(invalid(

@@ -139,6 +139,7 @@ impl Engines {
                         FaultKind::Panic => FaultMode::Panic,
                         FaultKind::Hang => FaultMode::Hang,
                         FaultKind::Error => FaultMode::Error,
+                        FaultKind::Garbage => FaultMode::Garbage,
                     };
                     recognizers.insert(
                         name.clone(),

@@ -29,6 +29,8 @@ pub const MAX_CONNECTIONS: usize = 64;
 pub struct HttpState {
     /// Cancelled when the server starts draining.
     pub draining: CancellationToken,
+    /// Who may connect (`access.http_allow`); others are closed at once.
+    pub allow: crate::access::AllowList,
 }
 
 /// Serves until `shutdown` is cancelled.
@@ -48,6 +50,11 @@ pub async fn serve(listener: TcpListener, state: HttpState, shutdown: Cancellati
         };
         match accepted {
             Ok((stream, peer)) => {
+                if !state.allow.allows(peer.ip()) {
+                    warn!(%peer, "HTTP connection refused: source not in access.http_allow");
+                    metrics::global().refused("http", "access");
+                    continue;
+                }
                 let state = state.clone();
                 tokio::spawn(async move {
                     let _permit = permit;
@@ -203,6 +210,7 @@ mod tests {
 
     fn state() -> HttpState {
         HttpState {
+            allow: crate::access::AllowList::default(),
             draining: CancellationToken::new(),
         }
     }

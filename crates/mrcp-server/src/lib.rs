@@ -16,15 +16,19 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod config;
 pub mod control;
+pub mod digest;
 pub mod engines;
 pub mod fetch;
 pub mod http;
+pub mod limits;
 pub mod metrics;
 pub mod params;
 pub mod recognizer;
 pub mod recorder;
+pub mod resources;
 pub mod routing;
 pub mod server;
 mod session;

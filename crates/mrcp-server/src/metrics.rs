@@ -161,6 +161,9 @@ pub struct Registry {
     engine_errors_total: Family,
     invites_rejected_total: Family,
     draining: AtomicI64,
+    /// The RTP port range (`min << 16 | max`) for `mrcp_rtp_ports_in_use`.
+    rtp_range: AtomicU64,
+    refused_total: Family,
 }
 
 impl Default for Registry {
@@ -184,6 +187,8 @@ impl Registry {
             engine_errors_total: Family::default(),
             invites_rejected_total: Family::default(),
             draining: AtomicI64::new(0),
+            rtp_range: AtomicU64::new(0),
+            refused_total: Family::default(),
         }
     }
 
@@ -206,6 +211,17 @@ impl Registry {
     pub fn set_capacity(&self, max: usize) {
         self.sessions_max
             .store(u64::try_from(max).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// The RTP port range, for `mrcp_rtp_ports_in_use`.
+    pub fn set_rtp_range(&self, min: u16, max: u16) {
+        self.rtp_range
+            .store(u64::from(min) << 16 | u64::from(max), Ordering::Relaxed);
+    }
+
+    /// A peer refused by an access or limit rule, for `mrcp_refused_total{listener,reason}`.
+    pub fn refused(&self, listener: &'static str, reason: &'static str) {
+        self.refused_total.add(&[listener, reason], 1);
     }
 
     /// Whether the server is draining (`mrcp_draining` 1 or 0).
@@ -331,6 +347,18 @@ impl Registry {
             "INVITEs refused, by SIP status.",
             &["status"],
         );
+        self.refused_total.render(
+            &mut out,
+            "mrcp_refused_total",
+            "Peers refused by an access or limit rule, by listener and reason.",
+            &["listener", "reason"],
+        );
+        let range = self.rtp_range.load(Ordering::Relaxed);
+        let range = (
+            u16::try_from((range >> 16) & 0xffff).unwrap_or(0),
+            u16::try_from(range & 0xffff).unwrap_or(0),
+        );
+        crate::resources::render(&mut out, &crate::resources::snapshot(range));
         out
     }
 }

@@ -19,10 +19,13 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::access::AllowList;
 use crate::config::{Config, ConfigError, RecognizerDefaults};
 use crate::control::{self, ControlConfig, SessionRegistry};
+use crate::digest::{AuthOutcome, DigestAuth};
 use crate::engines::Engines;
 use crate::http::{self, HttpState};
+use crate::limits::{SourceLimiter, SourceSlot};
 use crate::metrics;
 use crate::session::{self, SessionCommand};
 use crate::tls::{self, ServerTls};
@@ -58,6 +61,9 @@ pub enum StartError {
     /// The TLS certificate, key or client CA of `[tls]` is unusable.
     #[error("{0}")]
     Tls(ConfigError),
+    /// A SIP digest password could not be read.
+    #[error(transparent)]
+    Credentials(#[from] crate::digest::CredentialError),
     /// The HTTP (metrics and health) listener could not be bound.
     #[error("cannot listen for HTTP on {addr}: {source}")]
     Http {
@@ -164,6 +170,12 @@ impl Server {
             } else {
                 listen_ip
             });
+        let digest = config
+            .access
+            .digest
+            .as_ref()
+            .map(DigestAuth::from_config)
+            .transpose()?;
         let driver = spawn(DriverConfig {
             advertise: Some(advertise),
             udp: if config.sip.udp {
@@ -188,6 +200,8 @@ impl Server {
                 options_status: None,
                 ..EndpointConfig::default()
             },
+            tcp_idle_timeout: Duration::from_secs(config.limits.sip_tcp_idle_timeout_s),
+            tcp_message_timeout: config.limits.tcp_message_timeout(),
             ..DriverConfig::default()
         })
         .await
@@ -233,6 +247,7 @@ impl Server {
                 source,
             })?;
         metrics::global().set_capacity(config.server.max_sessions);
+        metrics::global().set_rtp_range(config.rtp.ports.min, config.rtp.ports.max);
         if config.server.advertise.is_none() && listen_ip.is_unspecified() {
             warn!(%advertise, "listening on all addresses without --advertise: SDP answers name {advertise}; set --advertise to the address clients reach");
         }
@@ -268,9 +283,22 @@ impl Server {
         let control_config = ControlConfig {
             limits: Limits {
                 max_body: config.mrcp.max_message_bytes,
+                max_header_section: config.limits.mrcp_max_header_bytes,
+                max_start_line: Limits::default()
+                    .max_start_line
+                    .min(config.limits.mrcp_max_header_bytes),
                 ..Limits::default()
             },
             tls: false,
+            allow: config.access.mrcp_allow.clone(),
+            per_source: SourceLimiter::new(config.limits.mrcp_max_connections_per_source),
+            message_timeout: config.limits.tcp_message_timeout(),
+        };
+        let gate = SipGate {
+            allow: config.access.sip_allow.clone(),
+            digest,
+            per_source: SourceLimiter::new(config.limits.max_sessions_per_source),
+            retry_after: config.limits.retry_after_s.to_string(),
         };
         let mut tasks = Vec::new();
         if let Some((listener, _, server_tls)) = mrcp_tls {
@@ -292,11 +320,12 @@ impl Server {
                 control_config,
                 shutdown.clone(),
             )),
-            tokio::spawn(sip_loop(driver, shared.clone(), shutdown.clone())),
+            tokio::spawn(sip_loop(driver, shared.clone(), gate, shutdown.clone())),
             tokio::spawn(http::serve(
                 http_listener,
                 HttpState {
                     draining: shared.draining.clone(),
+                    allow: config.access.http_allow.clone(),
                 },
                 shutdown.clone(),
             )),
@@ -399,9 +428,20 @@ fn forward(session: &mpsc::Sender<SessionCommand>, command: SessionCommand) {
     }
 }
 
+/// A running call as the SIP loop sees it: the session's queue, and the slot its source holds.
+struct Call {
+    commands: mpsc::Sender<SessionCommand>,
+    _source: SourceSlot,
+}
+
 /// Turns SIP events into sessions and session commands.
-async fn sip_loop(mut driver: SipDriver, shared: Arc<Shared>, shutdown: CancellationToken) {
-    let mut calls: HashMap<CallHandle, mpsc::Sender<SessionCommand>> = HashMap::new();
+async fn sip_loop(
+    mut driver: SipDriver,
+    shared: Arc<Shared>,
+    mut gate: SipGate,
+    shutdown: CancellationToken,
+) {
+    let mut calls: HashMap<CallHandle, Call> = HashMap::new();
     loop {
         let event = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -412,8 +452,21 @@ async fn sip_loop(mut driver: SipDriver, shared: Arc<Shared>, shutdown: Cancella
         };
         match event {
             Event::IncomingInvite {
-                call, tx, request, ..
+                call,
+                tx,
+                request,
+                peer,
             } => {
+                // Sessions that ended give their source's slot back before this one is counted.
+                calls.retain(|_, c| !c.commands.is_closed());
+                let source = match gate.admit(std::time::Instant::now(), peer.addr, &request) {
+                    Admission::Admitted(slot) => slot,
+                    Admission::Refused(response) => {
+                        metrics::invite_rejected(response.code);
+                        respond_later(&shared.sip, tx, response);
+                        continue;
+                    }
+                };
                 let refusal = if shared.draining.is_cancelled() {
                     Some(drain_retry_after(&shared))
                 } else if !shared.try_begin_session() {
@@ -433,12 +486,18 @@ async fn sip_loop(mut driver: SipDriver, shared: Arc<Shared>, shutdown: Cancella
                     continue;
                 }
                 let (commands_tx, commands_rx) = mpsc::channel(SESSION_COMMAND_CAPACITY);
-                calls.insert(call, commands_tx);
+                calls.insert(
+                    call,
+                    Call {
+                        commands: commands_tx,
+                        _source: source,
+                    },
+                );
                 tokio::spawn(session::run(shared.clone(), call, tx, request, commands_rx));
             }
             Event::ReInvite { call, tx, request } => match calls.get(&call) {
                 Some(session) => {
-                    forward(session, SessionCommand::ReInvite { tx, request });
+                    forward(&session.commands, SessionCommand::ReInvite { tx, request });
                 }
                 // §12.2.2: no such dialog here.
                 None => {
@@ -447,7 +506,7 @@ async fn sip_loop(mut driver: SipDriver, shared: Arc<Shared>, shutdown: Cancella
             },
             Event::Terminated { call, reason } => {
                 if let Some(session) = calls.remove(&call) {
-                    forward(&session, SessionCommand::Terminated(reason));
+                    forward(&session.commands, SessionCommand::Terminated(reason));
                 }
             }
             Event::Options { tx, .. } => {
@@ -455,10 +514,10 @@ async fn sip_loop(mut driver: SipDriver, shared: Arc<Shared>, shutdown: Cancella
             }
             _ => {}
         }
-        calls.retain(|_, session| !session.is_closed());
+        calls.retain(|_, session| !session.commands.is_closed());
     }
     for session in calls.values() {
-        let _ = session.send(SessionCommand::Shutdown).await;
+        let _ = session.commands.send(SessionCommand::Shutdown).await;
     }
 }
 
@@ -493,4 +552,70 @@ fn options_response(shared: &Shared) -> Response {
         .headers
         .push(("X-Load".to_owned(), format!("{active}/{max}")));
     response
+}
+
+/// What an INVITE must pass before a session is considered: the SIP allow-list (403), digest authentication
+/// (401) and the per-source session limit (503 with Retry-After, see [`crate::limits`]).
+struct SipGate {
+    allow: AllowList,
+    digest: Option<DigestAuth>,
+    per_source: SourceLimiter,
+    retry_after: String,
+}
+
+enum Admission {
+    Admitted(SourceSlot),
+    Refused(Response),
+}
+
+impl SipGate {
+    fn admit(
+        &mut self,
+        now: std::time::Instant,
+        source: SocketAddr,
+        request: &mrcp_sip::Message,
+    ) -> Admission {
+        if !self.allow.allows(source.ip()) {
+            warn!(%source, "INVITE refused: source not in access.sip_allow");
+            metrics::global().refused("sip", "access");
+            return Admission::Refused(Response::status(403));
+        }
+        if let Some(digest) = &mut self.digest {
+            let method = request.method().unwrap_or("INVITE");
+            match digest.check(now, method, request.headers_named("Authorization")) {
+                AuthOutcome::Authorized { user } => {
+                    tracing::debug!(%source, user, "INVITE authenticated");
+                }
+                AuthOutcome::Challenge {
+                    www_authenticate,
+                    reason,
+                } => {
+                    // A first INVITE without credentials is the normal start of the exchange.
+                    if reason != crate::digest::RefusalReason::Missing {
+                        warn!(%source, reason = reason.as_str(), "INVITE credentials refused");
+                        metrics::global().refused("sip", "auth");
+                    }
+                    let mut response = Response::status(401);
+                    for value in www_authenticate {
+                        response
+                            .headers
+                            .push(("WWW-Authenticate".to_owned(), value));
+                    }
+                    return Admission::Refused(response);
+                }
+            }
+        }
+        match self.per_source.try_take(source.ip()) {
+            Some(slot) => Admission::Admitted(slot),
+            None => {
+                warn!(%source, "INVITE refused: limits.max_sessions_per_source reached");
+                metrics::global().refused("sip", "per_source");
+                let mut response = Response::status(503);
+                response
+                    .headers
+                    .push(("Retry-After".to_owned(), self.retry_after.clone()));
+                Admission::Refused(response)
+            }
+        }
+    }
 }

@@ -63,6 +63,9 @@ pub struct DriverConfig {
     pub max_connections_per_ip: usize,
     /// A TCP connection with no traffic for this long is closed.
     pub tcp_idle_timeout: Duration,
+    /// A peer must finish a SIP message it started within this time, or its TCP connection is closed
+    /// (slow-client protection: a peer trickling a byte a minute never goes idle).
+    pub tcp_message_timeout: Duration,
     /// Limit on outgoing TCP connection set-up.
     pub tcp_connect_timeout: Duration,
     /// The address written in `Via`, `Contact` and `Record-Route` when a socket is bound to a
@@ -81,6 +84,7 @@ impl Default for DriverConfig {
             channel_capacity: 1024,
             max_connections_per_ip: 256,
             tcp_idle_timeout: Duration::from_secs(600),
+            tcp_message_timeout: Duration::from_secs(30),
             tcp_connect_timeout: Duration::from_secs(5),
             advertise: None,
         }
@@ -148,6 +152,9 @@ pub struct ConnectFailure {
     /// Why.
     pub error: Arc<ConnectError>,
 }
+
+/// The receive buffer asked for on each SIP UDP socket.
+const UDP_RECEIVE_BUFFER: usize = 4 << 20;
 
 /// Commands of an endpoint driver.
 pub(crate) enum Command {
@@ -325,6 +332,9 @@ async fn bind(cfg: &DriverConfig) -> Result<Sockets, Error> {
             source,
         };
         let socket = UdpSocket::bind(addr).await.map_err(io)?;
+        // Bursts of INVITEs while thousands of RTP streams keep the workers busy overflowed the kernel's default
+        // receive buffer (about 208 kB; docs/performance.md): ask for 4 MiB (capped at net.core.rmem_max).
+        let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(UDP_RECEIVE_BUFFER);
         let bound = socket.local_addr().map_err(io)?;
         sockets.local.push(LocalAddr {
             transport: Transport::Udp,
@@ -777,6 +787,7 @@ impl<M: Machine> Core<M> {
             addr,
             limits: self.cfg.endpoint.limits,
             idle: self.cfg.tcp_idle_timeout,
+            message_timeout: self.cfg.tcp_message_timeout,
             connect_timeout: self.cfg.tcp_connect_timeout,
             tls: self.tls.clone(),
             inbound: self.in_tx.clone(),

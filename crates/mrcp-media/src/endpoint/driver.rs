@@ -14,7 +14,10 @@ use crate::jitter::{JitterBuffer, JitterPacket, Playout};
 use crate::pacer::{PacedSender, PacerOutput};
 use crate::session::{Channel, Output, RtpSession, SessionEvent};
 
-const MAX_DATAGRAM: usize = 65_536;
+/// The receive buffer of each RTP and RTCP socket: above the session's largest datagram (5200 bytes by
+/// default), so a longer one, truncated here, still counts as oversized. 64 KiB here cost up to 128 KiB of
+/// resident memory per session once the allocator recycled the buffers (docs/performance.md).
+const MAX_DATAGRAM: usize = 8192;
 
 struct Machines {
     session: RtpSession,

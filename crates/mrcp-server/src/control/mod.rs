@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use bytes::BytesMut;
 use mrcp_proto::mrcp::codec::{Decoder, Limits};
@@ -29,7 +30,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use crate::access::AllowList;
+use crate::limits::{MessageDeadline, SourceLimiter};
 use crate::metrics;
+use crate::resources::{Counted, LiveKind};
 
 pub use registry::{DuplicateSession, SessionRegistry};
 
@@ -104,13 +108,32 @@ impl ConnectionHandle {
     }
 }
 
-/// How the control layer frames and routes.
+/// How the control layer frames, routes and whom it serves.
 #[derive(Debug, Clone)]
 pub struct ControlConfig {
     /// Decoder size limits.
     pub limits: Limits,
     /// Whether the listener's connections are TLS ([`crate::tls::serve_mrcp`]).
     pub tls: bool,
+    /// Who may connect (`access.mrcp_allow`); others are closed at once.
+    pub allow: AllowList,
+    /// Connections per source (`limits.mrcp_max_connections_per_source`).
+    pub per_source: SourceLimiter,
+    /// Time a client has to finish a message it started (`limits.tcp_message_timeout_ms`).
+    pub message_timeout: Duration,
+}
+
+impl Default for ControlConfig {
+    fn default() -> Self {
+        let limits = crate::limits::LimitsConfig::default();
+        ControlConfig {
+            limits: Limits::default(),
+            tls: false,
+            allow: AllowList::default(),
+            per_source: SourceLimiter::new(limits.mrcp_max_connections_per_source),
+            message_timeout: limits.tcp_message_timeout(),
+        }
+    }
 }
 
 /// A connection id unique in the process, for every listener (TCP and TLS).
@@ -133,11 +156,25 @@ pub async fn serve(
         };
         match accepted {
             Ok((stream, peer)) => {
+                // Refused peers are closed before a byte is read (dropping the stream closes it).
+                if !config.allow.allows(peer.ip()) {
+                    warn!(%peer, "MRCP connection refused: source not in access.mrcp_allow");
+                    metrics::global().refused("mrcp", "access");
+                    continue;
+                }
+                let Some(slot) = config.per_source.try_take(peer.ip()) else {
+                    warn!(%peer, "MRCP connection refused: limits.mrcp_max_connections_per_source reached");
+                    metrics::global().refused("mrcp", "per_source");
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
                 let id = next_connection_id();
                 let (registry, config, shutdown) =
                     (registry.clone(), config.clone(), shutdown.clone());
-                tokio::spawn(run_connection(stream, id, peer, registry, config, shutdown));
+                tokio::spawn(async move {
+                    let _slot = slot;
+                    run_connection(stream, id, peer, registry, config, shutdown).await;
+                });
             }
             // Accept errors (EMFILE, a reset before accept) concern one connection; keep serving.
             Err(e) => warn!(error = %e, "MRCP accept failed"),
@@ -156,6 +193,7 @@ pub async fn run_connection<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let _live = Counted::new(LiveKind::ControlConnection, ());
     let (mut reader, mut writer) = tokio::io::split(stream);
     let (tx, mut outbound) = mpsc::channel::<Message>(OUTBOUND_CAPACITY);
     let handle = ConnectionHandle {
@@ -169,15 +207,23 @@ pub async fn run_connection<S>(
     let mut out = BytesMut::with_capacity(8 * 1024);
     let mut served: Vec<mpsc::Sender<ControlEvent>> = Vec::new();
     let mut pending = PendingRequests::default();
+    let mut deadline = MessageDeadline::new(config.message_timeout);
     info!(connection = id.0, %peer, "MRCP connection opened");
     let reason = loop {
+        let cut_off = deadline.poll_timeout();
         tokio::select! {
             () = shutdown.cancelled() => break "server shutdown",
+            // Slow-client protection: a message begun must be finished in time (crate::limits).
+            () = sleep_until_some(cut_off) => {
+                metrics::global().refused("mrcp", "slow_client");
+                break "message not finished in time (limits.tcp_message_timeout_ms)";
+            }
             read = reader.read_buf(&mut buf) => match read {
                 Ok(0) => break "closed by the client",
                 Ok(_) => {
-                    if let Err(reason) = route_all(&mut decoder, &mut buf, &handle, &registry, &mut served, &mut pending).await {
-                        break reason;
+                    match route_all(&mut decoder, &mut buf, &handle, &registry, &mut served, &mut pending).await {
+                        Ok(completed) => deadline.handle_read(tokio::time::Instant::now(), !buf.is_empty(), completed),
+                        Err(reason) => break reason,
                     }
                 }
                 Err(_) => break "read error",
@@ -212,16 +258,18 @@ async fn route_all(
     registry: &SessionRegistry,
     served: &mut Vec<mpsc::Sender<ControlEvent>>,
     pending: &mut PendingRequests,
-) -> Result<(), &'static str> {
+) -> Result<bool, &'static str> {
+    let mut completed = false;
     loop {
         let message = match decoder.decode(buf) {
             Ok(Some(message)) => message,
-            Ok(None) => return Ok(()),
+            Ok(None) => return Ok(completed),
             Err(e) => {
                 warn!(connection = handle.id.0, peer = %handle.peer, error = %e, "MRCP stream cannot be framed");
                 return Err("framing error");
             }
         };
+        completed = true;
         if let Some(m) = decoder.last_length_mismatch() {
             debug!(
                 declared = m.declared,
@@ -266,6 +314,14 @@ async fn route_all(
                 connection: handle.clone(),
             })
             .await;
+    }
+}
+
+/// Sleeps until `at`, or forever when there is no deadline.
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -13,6 +13,7 @@ fn config() -> ControlConfig {
     ControlConfig {
         limits: Limits::default(),
         tls: false,
+        ..ControlConfig::default()
     }
 }
 

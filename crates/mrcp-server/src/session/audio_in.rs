@@ -25,19 +25,22 @@ pub(crate) struct AudioIn {
     rate: SampleRate,
     inband: InbandDetector,
     endpointer: Endpointer,
-    /// To the engine's rate; `None` when the rates already agree.
+    /// To the engine's rate; `None` when the rates already agree, or until an engine starts: a resampler
+    /// weighs 25–40 kB, and most sessions are idle or recognize DTMF only, which needs none
+    /// (`docs/performance.md`, memory per session).
     resampler: Option<StreamResampler>,
     engine_rate: SampleRate,
 }
 
 impl AudioIn {
-    /// A listener for audio at `rate` feeding an engine that wants `engine_rate`.
+    /// A listener for audio at `rate` feeding an engine that wants `engine_rate`; the resampler is built by
+    /// [`AudioIn::set_engine_rate`] when an engine starts.
     pub(crate) fn new(rate: SampleRate, engine_rate: SampleRate) -> Result<Self, ResampleError> {
         Ok(Self {
             rate,
             inband: InbandDetector::new(InbandConfig::new(rate.0)),
             endpointer: endpointer(rate, EndpointerConfig::default()),
-            resampler: Self::resampler(rate, engine_rate)?,
+            resampler: None,
             engine_rate,
         })
     }
@@ -73,9 +76,11 @@ impl AudioIn {
         self.rate
     }
 
-    /// Switches the engine rate (a new RECOGNIZE routed to another engine).
+    /// Sets the engine rate before an engine starts (each RECOGNIZE with one), building the resampler if the
+    /// rates differ and it is not built for this rate yet.
     pub(crate) fn set_engine_rate(&mut self, engine_rate: SampleRate) -> Result<(), ResampleError> {
-        if engine_rate != self.engine_rate {
+        if engine_rate != self.engine_rate || (self.resampler.is_none() && engine_rate != self.rate)
+        {
             self.resampler = Self::resampler(self.rate, engine_rate)?;
             self.engine_rate = engine_rate;
         }
@@ -117,7 +122,9 @@ impl AudioIn {
                 // did, the frame is lost to the engine only.
                 let _ = r.process(samples, engine_audio);
             }
-            None => engine_audio.extend_from_slice(samples),
+            None if self.rate == self.engine_rate => engine_audio.extend_from_slice(samples),
+            // No engine has started at another rate: nobody takes this audio.
+            None => {}
         }
     }
 }

@@ -25,6 +25,7 @@ use tracing::{Instrument, info, info_span, warn};
 
 use crate::control::{ConnectionId, ControlEvent};
 use crate::metrics::{self, SessionOutcome};
+use crate::resources::{Counted, LiveKind};
 use crate::server::Shared;
 pub(crate) use recog::RecogChannel;
 pub(crate) use record::RecordChannel;
@@ -94,6 +95,7 @@ pub(crate) async fn run(
     let call_id = invite.header("Call-ID").unwrap_or_default().to_owned();
     let span = info_span!("session", call_id = %call_id);
     async move {
+        let _live = Counted::new(LiveKind::SessionActor, ());
         let Some(session) = setup::establish(shared, call, tx, &invite).await else {
             return;
         };
@@ -121,6 +123,7 @@ impl Session {
                     call,
                     listener,
                     shared.fetcher.clone(),
+                    shared.config.limits.grammar_max_bytes,
                 ));
             }
             ResourceType::Recorder => {

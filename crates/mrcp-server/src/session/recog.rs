@@ -47,6 +47,7 @@ use crate::recognizer::{
     self, ActiveInputs, DtmfClassifier, DtmfMatch, EngineOutcome, Input as MachineInput, InputKind,
     Outcome, Output, RecognizerMachine, TypeAhead,
 };
+use crate::resources::{Counted, LiveKind};
 use crate::routing::RouteContext;
 
 /// What the INVITE said that routing rules may use.
@@ -150,7 +151,7 @@ pub(crate) struct RecogChannel {
     call: CallInfo,
     /// The running RECOGNIZE first, then the queued one.
     prepared: VecDeque<Prepared>,
-    stream: Option<RecognitionStream>,
+    stream: Option<Counted<RecognitionStream>>,
     listener: AudioIn,
     heard: Vec<Heard>,
     engine_audio: Vec<i16>,
@@ -182,13 +183,18 @@ impl RecogChannel {
         call: CallInfo,
         listener: AudioIn,
         fetcher: Fetcher,
+        grammar_max_bytes: usize,
     ) -> Self {
         Self {
             out: Outbox::new(id),
             machine: RecognizerMachine::new(),
             params: ChannelParams::new(defaults.as_headers()),
             defaults,
-            store: GrammarStore::new(GrammarLimits::default()),
+            // limits.grammar_max_bytes: a larger grammar fails with Completion-Cause 005 (crate::limits).
+            store: GrammarStore::new(GrammarLimits {
+                max_bytes: grammar_max_bytes,
+                ..GrammarLimits::default()
+            }),
             engines,
             call,
             prepared: VecDeque::new(),
@@ -779,8 +785,15 @@ impl RecogChannel {
                     if let Some(ended) = self.input_ended_at.take() {
                         metrics::recognition_latency(now.saturating_duration_since(ended));
                     }
-                    if let Some(uri) = self.save_waveform(request_id) {
-                        let _ = headers.set(&WaveformUri(uri));
+                    match self.save_waveform(request_id) {
+                        Some(Ok(uri)) => {
+                            let _ = headers.set(&WaveformUri(uri));
+                        }
+                        // §9.4.30: empty when an error kept the server from recording.
+                        Some(Err(())) => {
+                            let _ = headers.set_raw("Waveform-Uri", "");
+                        }
+                        None => {}
                     }
                     let mut message = self.out.event(
                         EventName::RecognitionComplete,
@@ -867,7 +880,7 @@ impl RecogChannel {
             return;
         };
         match started {
-            Ok(stream) => self.stream = Some(stream),
+            Ok(stream) => self.stream = Some(Counted::new(LiveKind::EngineStream, stream)),
             Err(error) => {
                 warn!(channel = %self.out.channel(), %error, "recognizer engine refused the request");
                 metrics::engine_failed(&error);
@@ -876,10 +889,11 @@ impl RecogChannel {
         }
     }
 
-    /// Writes the recording of a finished RECOGNIZE that asked for Save-Waveform to the waveform directory,
-    /// on the blocking pool, and returns the URI to report (`file://…;size=…;duration=…`, as FreeSWITCH reads
-    /// it). A failed write is logged; the URI names where it was to be.
-    fn save_waveform(&mut self, request_id: RequestId) -> Option<MediaUri> {
+    /// Writes the recording of a finished RECOGNIZE that asked for Save-Waveform to the waveform directory
+    /// (off the async workers when the runtime has several) and returns the URI to report
+    /// (`file://…;size=…;duration=…`, as FreeSWITCH reads it), or `Err` when the write failed (disk full, no
+    /// permission): that is logged, the partial file removed, and the event carries an empty Waveform-URI.
+    fn save_waveform(&mut self, request_id: RequestId) -> Option<Result<MediaUri, ()>> {
         let samples = self.waveform.take()?;
         let rate = self.listener.rate();
         let name = format!("{}-{}.wav", self.out.channel().session_id(), request_id.0);
@@ -888,29 +902,42 @@ impl RecogChannel {
             Duration::from_millis(samples.len() as u64 * 1000 / u64::from(rate.0.max(1)));
         let size = samples.len() as u64 * 2 + 44;
         let uri = format!("file://{}", path.display());
-        tokio::task::spawn_blocking(move || {
-            let written = path
-                .parent()
+        let write = || {
+            path.parent()
                 .map_or(Ok(()), std::fs::create_dir_all)
                 .map_err(|e| e.to_string())
                 .and_then(|()| {
                     // Written aside and renamed, so a reader of the URI never sees half a file.
                     let partial = path.with_extension("wav.part");
-                    WavAudio { rate, samples }
+                    let written = WavAudio { rate, samples }
                         .write(&partial)
-                        .map_err(|e| e.to_string())?;
-                    std::fs::rename(&partial, &path).map_err(|e| e.to_string())
-                });
-            if let Err(error) = written {
-                warn!(path = %path.display(), %error, "cannot save the waveform: check [recognizer] waveform_dir");
-            }
-        });
-        Some(MediaUri {
+                        .map_err(|e| e.to_string())
+                        .and_then(|()| std::fs::rename(&partial, &path).map_err(|e| e.to_string()));
+                    if written.is_err() {
+                        // A full disk must not keep the half file either.
+                        let _ = std::fs::remove_file(&partial);
+                    }
+                    written
+                })
+        };
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let written = if multi_thread {
+            tokio::task::block_in_place(write)
+        } else {
+            write()
+        };
+        if let Err(error) = written {
+            warn!(path = %path.display(), %error, "cannot save the waveform: check [recognizer] waveform_dir");
+            metrics::engine_error("waveform", "write_failed");
+            return Some(Err(()));
+        }
+        Some(Ok(MediaUri {
             uri,
             size: Some(size),
             duration: Some(duration),
             other: Vec::new(),
-        })
+        }))
     }
 
     /// An engine's interim text as INTERMEDIATE-RESULT (IN-PROGRESS, NLSML with the text as input), for a

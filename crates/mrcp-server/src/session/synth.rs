@@ -38,6 +38,7 @@ use crate::control::ConnectionHandle;
 use crate::engines::Engines;
 use crate::fetch::Fetcher;
 use crate::params::ChannelParams;
+use crate::resources::{Counted, LiveKind};
 use crate::routing::RouteContext;
 use crate::synthesizer::{ControlAction, Input, Output, SpeakParams, SynthesizerMachine};
 
@@ -61,7 +62,7 @@ struct Prepared {
 /// The prompt being spoken.
 struct Playing {
     request_id: RequestId,
-    stream: Option<SynthesisStream>,
+    stream: Option<Counted<SynthesisStream>>,
     resampler: Option<StreamResampler>,
     engine_rate: u32,
     /// When the prompt's audio started, moved forward by the time spent paused.
@@ -609,7 +610,7 @@ impl SynthChannel {
                 self.command(MediaCommand::BeginPrompt(PromptId(u64::from(request_id.0))));
                 self.playing = Some(Playing {
                     request_id,
-                    stream: Some(stream),
+                    stream: Some(Counted::new(LiveKind::EngineStream, stream)),
                     resampler,
                     engine_rate,
                     started: now,

@@ -27,18 +27,30 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `mrcp-server` on free SIP and MRCP ports with RTP in `rtp_ports`.
     pub fn start(rtp_ports: &str, extra: &[&str]) -> ServerProcess {
+        Self::start_with_env(rtp_ports, extra, &[])
+    }
+
+    /// Like [`ServerProcess::start`], with extra environment variables for the process.
+    pub fn start_with_env(rtp_ports: &str, extra: &[&str], env: &[(&str, &str)]) -> ServerProcess {
+        let mut args = vec![
+            "--sip-listen",
+            "127.0.0.1:0",
+            "--mrcp-listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            "127.0.0.1:0",
+        ];
+        args.extend_from_slice(extra);
+        Self::start_on(rtp_ports, &args, env)
+    }
+
+    /// Starts `mrcp-server` with exactly these arguments (they must name the listen addresses) and RTP in
+    /// `rtp_ports`.
+    pub fn start_on(rtp_ports: &str, args: &[&str], env: &[(&str, &str)]) -> ServerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mrcp-server"))
-            .args([
-                "--sip-listen",
-                "127.0.0.1:0",
-                "--mrcp-listen",
-                "127.0.0.1:0",
-                "--rtp-ports",
-                rtp_ports,
-                "--http-listen",
-                "127.0.0.1:0",
-            ])
-            .args(extra)
+            .args(["--rtp-ports", rtp_ports])
+            .args(args)
+            .envs(env.iter().copied())
             .env(
                 "RUST_LOG",
                 std::env::var("MRCP_TEST_LOG").unwrap_or_else(|_| "warn".to_owned()),

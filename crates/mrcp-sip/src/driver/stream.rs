@@ -81,6 +81,8 @@ pub(super) struct ConnectionTask {
     pub(super) addr: SocketAddr,
     pub(super) limits: SipLimits,
     pub(super) idle: Duration,
+    /// A message started must be finished within this (slow-client protection).
+    pub(super) message_timeout: Duration,
     pub(super) connect_timeout: Duration,
     pub(super) tls: Arc<TlsRuntime>,
     pub(super) inbound: mpsc::Sender<Inbound>,
@@ -166,7 +168,7 @@ impl ConnectionTask {
             &self.inbound,
             self.out,
             self.limits,
-            self.idle,
+            (self.idle, self.message_timeout),
         )
         .await;
     }
@@ -179,7 +181,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     inbound: &mpsc::Sender<Inbound>,
     mut out: mpsc::Receiver<Bytes>,
     limits: SipLimits,
-    idle: Duration,
+    (idle, message_timeout): (Duration, Duration),
 ) {
     let addr = peer.addr;
     let transport = peer.transport;
@@ -187,10 +189,18 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     let mut framer = StreamFramer::new(limits);
     let mut buf = vec![0u8; 16 * 1024];
     let mut idle_at = Instant::now() + idle;
+    // When the message being received must be complete: armed by its first byte, cleared when nothing is left
+    // half-received. A peer trickling a byte a minute never goes idle; this closes it.
+    let mut message_due: Option<Instant> = None;
     loop {
+        let cut_off = message_due.map_or(idle_at, |due| due.min(idle_at));
         tokio::select! {
-            () = sleep_until(idle_at) => {
-                tracing::debug!(peer = %addr, %transport, "closing idle connection");
+            () = sleep_until(cut_off) => {
+                if message_due.is_some_and(|due| due <= Instant::now()) {
+                    tracing::warn!(peer = %addr, %transport, "closing connection: a message was not finished in time");
+                } else {
+                    tracing::debug!(peer = %addr, %transport, "closing idle connection");
+                }
                 break;
             }
             Some(bytes) = out.recv() => {
@@ -233,6 +243,11 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                         }
                     }
                 }
+                message_due = match (framer.buffered(), message_due) {
+                    (0, _) => None,
+                    (_, Some(due)) => Some(due),
+                    (_, None) => Some(Instant::now() + message_timeout),
+                };
             }
         }
     }
