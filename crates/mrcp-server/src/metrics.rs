@@ -159,6 +159,9 @@ pub struct Registry {
     rtp_packets_lost_total: AtomicU64,
     rtp_jitter: Histogram,
     engine_errors_total: Family,
+    engine_requests_total: Family,
+    engine_results_total: Family,
+    engine_result_microseconds_total: Family,
     invites_rejected_total: Family,
     draining: AtomicI64,
     /// The RTP port range (`min << 16 | max`) for `mrcp_rtp_ports_in_use`.
@@ -185,6 +188,9 @@ impl Registry {
             rtp_packets_lost_total: AtomicU64::new(0),
             rtp_jitter: Histogram::new(&JITTER_BUCKETS),
             engine_errors_total: Family::default(),
+            engine_requests_total: Family::default(),
+            engine_results_total: Family::default(),
+            engine_result_microseconds_total: Family::default(),
             invites_rejected_total: Family::default(),
             draining: AtomicI64::new(0),
             rtp_range: AtomicU64::new(0),
@@ -270,6 +276,18 @@ impl Registry {
         self.engine_errors_total.add(&[engine, kind], 1);
     }
 
+    /// A request was handed to an engine; `resource` is `speechrecog` or `speechsynth`.
+    pub fn engine_request(&self, engine: &str, resource: &str) {
+        self.engine_requests_total.add(&[engine, resource], 1);
+    }
+
+    /// A recognizer gave its final result `latency` after the caller's input ended.
+    pub fn engine_result(&self, engine: &str, latency: Duration) {
+        self.engine_results_total.add(&[engine], 1);
+        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        self.engine_result_microseconds_total.add(&[engine], micros);
+    }
+
     /// An INVITE refused with `status` (503 at capacity or draining, 488 for an offer we cannot serve…).
     pub fn invite_rejected(&self, status: u16) {
         self.invites_rejected_total.add(&[&status.to_string()], 1);
@@ -340,6 +358,25 @@ impl Registry {
             "mrcp_engine_errors_total",
             "Engine failures, by engine and kind.",
             &["engine", "kind"],
+        );
+        self.engine_requests_total.render(
+            &mut out,
+            "mrcp_engine_requests_total",
+            "Requests handed to engines, by engine and resource.",
+            &["engine", "resource"],
+        );
+        self.engine_results_total.render(
+            &mut out,
+            "mrcp_engine_results_total",
+            "Final recognition results, by engine.",
+            &["engine"],
+        );
+        self.engine_result_microseconds_total.render(
+            &mut out,
+            "mrcp_engine_result_microseconds_total",
+            "Time from the end of the caller's input to the engine's final result, summed, by engine \
+             (divide by mrcp_engine_results_total for the mean).",
+            &["engine"],
         );
         self.invites_rejected_total.render(
             &mut out,
@@ -436,6 +473,16 @@ pub fn engine_error(engine: &str, kind: &str) {
     GLOBAL.engine_error(engine, kind);
 }
 
+/// See [`Registry::engine_request`].
+pub fn engine_request(engine: &str, resource: &str) {
+    GLOBAL.engine_request(engine, resource);
+}
+
+/// See [`Registry::engine_result`].
+pub fn engine_result(engine: &str, latency: Duration) {
+    GLOBAL.engine_result(engine, latency);
+}
+
 /// An engine's error value, counted under its engine name and kind (`unavailable`, `auth`, `bad_request`,
 /// `timeout`, `internal`).
 pub fn engine_failed(error: &EngineError) {
@@ -465,6 +512,9 @@ mod tests {
             "mrcp_rtp_packets_lost_total",
             "mrcp_rtp_jitter_seconds",
             "mrcp_engine_errors_total",
+            "mrcp_engine_requests_total",
+            "mrcp_engine_results_total",
+            "mrcp_engine_result_microseconds_total",
             "mrcp_invites_rejected_total",
         ] {
             assert!(text.contains(&format!("# TYPE {name} ")), "{name} missing");

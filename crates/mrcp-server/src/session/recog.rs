@@ -415,6 +415,9 @@ impl RecogChannel {
         let input = match event {
             Some(Ok(RecognizerEvent::Final(alternatives))) => {
                 debug!(channel = %self.out.channel(), ?alternatives, "engine result");
+                if let Some(ended) = self.input_ended_at {
+                    metrics::engine_result(&self.engine_name, now.saturating_duration_since(ended));
+                }
                 MachineInput::EngineResult(self.interpret(&alternatives))
             }
             Some(Ok(RecognizerEvent::SpeechStarted)) => MachineInput::EngineHeardSpeech,
@@ -870,6 +873,7 @@ impl RecogChannel {
             debug!(channel = %self.out.channel(), jsgf = ?g.jsgf, "engine grammar");
         }
         self.engine_name = engine.name().to_owned();
+        metrics::engine_request(engine.name(), "speechrecog");
         // An engine is a guest: even a panic in `start` ends only this request (design rule 3).
         let started =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.start(request)));

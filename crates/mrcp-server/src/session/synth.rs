@@ -571,6 +571,7 @@ impl SynthChannel {
             });
             return;
         };
+        crate::metrics::engine_request(engine.name(), "speechsynth");
         let engine_rate = engine.capabilities().sample_rate;
         let resampler = if engine_rate == self.codec_rate.0 {
             None
