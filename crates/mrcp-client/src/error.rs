@@ -88,6 +88,14 @@ pub enum ClientError {
     /// TLS configuration or the MRCP TLS handshake failed.
     #[error("tls: {0}")]
     Tls(#[from] TlsError),
+    /// The server refused a request that had to be accepted (IN-PROGRESS was due).
+    #[error("the server answered {what} with {start_line}")]
+    Refused {
+        /// The request.
+        what: &'static str,
+        /// The response's start line.
+        start_line: String,
+    },
     /// TLS was offered for MRCP and the server answered another transport.
     #[error("the server answered {answered} to a TCP/TLS/MRCPv2 offer")]
     TlsRefused {

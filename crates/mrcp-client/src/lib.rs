@@ -57,6 +57,7 @@ mod error;
 pub mod load;
 mod session;
 mod speak;
+pub mod synth_and_recog;
 mod tones;
 pub mod tts;
 pub mod violation;
