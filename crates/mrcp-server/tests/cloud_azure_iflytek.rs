@@ -18,9 +18,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{DEADLINE, LOCALHOST, ServerProcess, body, cause, connect, telephone_speech};
-use mrcp_client::{Session, SessionConfig};
-use mrcp_proto::mrcp::{Method, ResourceType};
+use common::{DEADLINE, ServerProcess, body, cause, connect, telephone_speech};
+use mrcp_proto::mrcp::Method;
 use mrcp_proto::sdp::ClientProfile;
 use tokio::time::Instant;
 use vendor_emulators::{azure, iflytek};
@@ -285,37 +284,9 @@ async fn time_from_vendor_final_to_recognition_complete() {
 
 /// One SPEAK routed to `engine`: the Completion-Cause and the audio frames the client heard.
 async fn speak(server: &ServerProcess, engine: &str, rtp: (u16, u16)) -> (u16, u64) {
-    let mut client = Session::open(&SessionConfig {
-        server: server.sip,
-        transport: mrcp_sip::Transport::Udp,
-        profile: ClientProfile::FreeSwitch,
-        resource: ResourceType::Speechsynth,
-        local_ip: LOCALHOST,
-        rtp_ports: rtp,
-        timeout: DEADLINE,
-        tls: None,
-    })
-    .await
-    .expect("cannot open the synthesizer session");
-    let vsp = format!("engine={engine}");
-    client
-        .send(
-            Method::Speak,
-            &[("Vendor-Specific-Parameters", vsp.as_str())],
-            Some((
-                "text/plain",
-                b"Welcome to the open M R C P speech server.".as_slice(),
-            )),
-        )
-        .await
-        .unwrap();
-    let wait = client
-        .until_event_with_media("SPEAK-COMPLETE")
-        .await
-        .unwrap();
-    let result = (cause(&wait.event), wait.audio_frames);
-    client.close().await;
-    result
+    let text = "Welcome to the open M R C P speech server.";
+    let (cause, audio) = common::speak_routed(server, engine, text, rtp).await;
+    (cause, (audio.len() / 160) as u64)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

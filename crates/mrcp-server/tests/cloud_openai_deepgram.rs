@@ -19,11 +19,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{DEADLINE, LOCALHOST, ServerProcess, body, cause, connect, telephone_speech};
-use mrcp_client::{Session, SessionConfig};
-use mrcp_proto::mrcp::{Method, ResourceType};
+use common::{ServerProcess, body, cause, connect, telephone_speech};
+use mrcp_proto::mrcp::Method;
 use mrcp_proto::sdp::ClientProfile;
-use mrcp_sip::Transport;
 use vendor_emulators::deepgram::{DeepgramEmulator, DeepgramEmulatorConfig};
 use vendor_emulators::openai::control::Faults;
 use vendor_emulators::openai::{OpenAiEmulator, OpenAiEmulatorConfig};
@@ -225,34 +223,8 @@ async fn vendor_failures_end_only_their_own_requests() {
 
 /// One SPEAK of `text` routed to `engine`: the Completion-Cause and the 8 kHz samples the client received.
 async fn speak(server: &ServerProcess, engine: &str, text: &str, rtp: (u16, u16)) -> (u16, u64) {
-    let mut client = Session::open(&SessionConfig {
-        server: server.sip,
-        transport: Transport::Udp,
-        profile: ClientProfile::FreeSwitch,
-        resource: ResourceType::Speechsynth,
-        local_ip: LOCALHOST,
-        rtp_ports: rtp,
-        timeout: DEADLINE,
-        tls: None,
-    })
-    .await
-    .expect("cannot open the synthesizer session");
-    let vsp = format!("engine={engine}");
-    client
-        .send(
-            Method::Speak,
-            &[("Vendor-Specific-Parameters", vsp.as_str())],
-            Some(("text/plain", text.as_bytes())),
-        )
-        .await
-        .unwrap();
-    let wait = client
-        .until_event_with_media("SPEAK-COMPLETE")
-        .await
-        .unwrap();
-    let result = (cause(&wait.event), wait.audio_samples);
-    client.close().await;
-    result
+    let (cause, audio) = common::speak_routed(server, engine, text, rtp).await;
+    (cause, audio.len() as u64)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

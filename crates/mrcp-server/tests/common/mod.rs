@@ -290,3 +290,37 @@ pub fn cause(m: &Message) -> u16 {
 pub fn body(m: &Message) -> String {
     String::from_utf8_lossy(&m.body).into_owned()
 }
+
+/// One SPEAK of `text` as FreeSWITCH sends it, routed to `engine` by `Vendor-Specific-Parameters:
+/// engine=<name>`: the Completion-Cause (999 when none came) and the 8 kHz samples the client received.
+/// Lenient, since a failing engine's SPEAK brings no audio, which strict mode reports as a violation.
+#[allow(dead_code)]
+pub async fn speak_routed(
+    server: &ServerProcess,
+    engine: &str,
+    text: &str,
+    rtp_ports: (u16, u16),
+) -> (u16, Vec<i16>) {
+    let mut client = Session::open(&SessionConfig {
+        server: server.sip,
+        transport: Transport::Udp,
+        profile: ClientProfile::FreeSwitch,
+        resource: ResourceType::Speechsynth,
+        local_ip: LOCALHOST,
+        rtp_ports,
+        timeout: DEADLINE,
+        tls: None,
+    })
+    .await
+    .expect("cannot open the synthesizer session");
+    client.set_mode(mrcp_client::Mode::Lenient);
+    let mut request = mrcp_client::SpeakRequest::text(text);
+    request.headers.push((
+        "Vendor-Specific-Parameters".to_owned(),
+        format!("engine={engine}"),
+    ));
+    let outcome = client.speak(&request).await.expect("SPEAK failed");
+    let cause = outcome.completion_cause().unwrap_or(999);
+    client.close().await;
+    (cause, outcome.audio)
+}
