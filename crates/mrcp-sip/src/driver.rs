@@ -315,7 +315,8 @@ pub async fn spawn_proxy(cfg: DriverConfig, mut proxy: ProxyConfig) -> Result<Pr
 }
 
 struct Sockets {
-    udp: Vec<Arc<UdpSocket>>,
+    /// Each UDP socket with whether it is bound to an IPv4 address (looked up once, not per send).
+    udp: Vec<(bool, Arc<UdpSocket>)>,
     streams: Vec<(TcpListener, Transport)>,
     local: Vec<LocalAddr>,
 }
@@ -340,7 +341,7 @@ async fn bind(cfg: &DriverConfig) -> Result<Sockets, Error> {
             transport: Transport::Udp,
             addr: advertised(bound, cfg.advertise),
         });
-        sockets.udp.push(Arc::new(socket));
+        sockets.udp.push((bound.is_ipv4(), Arc::new(socket)));
     }
     let tls = cfg.tls.iter().map(|a| (a, Transport::Tls));
     for (addr, transport) in cfg.tcp.iter().map(|a| (a, Transport::Tcp)).chain(tls) {
@@ -387,7 +388,7 @@ fn start<M: Machine>(cfg: DriverConfig, sockets: Sockets, machine: M) -> Started
     let cancel = CancellationToken::new();
     let cap = cfg.channel_capacity.max(1);
     let (in_tx, in_rx) = mpsc::channel(cap);
-    for socket in &sockets.udp {
+    for (_, socket) in &sockets.udp {
         tokio::spawn(udp_reader(
             socket.clone(),
             in_tx.clone(),
@@ -634,7 +635,7 @@ struct Connection {
 
 struct Core<M: Machine> {
     machine: M,
-    udp: Vec<Arc<UdpSocket>>,
+    udp: Vec<(bool, Arc<UdpSocket>)>,
     connections: HashMap<ConnectionId, Connection>,
     by_addr: HashMap<(Transport, SocketAddr), ConnectionId>,
     next_conn: u64,
@@ -728,10 +729,11 @@ impl<M: Machine> Core<M> {
     async fn transmit(&mut self, t: Transmit) {
         match t.peer.transport {
             Transport::Udp => {
-                let socket = self.udp.iter().find(|s| {
-                    s.local_addr()
-                        .is_ok_and(|l| l.is_ipv4() == t.peer.addr.is_ipv4())
-                });
+                let socket = self
+                    .udp
+                    .iter()
+                    .find(|(ipv4, _)| *ipv4 == t.peer.addr.is_ipv4())
+                    .map(|(_, s)| s);
                 match socket {
                     Some(socket) => {
                         if let Err(e) = socket.send_to(&t.payload, t.peer.addr).await {
