@@ -105,8 +105,14 @@ impl Fetching {
         }
     }
 
+    /// The next request to take up: the parked one once every fetch has finished, then the deferred ones in
+    /// order while none is parked again.
+    pub(crate) fn next_request(&mut self) -> Option<Request> {
+        self.take_ready().or_else(|| self.take_deferred())
+    }
+
     /// The parked request, once every fetch has finished.
-    pub(crate) fn take_ready(&mut self) -> Option<Request> {
+    fn take_ready(&mut self) -> Option<Request> {
         if self.outstanding.is_empty() && self.jobs.is_empty() {
             self.parked.take()
         } else {
@@ -115,7 +121,7 @@ impl Fetching {
     }
 
     /// The next deferred request, while none is parked.
-    pub(crate) fn take_deferred(&mut self) -> Option<Request> {
+    fn take_deferred(&mut self) -> Option<Request> {
         if self.is_busy() {
             None
         } else {

@@ -270,10 +270,7 @@ impl RecogChannel {
                 }
             }
         }
-        if let Some((request, connection)) = self.fetching.take_ready() {
-            self.handle_request(now, request, connection);
-        }
-        while let Some((request, connection)) = self.fetching.take_deferred() {
+        while let Some((request, connection)) = self.fetching.next_request() {
             self.handle_request(now, request, connection);
         }
     }

@@ -176,10 +176,7 @@ impl SynthChannel {
             SynthWake::Engine(event) => self.handle_engine_event(now, event),
             SynthWake::Fetched(outcomes) => {
                 self.prompts.extend(outcomes);
-                if let Some((request, connection)) = self.fetching.take_ready() {
-                    self.handle_request(now, request, connection);
-                }
-                while let Some((request, connection)) = self.fetching.take_deferred() {
+                while let Some((request, connection)) = self.fetching.next_request() {
                     self.handle_request(now, request, connection);
                 }
             }
