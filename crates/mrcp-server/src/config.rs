@@ -325,6 +325,17 @@ pub enum EngineConfig {
         #[serde(default = "default_true")]
         strict_voice_names: bool,
     },
+    /// `kind = "prompt-files"`: plays recorded WAV prompts from one directory (`tts_adapters::prompt_files`):
+    /// a `text/plain` SPEAK names the prompt, SSML plays `<audio src>` and `<break>`. No synthesis runs, so it
+    /// is also the cheapest synthesizer to measure the server's pacing with.
+    #[serde(rename = "prompt-files")]
+    PromptFiles {
+        /// `dir`: the prompt directory (required).
+        dir: PathBuf,
+        /// `sample_rate`: the rate every prompt is recorded at, 16-bit mono PCM. Default 8000.
+        #[serde(default = "default_prompt_rate")]
+        sample_rate: u32,
+    },
     /// `kind = "engine-ws"`: an external engine speaking engine-ws v1 (`docs/engine-ws.md`): a recognizer when
     /// `asr_url` is set, a synthesizer when `tts_url` is set, or both under one name.
     #[serde(rename = "engine-ws")]
@@ -704,6 +715,10 @@ fn default_deepgram_url() -> String {
 
 fn default_pocketsphinx_model() -> PathBuf {
     PathBuf::from("/usr/share/pocketsphinx/model/en-us")
+}
+
+fn default_prompt_rate() -> u32 {
+    8_000
 }
 
 fn default_espeak_language() -> String {
@@ -1298,6 +1313,28 @@ mod tests {
         let c = Config::default().apply(&o).unwrap();
         assert_eq!(c.tls.mrcp_listen, Some("127.0.0.1:0".parse().unwrap()));
         assert!(!Config::default().tls.enabled());
+    }
+
+    #[test]
+    fn prompt_files_engine_parses_with_its_default_rate() {
+        let head = "[default_engines]\nspeechsynth = \"prompts\"\n[engines.pocketsphinx]\nkind = \"pocketsphinx\"\n";
+        let c = parse(&format!(
+            "{head}[engines.prompts]\nkind = \"prompt-files\"\ndir = \"/srv/prompts\"\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            c.engines.get("prompts"),
+            Some(&EngineConfig::PromptFiles {
+                dir: PathBuf::from("/srv/prompts"),
+                sample_rate: 8_000
+            })
+        );
+        let e = parse(&format!(
+            "{head}[engines.prompts]\nkind = \"prompt-files\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("dir"), "{e}");
     }
 
     #[test]

@@ -14,6 +14,7 @@ use tracing::warn;
 use tts_adapters::Synthesizer;
 use tts_adapters::engine_ws::{EngineWsSynthesizer, EngineWsTtsConfig, HttpSynthesizer};
 use tts_adapters::espeak::{EspeakConfig, EspeakNg};
+use tts_adapters::prompt_files::{PromptFiles, PromptFilesConfig};
 
 use crate::config::{Config, EngineConfig, EngineWsSettings, FaultKind};
 
@@ -150,6 +151,20 @@ impl Engines {
                 | EngineConfig::OpenaiRealtime { .. }
                 | EngineConfig::Deepgram { .. } => {
                     openai_deepgram::build(name, engine, &mut recognizers, &mut synthesizers);
+                }
+                EngineConfig::PromptFiles { dir, sample_rate } => {
+                    let config = PromptFilesConfig {
+                        sample_rate: *sample_rate,
+                        ..PromptFilesConfig::new(dir)
+                    };
+                    match PromptFiles::new(name.clone(), config) {
+                        Ok(engine) => {
+                            synthesizers.insert(name.clone(), Arc::new(engine));
+                        }
+                        Err(error) => {
+                            warn!(%error, "SPEAK requests routed to this engine will fail")
+                        }
+                    }
                 }
                 EngineConfig::Espeak {
                     max_concurrent,

@@ -571,3 +571,68 @@ fn status_code(m: &Message) -> Option<u16> {
         _ => None,
     }
 }
+
+/// `kind = "prompt-files"`: a `text/plain` SPEAK naming a recorded prompt plays that recording, sample for
+/// sample after the G.711 round trip, paced and complete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_prompt_plays_sample_exact_from_the_prompt_files_engine() {
+    let dir = std::env::temp_dir().join(format!("mrcp-prompts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // One second of a 440 Hz tone at 8 kHz: 50 whole packets.
+    let tone: Vec<i16> = (0..8000)
+        .map(|n| {
+            (8000.0 * (2.0 * std::f64::consts::PI * 440.0 * f64::from(n) / 8000.0).sin()) as i16
+        })
+        .collect();
+    mrcp_media::wav::WavAudio {
+        rate: mrcp_media::codec::SampleRate(8000),
+        samples: tone.clone(),
+    }
+    .write(&dir.join("tone.wav"))
+    .unwrap();
+    let config = dir.join("server.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[default_engines]\nspeechsynth = \"prompts\"\n[engines.pocketsphinx]\nkind = \"pocketsphinx\"\n\
+             [engines.prompts]\nkind = \"prompt-files\"\ndir = \"{}\"\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let server = ServerProcess::start("48600-48649", &["--config", config.to_str().unwrap()]);
+    let mut client = synth_session(&server, (48650, 48699)).await;
+    // Strict mode: a packet ahead of the IN-PROGRESS response (which UniMRCP clients drop) is a violation.
+    // The recording is ready at once, so the audio races the response unless the server orders them.
+    for _ in 0..5 {
+        let outcome = client
+            .speak(&mrcp_client::SpeakRequest::text("tone"))
+            .await
+            .unwrap();
+        assert_eq!(outcome.completion_cause(), Some(0));
+        assert_eq!(outcome.stats.before_in_progress, 0);
+        assert!(outcome.violations.is_empty(), "{:?}", outcome.violations);
+    }
+    client.close().await;
+    let (cause, audio) = common::speak_routed(&server, "prompts", "tone", (48650, 48699)).await;
+    assert_eq!(cause, 0);
+    let mut coded = Vec::new();
+    let mut expected = Vec::new();
+    let mut encoder = mrcp_media::codec::AudioEncoder::new(mrcp_media::codec::Codec::Pcmu);
+    encoder.encode(&tone, &mut coded);
+    mrcp_media::codec::AudioDecoder::new(mrcp_media::codec::Codec::Pcmu)
+        .decode(&coded, &mut expected);
+    assert_eq!(
+        audio.len(),
+        expected.len(),
+        "received {} samples",
+        audio.len()
+    );
+    assert!(
+        audio == expected,
+        "the received audio differs from the recording"
+    );
+    let (cause, _) = common::speak_routed(&server, "prompts", "missing", (48650, 48699)).await;
+    assert_eq!(cause, 3, "a missing prompt is a uri-failure");
+    let _ = std::fs::remove_dir_all(&dir);
+}

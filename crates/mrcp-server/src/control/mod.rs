@@ -26,7 +26,7 @@ use mrcp_proto::mrcp::{
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
@@ -80,7 +80,13 @@ pub struct ConnectionHandle {
     id: ConnectionId,
     peer: SocketAddr,
     tls: bool,
-    tx: mpsc::Sender<Message>,
+    tx: mpsc::Sender<Outbound>,
+}
+
+/// A message queued for the connection's writer, and who wants to know once it is written.
+struct Outbound {
+    message: Message,
+    written: Option<oneshot::Sender<()>>,
 }
 
 impl ConnectionHandle {
@@ -101,7 +107,27 @@ impl ConnectionHandle {
 
     /// Queues a response or event; never waits.
     pub fn send(&self, message: Message) -> Result<(), SendError> {
-        self.tx.try_send(message).map_err(|e| match e {
+        self.queue(Outbound {
+            message,
+            written: None,
+        })
+    }
+
+    /// Like [`Self::send`], and the receiver resolves once the message has been written to the socket (or
+    /// errs when the connection closed first). A synthesizer starts a prompt's audio only then, so the
+    /// IN-PROGRESS response reaches the client before the first RTP packet: UniMRCP clients drop audio that
+    /// comes before it (reference §12).
+    pub fn send_then_notify(&self, message: Message) -> Result<oneshot::Receiver<()>, SendError> {
+        let (written, notified) = oneshot::channel();
+        self.queue(Outbound {
+            message,
+            written: Some(written),
+        })?;
+        Ok(notified)
+    }
+
+    fn queue(&self, outbound: Outbound) -> Result<(), SendError> {
+        self.tx.try_send(outbound).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => SendError::Full,
             mpsc::error::TrySendError::Closed(_) => SendError::Closed,
         })
@@ -195,7 +221,7 @@ pub async fn run_connection<S>(
 {
     let _live = Counted::new(LiveKind::ControlConnection, ());
     let (mut reader, mut writer) = tokio::io::split(stream);
-    let (tx, mut outbound) = mpsc::channel::<Message>(OUTBOUND_CAPACITY);
+    let (tx, mut outbound) = mpsc::channel::<Outbound>(OUTBOUND_CAPACITY);
     let handle = ConnectionHandle {
         id,
         peer,
@@ -228,17 +254,22 @@ pub async fn run_connection<S>(
                 }
                 Err(_) => break "read error",
             },
-            Some(message) = outbound.recv() => {
+            Some(first) = outbound.recv() => {
                 out.clear();
-                pending.answered(&message, metrics::global());
-                message.encode(&mut out);
+                let mut notify = Vec::new();
+                let mut next = Some(first);
                 // Write what else is queued in the same syscall.
-                while let Ok(more) = outbound.try_recv() {
-                    pending.answered(&more, metrics::global());
-                    more.encode(&mut out);
+                while let Some(Outbound { message, written }) = next {
+                    pending.answered(&message, metrics::global());
+                    message.encode(&mut out);
+                    notify.extend(written);
+                    next = outbound.try_recv().ok();
                 }
                 if writer.write_all(&out).await.is_err() {
                     break "write error";
+                }
+                for written in notify {
+                    let _ = written.send(());
                 }
             }
         }

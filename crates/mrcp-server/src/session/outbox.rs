@@ -6,6 +6,7 @@ use mrcp_proto::mrcp::{
     ChannelId, EventName, Headers, InvalidHeader, Message, RequestId, RequestState, StartLine,
     StatusCode,
 };
+use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
 use crate::control::ConnectionHandle;
@@ -122,6 +123,16 @@ impl Outbox {
         if let Err(error) = connection.send(message) {
             warn!(channel = %self.channel, %error, "MRCP message not sent");
         }
+    }
+
+    /// Sends `message`; the receiver resolves once it is written to the client's connection. `None` when it
+    /// could not be queued (the connection is gone or full), so there is nothing to wait for.
+    pub(crate) fn send_then_notify(&mut self, message: Message) -> Option<oneshot::Receiver<()>> {
+        let connection = self.connection.as_ref()?;
+        connection
+            .send_then_notify(message)
+            .inspect_err(|error| warn!(channel = %self.channel, %error, "MRCP message not sent"))
+            .ok()
     }
 }
 

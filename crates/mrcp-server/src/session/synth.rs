@@ -23,7 +23,7 @@ use mrcp_proto::mrcp::{
     ChannelId, EventName, Headers, InvalidHeader, Message, Method, RequestId, RequestState,
     StartLine, StatusCode,
 };
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 use tts_adapters::{
     SynthesisEvent, SynthesisFailure, SynthesisStream, failure_of, gender_from_header,
@@ -72,12 +72,15 @@ struct Playing {
     paused_at: Option<Instant>,
     /// When SPEAK-COMPLETE is due, once the sender reported the last packet.
     complete_at: Option<Instant>,
+    /// Resolves once the IN-PROGRESS response is on the wire; no audio goes to the sender before, since
+    /// UniMRCP clients drop packets that arrive ahead of it (reference §12).
+    response_written: Option<oneshot::Receiver<()>>,
 }
 
 impl Playing {
     /// When more audio is wanted: now, if the sender has less than [`LOOKAHEAD`] queued.
     fn feed_at(&self) -> Option<Instant> {
-        if self.stream.is_none() || self.paused_at.is_some() {
+        if self.stream.is_none() || self.paused_at.is_some() || self.response_written.is_some() {
             return None;
         }
         Some(
@@ -105,6 +108,8 @@ pub(crate) struct SynthChannel {
     fetching: Fetching,
     /// What was fetched for that SPEAK.
     prompts: FetchedPrompts,
+    /// The IN-PROGRESS response sent in this [`Self::drain`], for the prompt it starts to wait on.
+    in_progress_written: Option<oneshot::Receiver<()>>,
 }
 
 /// What woke a synthesizer channel besides MRCP requests and timers.
@@ -113,6 +118,8 @@ pub(crate) enum SynthWake {
     Engine(Option<Result<SynthesisEvent, EngineError>>),
     /// Prompt fetches finished.
     Fetched(Vec<FetchOutcome>),
+    /// The playing prompt's IN-PROGRESS response has been written: its audio may flow.
+    ResponseWritten,
 }
 
 impl SynthChannel {
@@ -137,6 +144,7 @@ impl SynthChannel {
             fetcher,
             fetching: Fetching::default(),
             prompts: FetchedPrompts::new(),
+            in_progress_written: None,
         }
     }
 
@@ -153,19 +161,34 @@ impl SynthChannel {
     /// The next word from the engine (when the channel wants audio now) or the prompt fetches, for the
     /// session's `select!`.
     pub(crate) async fn next_wake(&mut self, now: Instant) -> SynthWake {
-        let stream = self
-            .playing
-            .as_mut()
-            .filter(|p| p.feed_at().is_some_and(|at| at <= now))
-            .and_then(|p| p.stream.as_mut());
+        let (written, stream) = match self.playing.as_mut() {
+            Some(p) => {
+                let feed = p.feed_at().is_some_and(|at| at <= now);
+                (
+                    p.response_written.as_mut(),
+                    p.stream.as_mut().filter(|_| feed),
+                )
+            }
+            None => (None, None),
+        };
         let engine = async {
             match stream {
                 Some(stream) => stream.next_event().await,
                 None => std::future::pending().await,
             }
         };
+        // A connection that closed before writing lets the audio go too: there is no client to order it for.
+        let written = async {
+            match written {
+                Some(written) => {
+                    let _ = written.await;
+                }
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             event = engine => SynthWake::Engine(event),
+            () = written => SynthWake::ResponseWritten,
             outcomes = self.fetching.next() => SynthWake::Fetched(outcomes),
         }
     }
@@ -174,6 +197,13 @@ impl SynthChannel {
     pub(crate) fn handle_wake(&mut self, now: Instant, wake: SynthWake) {
         match wake {
             SynthWake::Engine(event) => self.handle_engine_event(now, event),
+            SynthWake::ResponseWritten => {
+                if let Some(p) = &mut self.playing {
+                    p.response_written = None;
+                    // Real time starts with the first audio handed over.
+                    p.started = now;
+                }
+            }
             SynthWake::Fetched(outcomes) => {
                 self.prompts.extend(outcomes);
                 while let Some((request, connection)) = self.fetching.next_request() {
@@ -454,7 +484,11 @@ impl SynthChannel {
                         let _ = headers.set_raw(name, "unsupported");
                     }
                     let message = self.out.response(request_id, status, state, &headers);
-                    self.out.send(message);
+                    if state == RequestState::InProgress {
+                        self.in_progress_written = self.out.send_then_notify(message);
+                    } else {
+                        self.out.send(message);
+                    }
                     for id in active_request_ids {
                         self.prepared.remove(&id);
                     }
@@ -531,6 +565,8 @@ impl SynthChannel {
                 }
             }
         }
+        // Only a prompt started by the same machine step waits on its response.
+        self.in_progress_written = None;
     }
 
     /// The SPEAK's content cannot be spoken: SPEAK-COMPLETE carries the cause, and the reason and Failed-URI
@@ -615,6 +651,7 @@ impl SynthChannel {
                     sent: Duration::ZERO,
                     paused_at: None,
                     complete_at: None,
+                    response_written: self.in_progress_written.take(),
                 });
             }
             Err(error) => {
