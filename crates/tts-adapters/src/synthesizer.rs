@@ -5,6 +5,8 @@
 //! rate), marks in their place between frames, and a final [`SynthesisEvent::Done`]. Dropping the stream
 //! cancels the synthesis at once (STOP, barge-in, BYE). MRCP states, events and timing stay in the server.
 
+use std::task::Poll;
+
 use mrcp_proto::engine::EngineError;
 use mrcp_proto::ssml::{
     self, Context, Document, Gender, Limits, ProsodyValue, Segment, VoiceSelection,
@@ -164,6 +166,17 @@ impl SynthesisStream {
     /// server treats as an engine failure (Completion-Cause 004).
     pub async fn next_event(&mut self) -> Option<Result<SynthesisEvent, EngineError>> {
         self.events.recv().await
+    }
+
+    /// The next event if the engine has already produced it, without waiting: `Pending` when it has not,
+    /// `Ready(None)` when the stream ended (as [`Self::next_event`] would return). Lets the server take a
+    /// batch of ready audio in one go instead of waking once per frame.
+    pub fn try_next_event(&mut self) -> Poll<Option<Result<SynthesisEvent, EngineError>>> {
+        match self.events.try_recv() {
+            Ok(event) => Poll::Ready(Some(event)),
+            Err(mpsc::error::TryRecvError::Empty) => Poll::Pending,
+            Err(mpsc::error::TryRecvError::Disconnected) => Poll::Ready(None),
+        }
     }
 }
 

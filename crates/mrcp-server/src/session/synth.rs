@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use mrcp_media::codec::SampleRate;
@@ -45,6 +46,11 @@ use crate::synthesizer::{ControlAction, Input, Output, SpeakParams, SynthesizerM
 /// How far ahead of real time audio is handed to the paced sender.
 const LOOKAHEAD: Duration = Duration::from_millis(300);
 
+/// When more audio is wanted, up to this much more than [`LOOKAHEAD`] is taken from what the engine has
+/// ready and handed over in one command: a prompt costs the session and the endpoint one wake per batch
+/// rather than per 20 ms frame.
+const FEED_BATCH: Duration = Duration::from_millis(100);
+
 /// SPEAK-COMPLETE goes out this long after the prompt's audio ends at the receiver, so the caller's jitter
 /// buffer has played it (reference §12 row 4: FreeSWITCH lost the tail when the event came first).
 const COMPLETION_GUARD: Duration = Duration::from_millis(40);
@@ -78,6 +84,12 @@ struct Playing {
 }
 
 impl Playing {
+    /// Whether a feed begun at `now` takes more: the sender holds less than [`LOOKAHEAD`] plus
+    /// [`FEED_BATCH`].
+    fn wants_more(&self, now: Instant) -> bool {
+        self.feed_at().is_some() && self.started + self.sent < now + LOOKAHEAD + FEED_BATCH
+    }
+
     /// When more audio is wanted: now, if the sender has less than [`LOOKAHEAD`] queued.
     fn feed_at(&self) -> Option<Instant> {
         if self.stream.is_none() || self.paused_at.is_some() || self.response_written.is_some() {
@@ -366,23 +378,36 @@ impl SynthChannel {
         let Some(playing) = &mut self.playing else {
             return;
         };
-        match event {
-            Some(Ok(SynthesisEvent::Audio(samples))) => {
-                playing.sent +=
-                    Duration::from_secs_f64(samples.len() as f64 / f64::from(playing.engine_rate));
-                let audio = match &mut playing.resampler {
-                    Some(r) => {
-                        let mut out = Vec::with_capacity(samples.len());
-                        // Frames of any length are accepted; a failure would lose only this frame.
-                        let _ = r.process(&samples, &mut out);
-                        out
-                    }
-                    None => samples,
-                };
-                if !audio.is_empty() {
-                    self.command(MediaCommand::Audio(audio));
+        let mut event = event;
+        // Audio ready in the stream joins this feed, up to the batch, in one command.
+        let mut batch = Vec::new();
+        while let Some(Ok(SynthesisEvent::Audio(samples))) = &event {
+            playing.sent +=
+                Duration::from_secs_f64(samples.len() as f64 / f64::from(playing.engine_rate));
+            match &mut playing.resampler {
+                // Frames of any length are accepted; a failure would lose only this frame.
+                Some(r) => {
+                    let _ = r.process(samples, &mut batch);
                 }
+                None => batch.extend_from_slice(samples),
             }
+            if !playing.wants_more(now) {
+                break;
+            }
+            event = match playing.stream.as_mut().map(|s| s.try_next_event()) {
+                Some(Poll::Ready(next)) => next,
+                _ => break,
+            };
+        }
+        if !batch.is_empty() {
+            self.command(MediaCommand::Audio(batch));
+        }
+        let Some(playing) = &mut self.playing else {
+            return;
+        };
+        match event {
+            // Taken into the batch above.
+            Some(Ok(SynthesisEvent::Audio(_))) => {}
             Some(Ok(SynthesisEvent::Mark(name))) => {
                 self.machine.handle_input(Input::Mark { name });
             }
