@@ -17,7 +17,7 @@ use crate::digest::DigestConfig;
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AccessConfig {
-    /// `sip_allow`: networks whose SIP INVITEs are served (`["10.0.0.0/8", "192.0.2.7", "::1"]`).
+    /// `sip_allow`: networks whose SIP INVITEs and OPTIONS are served (`["10.0.0.0/8", "192.0.2.7", "::1"]`).
     /// Default empty: everyone.
     pub sip_allow: AllowList,
     /// `mrcp_allow`: networks that may open MRCP control connections. Default empty: everyone.

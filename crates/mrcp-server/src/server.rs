@@ -509,8 +509,16 @@ async fn sip_loop(
                     forward(&session.commands, SessionCommand::Terminated(reason));
                 }
             }
-            Event::Options { tx, .. } => {
-                respond_later(&shared.sip, tx, options_response(&shared));
+            Event::Options { tx, peer, .. } => {
+                // A source outside the allow-list learns nothing, not even the load.
+                let response = if gate.allows(peer.addr) {
+                    options_response(&shared)
+                } else {
+                    warn!(source = %peer.addr, "OPTIONS refused: source not in access.sip_allow");
+                    metrics::global().refused("sip", "access");
+                    Response::status(403)
+                };
+                respond_later(&shared.sip, tx, response);
             }
             _ => {}
         }
@@ -569,13 +577,18 @@ enum Admission {
 }
 
 impl SipGate {
+    /// Whether `source` is in `access.sip_allow`.
+    fn allows(&self, source: SocketAddr) -> bool {
+        self.allow.allows(source.ip())
+    }
+
     fn admit(
         &mut self,
         now: std::time::Instant,
         source: SocketAddr,
         request: &mrcp_sip::Message,
     ) -> Admission {
-        if !self.allow.allows(source.ip()) {
+        if !self.allows(source) {
             warn!(%source, "INVITE refused: source not in access.sip_allow");
             metrics::global().refused("sip", "access");
             return Admission::Refused(Response::status(403));

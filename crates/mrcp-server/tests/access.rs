@@ -52,6 +52,10 @@ async fn refused_sources_get_403_and_closed_connections() {
         Err(mrcp_client::ClientError::Rejected { status }) => assert_eq!(status, 403),
         other => panic!("expected 403, got {:?}", other.map(|_| "a session")),
     }
+    // Nor does a refused source learn the server's state from OPTIONS (both count as SIP refusals).
+    let options = common::sip_options(&server).await;
+    assert!(options.starts_with("SIP/2.0 403"), "{options}");
+    assert!(!options.contains("X-Load"), "{options}");
     let mut mrcp = tokio::net::TcpStream::connect(server.mrcp).await.unwrap();
     // Closed before any request: a write may still be buffered, but the read sees the end at once.
     let _ = mrcp.write_all(b"MRCP/2.0 ").await;
@@ -63,7 +67,7 @@ async fn refused_sources_get_403_and_closed_connections() {
             &text,
             "mrcp_refused_total{listener=\"sip\",reason=\"access\"}"
         ),
-        1.0,
+        2.0,
         "{text}"
     );
     assert_eq!(

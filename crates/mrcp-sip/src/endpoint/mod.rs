@@ -246,6 +246,8 @@ pub enum Event {
         tx: ServerTxId,
         /// The request.
         request: Message,
+        /// Where the request came from and the response goes.
+        peer: Peer,
     },
     /// UAC: a provisional response to our INVITE.
     Provisional {
