@@ -167,7 +167,7 @@ impl Endpoint {
                 let _ = self.respond(now, id, response);
             }
             None => {
-                let id = self.new_server_tx(now, &msg, key, dest.clone(), None, false, true);
+                let id = self.new_server_tx(now, &msg, key, dest, None, false, true);
                 self.event(Event::Options {
                     tx: id,
                     request: msg,
