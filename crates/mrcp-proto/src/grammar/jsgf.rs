@@ -11,8 +11,8 @@ use std::ops::{Deref, DerefMut};
 
 use super::error::{GrammarError, GrammarErrorKind, excerpt};
 use super::limits::GrammarLimits;
-use super::model::{Alternative, Expansion, Grammar, Mode, Rule, RuleRef, Scope, SpecialRule};
-use super::scanner::Scanner;
+use super::model::{Expansion, Grammar, Mode, Rule, RuleRef, Scope, SpecialRule};
+use super::scanner::{self, Scanner};
 
 /// Parse a JSGF grammar with the default limits.
 pub fn parse_jsgf(text: &str, source: &str) -> Result<Grammar, GrammarError> {
@@ -206,44 +206,7 @@ impl P<'_> {
     }
 
     fn alternatives(&mut self) -> Result<Expansion, GrammarError> {
-        self.depth += 1;
-        if self.depth > self.max_depth {
-            return Err(self.err_at(
-                self.pos,
-                GrammarErrorKind::Limit {
-                    what: "group nesting",
-                    value: self.depth as u64,
-                    limit: self.max_depth as u64,
-                },
-            ));
-        }
-        let mut alts = Vec::new();
-        let mut weighted = false;
-        loop {
-            self.skip_ws()?;
-            let mut weight = 1.0;
-            if self.peek() == Some('/')
-                && !self.rest().starts_with("//")
-                && !self.rest().starts_with("/*")
-            {
-                weight = self.slash_weight()?;
-                weighted = true;
-            }
-            let body = self.sequence()?;
-            alts.push(Alternative { weight, body });
-            self.skip_ws()?;
-            if !self.eat('|') {
-                break;
-            }
-        }
-        self.depth -= 1;
-        if alts.len() == 1 && !weighted {
-            return Ok(alts
-                .pop()
-                .map(|a| a.body)
-                .unwrap_or(Expansion::Sequence(Vec::new())));
-        }
-        Ok(Expansion::OneOf(alts))
+        scanner::alternatives(self, Self::sequence)
     }
 
     fn sequence(&mut self) -> Result<Expansion, GrammarError> {

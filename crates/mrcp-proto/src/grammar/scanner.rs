@@ -1,7 +1,10 @@
 //! The character scanner the ABNF and JSGF parsers share: position, peeking, the comments both forms allow
 //! (`//` and `/* */`), and errors that name the source and line.
 
+use std::ops::DerefMut;
+
 use super::error::{GrammarError, GrammarErrorKind, excerpt, line_of};
+use super::model::{Alternative, Expansion};
 
 /// A parse position in a grammar's text, with the nesting bound against hostile grammars.
 pub(super) struct Scanner<'a> {
@@ -127,4 +130,58 @@ impl<'a> Scanner<'a> {
             }
         }
     }
+
+    /// One level deeper into groups, refused past the nesting bound (a hostile grammar's `((((…` would
+    /// otherwise exhaust the stack).
+    pub(super) fn enter(&mut self) -> Result<(), GrammarError> {
+        self.depth += 1;
+        if self.depth > self.max_depth {
+            return Err(self.err_at(
+                self.pos,
+                GrammarErrorKind::Limit {
+                    what: "group nesting",
+                    value: self.depth as u64,
+                    limit: self.max_depth as u64,
+                },
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `alternatives := [weight] sequence ( '|' [weight] sequence )*`, the same production in SRGS ABNF (SRGS 1.0
+/// §2.5, weights §2.5.1) and JSGF; `sequence` is the grammar's own. A single unweighted alternative is just
+/// its sequence.
+pub(super) fn alternatives<'a, P>(
+    p: &mut P,
+    sequence: fn(&mut P) -> Result<Expansion, GrammarError>,
+) -> Result<Expansion, GrammarError>
+where
+    P: DerefMut<Target = Scanner<'a>>,
+{
+    p.enter()?;
+    let mut alts = Vec::new();
+    let mut weighted = false;
+    loop {
+        p.skip_ws()?;
+        let mut weight = 1.0;
+        if p.peek() == Some('/') && !p.rest().starts_with("//") && !p.rest().starts_with("/*") {
+            weight = p.slash_weight()?;
+            weighted = true;
+        }
+        let body = sequence(p)?;
+        alts.push(Alternative { weight, body });
+        p.skip_ws()?;
+        if !p.eat('|') {
+            break;
+        }
+    }
+    p.depth -= 1;
+    if alts.len() == 1 && !weighted {
+        return Ok(alts
+            .pop()
+            .map(|a| a.body)
+            .unwrap_or(Expansion::Sequence(Vec::new())));
+    }
+    Ok(Expansion::OneOf(alts))
 }
