@@ -125,18 +125,6 @@ fn phrase(engine: &str, p: Phrase) -> Result<Step, EngineError> {
     }
 }
 
-/// The kind of a refused WebSocket handshake, by HTTP status (`websocketprotocol.md`: 400, 401, 403, 404,
-/// 429, 500, 503).
-pub fn handshake_kind(status: u16) -> EngineErrorKind {
-    match status {
-        401 | 403 => EngineErrorKind::Auth,
-        400 | 404 | 415 => EngineErrorKind::BadRequest,
-        408 | 504 => EngineErrorKind::Timeout,
-        429 | 502 | 503 => EngineErrorKind::Unavailable,
-        _ => EngineErrorKind::Internal,
-    }
-}
-
 /// The kind of a close frame sent mid-stream (1002 protocol error, 1007 bad data, 1011 server error).
 pub fn close_kind(code: u16) -> EngineErrorKind {
     match code {

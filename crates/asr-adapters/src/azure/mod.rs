@@ -27,20 +27,18 @@ use std::time::{Duration, SystemTime};
 
 use futures_util::{SinkExt, StreamExt};
 use mrcp_proto::engine::{EngineError, EngineErrorKind, RetryPolicy, Secret};
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tracing::{debug, warn};
 
 use crate::{
     Constraint, EngineSide, GrammarSupport, RecognitionRequest, RecognitionStream, Recognizer,
     RecognizerCapabilities, RecognizerEvent, recognition_channel,
 };
-pub use map::{Step, close_kind, handshake_kind, step};
+pub use map::{Step, close_kind, step};
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Ws = crate::net::WsStream;
 
 /// How the adapter proves who it is.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -44,16 +44,17 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use mrcp_proto::engine::{EngineError, EngineErrorKind, RetryPolicy, Secret};
 use serde::Deserialize;
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use wire::{Heard, Utterance};
 
-use crate::openai::{backoff, clean_message, is_retryable, le_bytes, status_error, websocket_base};
+use crate::net::{
+    HandshakeRefusal, WsConnect, WsStream, clean_message, connect_ws, credential_header,
+    refusal_text,
+};
+use crate::openai::{le_bytes, websocket_base};
 use crate::{
     Constraint, EngineSide, GrammarSupport, RecognitionRequest, RecognitionStream, Recognizer,
     RecognizerCapabilities, RecognizerEvent, recognition_channel,
@@ -314,7 +315,7 @@ fn listen_url(inner: &Inner, request: &RecognitionRequest) -> Result<String, Eng
         })
 }
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Socket = WsStream;
 
 async fn run(inner: Arc<Inner>, url: String, side: EngineSide) {
     let EngineSide { audio, events } = side;
@@ -432,12 +433,17 @@ async fn stream(
     }
 }
 
-/// Opens the WebSocket, retrying a 429 or 503 handshake per the retry policy.
+/// Opens the WebSocket (`Authorization: Token …`), retrying a 429 or 503 handshake per the retry policy.
 async fn connect(inner: &Inner, url: &str) -> Result<Socket, EngineError> {
     let name = inner.name.as_str();
-    let timeout = Duration::from_millis(inner.config.connect_timeout_ms);
-    let mut retry = 0;
-    loop {
+    let to = WsConnect {
+        engine: name,
+        vendor: "Deepgram",
+        connect_timeout: Duration::from_millis(inner.config.connect_timeout_ms),
+        retry: &inner.retry,
+    };
+    let authorization = format!("Token {}", inner.api_key.expose());
+    let request = || {
         let mut request = url.into_client_request().map_err(|e| {
             EngineError::new(
                 name,
@@ -445,73 +451,25 @@ async fn connect(inner: &Inner, url: &str) -> Result<Socket, EngineError> {
                 format!("bad Deepgram URL: {e}"),
             )
         })?;
-        let mut auth = HeaderValue::from_str(&format!("Token {}", inner.api_key.expose()))
-            .map_err(|_| {
-                EngineError::new(
-                    name,
-                    EngineErrorKind::Auth,
-                    "the API key is not a valid header value",
-                )
-            })?;
-        auth.set_sensitive(true);
+        let auth = credential_header(name, &authorization)?;
         request.headers_mut().insert("authorization", auth);
-        // TCP_NODELAY: control messages (Finalize, CloseStream) are small and must not wait for the
-        // ACK of the audio before them (Nagle's algorithm adds ~40 ms).
-        match tokio::time::timeout(
-            timeout,
-            tokio_tungstenite::connect_async_with_config(request, None, true),
-        )
-        .await
-        {
-            Err(_) => {
-                return Err(EngineError::new(
-                    name,
-                    EngineErrorKind::Timeout,
-                    format!("no WebSocket handshake within {} ms", timeout.as_millis()),
-                ));
-            }
-            Ok(Ok((ws, _))) => return Ok(ws),
-            Ok(Err(tungstenite::Error::Http(response))) => {
-                let status = response.status().as_u16();
-                let asked = response
+        Ok(request)
+    };
+    // The body, else the `dg-error` header (Deepgram's changelog 2022-11-08).
+    let vendor_message = |response: &HandshakeRefusal| {
+        let body = Some(refusal_text(response))
+            .filter(|b| !b.is_empty())
+            .or_else(|| {
+                response
                     .headers()
-                    .get("retry-after")
+                    .get("dg-error")
                     .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs);
-                retry += 1;
-                if is_retryable(status)
-                    && let Some(wait) = backoff(&inner.retry, retry, asked)
-                {
-                    tokio::time::sleep(wait).await;
-                    continue;
-                }
-                // The body, else the `dg-error` header (Deepgram's changelog 2022-11-08).
-                let body = response
-                    .body()
-                    .as_ref()
-                    .map(|b| String::from_utf8_lossy(b).into_owned())
-                    .filter(|b| !b.is_empty())
-                    .or_else(|| {
-                        response
-                            .headers()
-                            .get("dg-error")
-                            .and_then(|v| v.to_str().ok())
-                            .map(str::to_owned)
-                    })
-                    .unwrap_or_default();
-                let message = clean_message(&wire::error_message(&body), Some(&inner.api_key));
-                return Err(status_error(name, status, &message));
-            }
-            Ok(Err(e)) => {
-                return Err(EngineError::new(
-                    name,
-                    EngineErrorKind::Unavailable,
-                    format!("cannot connect: {e}"),
-                ));
-            }
-        }
-    }
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default();
+        clean_message(&wire::error_message(&body), Some(&inner.api_key))
+    };
+    connect_ws(&to, request, vendor_message).await
 }
 
 #[cfg(test)]

@@ -18,16 +18,8 @@ pub const MAX_MESSAGE: usize = 1 << 20;
 /// An open connection to an engine.
 pub type EngineSocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+pub use crate::net::redacted;
 pub use crate::net::tls_config;
-
-/// `scheme://host:port` of a URL: what errors and logs may show (a query could hold a key).
-pub fn redacted(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("?", url));
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    // userinfo (`user:pass@`) is dropped too.
-    let host = authority.rsplit('@').next().unwrap_or(authority);
-    format!("{scheme}://{host}")
-}
 
 /// Connects to `url` within `timeout`, sending the credential as `Authorization: Bearer`.
 pub async fn connect(
@@ -93,13 +85,7 @@ fn handshake_error(
                         .to_owned()
                 })
                 .filter(|b| !b.is_empty());
-            let kind = match status {
-                401 | 403 => EngineErrorKind::Auth,
-                400 | 404 | 405 | 426 => EngineErrorKind::BadRequest,
-                408 | 504 => EngineErrorKind::Timeout,
-                429 | 502 | 503 => EngineErrorKind::Unavailable,
-                _ => EngineErrorKind::Internal,
-            };
+            let kind = crate::net::kind_of_status(status);
             let what = if kind == EngineErrorKind::Auth {
                 "refused the credential"
             } else {

@@ -26,19 +26,18 @@ use std::time::{Duration, SystemTime};
 
 use futures_util::{SinkExt, StreamExt};
 use mrcp_proto::engine::{EngineError, EngineErrorKind, RetryPolicy, Secret};
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use tracing::{debug, warn};
+use tracing::warn;
 
+use crate::net::{HandshakeRefusal, WsConnect, WsStream, clean_message, connect_ws, refusal_text};
 use crate::{
     Alternative, EngineSide, GrammarSupport, RecognitionRequest, RecognitionStream, Recognizer,
     RecognizerCapabilities, RecognizerEvent, recognition_channel,
 };
 use frames::{Business, Response, Transcript};
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Ws = WsStream;
 
 /// An iFlytek IAT recognizer's configuration (`[engines.<name>] kind = "iflytek"` in the server).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -420,89 +419,29 @@ impl Session {
         }
     }
 
+    /// Opens the socket to a freshly signed URL (the service allows 300 s of clock skew, so every attempt
+    /// signs anew), retrying 429 and 503 as the policy allows.
     async fn connect(&self) -> Result<Ws, EngineError> {
-        let mut retry = 0;
-        loop {
-            // A fresh date for every attempt: the service allows 300 s of skew.
-            let url = auth::sign_url(
+        let to = WsConnect {
+            engine: &self.name,
+            vendor: "iflytek",
+            connect_timeout: self.config.connect_timeout,
+            retry: &self.config.retry,
+        };
+        let request = || {
+            auth::sign_url(
                 &self.config.endpoint,
                 &self.config.api_key,
                 &self.config.api_secret,
                 SystemTime::now(),
             )
-            .map_err(|e| self.error(EngineErrorKind::BadRequest, e.to_string()))?;
-            debug!(engine = %self.name, url = %url, "connecting to iflytek");
-            // Nagle off: audio frames go out as they are written.
-            let attempt = tokio_tungstenite::connect_async_with_config(url.expose(), None, true);
-            let outcome = tokio::time::timeout(self.config.connect_timeout, attempt).await;
-            let response = match outcome {
-                Err(_) => {
-                    return Err(self.error(
-                        EngineErrorKind::Timeout,
-                        format!(
-                            "iflytek did not accept the connection within {:?}",
-                            self.config.connect_timeout
-                        ),
-                    ));
-                }
-                Ok(Ok((ws, _))) => return Ok(ws),
-                Ok(Err(tungstenite::Error::Http(response))) => response,
-                Ok(Err(e)) => {
-                    return Err(self.error(
-                        EngineErrorKind::Unavailable,
-                        format!(
-                            "cannot connect to iflytek at {}: {}",
-                            url.redacted(),
-                            redact(&e.to_string())
-                        ),
-                    ));
-                }
-            };
-            let status = response.status().as_u16();
-            let body = response
-                .body()
-                .as_deref()
-                .map(|b| String::from_utf8_lossy(&b[..b.len().min(200)]).into_owned())
-                .unwrap_or_default();
-            if matches!(status, 429 | 503) {
-                retry += 1;
-                let retry_after = response
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs);
-                if let Some(wait) = self.config.retry.delay(retry, retry_after, rand::random()) {
-                    debug!(engine = %self.name, status, ?wait, "iflytek refused; retrying");
-                    tokio::time::sleep(wait).await;
-                    continue;
-                }
-            }
-            let kind = match status {
-                401 | 403 => EngineErrorKind::Auth,
-                400 | 404 => EngineErrorKind::BadRequest,
-                429 | 502 | 503 => EngineErrorKind::Unavailable,
-                _ => EngineErrorKind::Internal,
-            };
-            return Err(self.error(
-                kind,
-                format!("iflytek refused the connection: HTTP {status} {body}"),
-            ));
-        }
-    }
-}
-
-/// Cuts an `authorization=` value out of a message that may quote the URL.
-fn redact(message: &str) -> String {
-    match message.find("authorization=") {
-        Some(at) => {
-            let start = at + "authorization=".len();
-            let end = message[start..]
-                .find(['&', ' ', '"'])
-                .map_or(message.len(), |e| start + e);
-            format!("{}<redacted>{}", &message[..start], &message[end..])
-        }
-        None => message.to_owned(),
+            .map(|url| url.expose().to_owned())
+            .map_err(|e| self.error(EngineErrorKind::BadRequest, e.to_string()))
+        };
+        let vendor_message = |response: &HandshakeRefusal| {
+            clean_message(&refusal_text(response), Some(&self.config.api_key))
+        };
+        connect_ws(&to, request, vendor_message).await
     }
 }
 
@@ -549,15 +488,6 @@ mod tests {
         assert_eq!(iat_language("zh-CN"), "zh_cn");
         assert_eq!(iat_language("en-US"), "en_us");
         assert_eq!(iat_language("en"), "en_us");
-    }
-
-    #[test]
-    fn authorization_values_are_cut_from_messages() {
-        assert_eq!(
-            redact("GET wss://h/v2/iat?authorization=abc&date=x failed"),
-            "GET wss://h/v2/iat?authorization=<redacted>&date=x failed"
-        );
-        assert_eq!(redact("plain"), "plain");
     }
 
     #[test]

@@ -1,42 +1,12 @@
-//! What the cloud adapters share on the wire: mapping HTTP statuses and transport failures to
-//! [`EngineErrorKind`], retrying passing refusals (429, 503) with [`RetryPolicy`], keeping credentials out of
-//! messages, and WAV and base64 PCM encoding. Used by the OpenAI and Deepgram adapters.
+//! What the OpenAI and Deepgram adapters share on the wire: HTTP statuses and transport failures as
+//! [`EngineErrorKind`]s (by [`crate::net::kind_of_status`]), waits between retries of passing refusals (429,
+//! 503) with [`RetryPolicy`], WAV and PCM encoding, WebSocket URLs.
 
 use std::time::Duration;
 
-use mrcp_proto::engine::{EngineError, EngineErrorKind, RetryPolicy, Secret};
+use mrcp_proto::engine::{EngineError, EngineErrorKind, RetryPolicy};
 
-/// The most of a vendor's error body kept in a message.
-const MAX_VENDOR_MESSAGE: usize = 300;
-
-/// The kind an HTTP status stands for (RFC 9110 §15): credentials refused → `Auth`; the request refused →
-/// `BadRequest`; passing refusals and gateway failures → `Unavailable`; anything else → `Internal`.
-pub(crate) fn kind_of_status(status: u16) -> EngineErrorKind {
-    match status {
-        401 | 403 => EngineErrorKind::Auth,
-        408 | 504 => EngineErrorKind::Timeout,
-        429 | 502 | 503 => EngineErrorKind::Unavailable,
-        400..=499 => EngineErrorKind::BadRequest,
-        _ => EngineErrorKind::Internal,
-    }
-}
-
-/// Whether a status is worth another attempt after a wait: rate limited or briefly unavailable.
-pub(crate) fn is_retryable(status: u16) -> bool {
-    matches!(status, 429 | 503)
-}
-
-/// The vendor's `Retry-After` in seconds (RFC 9110 §10.2.3), when it gave one as a number.
-pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
-}
+use crate::net::kind_of_status;
 
 /// How long to wait before retry number `retry`, or `None` when the policy says stop.
 pub(crate) fn backoff(
@@ -45,26 +15,6 @@ pub(crate) fn backoff(
     asked: Option<Duration>,
 ) -> Option<Duration> {
     policy.delay(retry, asked, rand::random::<f64>())
-}
-
-/// A vendor message fit for a log line: at most [`MAX_VENDOR_MESSAGE`] bytes, and never the credential
-/// (a vendor might echo what it was sent).
-pub(crate) fn clean_message(message: &str, secret: Option<&Secret>) -> String {
-    let mut text = message.trim().to_owned();
-    if let Some(secret) = secret
-        && !secret.expose().is_empty()
-    {
-        text = text.replace(secret.expose(), "<redacted>");
-    }
-    if text.len() > MAX_VENDOR_MESSAGE {
-        let mut end = MAX_VENDOR_MESSAGE;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-        text.push('…');
-    }
-    text
 }
 
 /// An error from an HTTP status and the vendor's own message.
@@ -145,29 +95,6 @@ pub(crate) fn websocket_base(base_url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn statuses_map_to_kinds() {
-        assert_eq!(kind_of_status(401), EngineErrorKind::Auth);
-        assert_eq!(kind_of_status(403), EngineErrorKind::Auth);
-        assert_eq!(kind_of_status(400), EngineErrorKind::BadRequest);
-        assert_eq!(kind_of_status(413), EngineErrorKind::BadRequest);
-        assert_eq!(kind_of_status(429), EngineErrorKind::Unavailable);
-        assert_eq!(kind_of_status(503), EngineErrorKind::Unavailable);
-        assert_eq!(kind_of_status(500), EngineErrorKind::Internal);
-        assert!(is_retryable(429) && is_retryable(503) && !is_retryable(500));
-    }
-
-    #[test]
-    fn messages_never_carry_the_key_and_are_bounded() {
-        let key = Secret::new("sk-live-123");
-        assert_eq!(
-            clean_message("bad key sk-live-123 given", Some(&key)),
-            "bad key <redacted> given"
-        );
-        let long = "é".repeat(400);
-        assert!(clean_message(&long, None).len() <= MAX_VENDOR_MESSAGE + 3);
-    }
 
     #[test]
     fn websocket_urls_follow_the_scheme() {

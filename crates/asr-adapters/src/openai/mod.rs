@@ -40,10 +40,8 @@ mod http;
 mod realtime;
 mod wire;
 
-pub(crate) use http::{
-    backoff, clean_message, is_retryable, le_bytes, retry_after, status_error, transport_error,
-    websocket_base,
-};
+pub(crate) use crate::net::{clean_message, is_retryable, retry_after};
+pub(crate) use http::{backoff, le_bytes, status_error, transport_error, websocket_base};
 pub use realtime::{OpenAiRealtime, OpenAiRealtimeConfig, RealtimeAudioFormat};
 
 use std::sync::Arc;

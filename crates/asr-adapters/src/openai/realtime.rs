@@ -11,14 +11,14 @@ use futures_util::{SinkExt, StreamExt};
 use mrcp_proto::engine::{EngineError, EngineErrorKind, RetryPolicy, Secret};
 use serde::Deserialize;
 use serde_json::json;
-use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::wire::{self, ServerEvent};
-use super::{backoff, clean_message, is_retryable, iso639_1, le_bytes, prompt_of, status_error};
+use super::{clean_message, iso639_1, le_bytes, prompt_of};
+use crate::net::{
+    HandshakeRefusal, WsConnect, WsStream, connect_ws, credential_header, refusal_text,
+};
 use crate::{
     Alternative, EngineSide, GrammarSupport, RecognitionRequest, RecognitionStream, Recognizer,
     RecognizerCapabilities, RecognizerEvent, recognition_channel,
@@ -152,7 +152,7 @@ impl Recognizer for OpenAiRealtime {
     }
 }
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Socket = WsStream;
 
 async fn run(inner: std::sync::Arc<Inner>, request: RecognitionRequest, side: EngineSide) {
     let EngineSide { audio, events } = side;
@@ -313,12 +313,21 @@ async fn send(ws: &mut Socket, engine: &str, text: String) -> Result<(), EngineE
     })
 }
 
-/// Opens the WebSocket, retrying a 429 or 503 handshake per the retry policy.
+/// Opens the WebSocket (`Authorization: Bearer …` when there is a key), retrying a 429 or 503 handshake per
+/// the retry policy.
 async fn connect(inner: &Inner) -> Result<Socket, EngineError> {
     let name = inner.name.as_str();
-    let timeout = Duration::from_millis(inner.config.connect_timeout_ms);
-    let mut retry = 0;
-    loop {
+    let to = WsConnect {
+        engine: name,
+        vendor: "OpenAI Realtime",
+        connect_timeout: Duration::from_millis(inner.config.connect_timeout_ms),
+        retry: &inner.retry,
+    };
+    let authorization = inner
+        .api_key
+        .as_ref()
+        .map(|key| format!("Bearer {}", key.expose()));
+    let request = || {
         let mut request = inner.url.as_str().into_client_request().map_err(|e| {
             EngineError::new(
                 name,
@@ -326,64 +335,17 @@ async fn connect(inner: &Inner) -> Result<Socket, EngineError> {
                 format!("bad Realtime URL: {e}"),
             )
         })?;
-        if let Some(key) = &inner.api_key {
-            let mut value =
-                HeaderValue::from_str(&format!("Bearer {}", key.expose())).map_err(|_| {
-                    EngineError::new(
-                        name,
-                        EngineErrorKind::Auth,
-                        "the API key is not a valid header value",
-                    )
-                })?;
-            value.set_sensitive(true);
+        if let Some(authorization) = &authorization {
+            let value = credential_header(name, authorization)?;
             request.headers_mut().insert("authorization", value);
         }
-        // TCP_NODELAY: the commit is small and must not wait for the ACK of the audio before it (Nagle's
-        // algorithm adds ~40 ms).
-        let attempt = tokio::time::timeout(
-            timeout,
-            tokio_tungstenite::connect_async_with_config(request, None, true),
+        Ok(request)
+    };
+    let vendor_message = |response: &HandshakeRefusal| {
+        clean_message(
+            &wire::error_message(&refusal_text(response)),
+            inner.api_key.as_ref(),
         )
-        .await;
-        match attempt {
-            Err(_) => {
-                return Err(EngineError::new(
-                    name,
-                    EngineErrorKind::Timeout,
-                    format!("no WebSocket handshake within {} ms", timeout.as_millis()),
-                ));
-            }
-            Ok(Ok((ws, _))) => return Ok(ws),
-            Ok(Err(tungstenite::Error::Http(response))) => {
-                let status = response.status().as_u16();
-                let asked = response
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs);
-                retry += 1;
-                if is_retryable(status)
-                    && let Some(wait) = backoff(&inner.retry, retry, asked)
-                {
-                    tokio::time::sleep(wait).await;
-                    continue;
-                }
-                let body = response
-                    .body()
-                    .as_ref()
-                    .map(|b| String::from_utf8_lossy(b).into_owned())
-                    .unwrap_or_default();
-                let message = clean_message(&wire::error_message(&body), inner.api_key.as_ref());
-                return Err(status_error(name, status, &message));
-            }
-            Ok(Err(e)) => {
-                return Err(EngineError::new(
-                    name,
-                    EngineErrorKind::Unavailable,
-                    format!("cannot connect: {e}"),
-                ));
-            }
-        }
-    }
+    };
+    connect_ws(&to, request, vendor_message).await
 }

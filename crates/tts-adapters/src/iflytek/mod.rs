@@ -18,6 +18,9 @@
 use std::time::{Duration, SystemTime};
 
 use asr_adapters::iflytek::{auth, frames::error_kind};
+use asr_adapters::net::{
+    HandshakeRefusal, WsConnect, WsStream, clean_message, connect_ws, refusal_text,
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use futures_util::{SinkExt, StreamExt};
@@ -229,8 +232,7 @@ struct Job {
     config: IflytekTtsConfig,
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws = WsStream;
 
 impl Job {
     fn error(&self, kind: EngineErrorKind, message: impl Into<String>) -> EngineError {
@@ -408,63 +410,29 @@ impl Job {
         )
     }
 
+    /// Opens the socket to a freshly signed URL, retrying 429 and 503 as the policy allows; the handshake is
+    /// bounded by `read_timeout`.
     async fn connect(&self) -> Result<Ws, EngineError> {
-        let mut retry = 0;
-        loop {
-            let url = auth::sign_url(
+        let to = WsConnect {
+            engine: &self.name,
+            vendor: "iflytek",
+            connect_timeout: self.config.read_timeout,
+            retry: &self.config.retry,
+        };
+        let request = || {
+            auth::sign_url(
                 &self.config.endpoint,
                 &self.config.api_key,
                 &self.config.api_secret,
                 SystemTime::now(),
             )
-            .map_err(|e| self.error(EngineErrorKind::BadRequest, e.to_string()))?;
-            debug!(engine = %self.name, url = %url, "connecting to iflytek tts");
-            // Nagle off: audio frames go out as they are written.
-            let attempt = tokio_tungstenite::connect_async_with_config(url.expose(), None, true);
-            let response = match tokio::time::timeout(self.config.read_timeout, attempt).await {
-                Err(_) => {
-                    return Err(self.error(
-                        EngineErrorKind::Timeout,
-                        format!(
-                            "iflytek did not accept the connection within {:?}",
-                            self.config.read_timeout
-                        ),
-                    ));
-                }
-                Ok(Ok((ws, _))) => return Ok(ws),
-                Ok(Err(tungstenite::Error::Http(response))) => response,
-                Ok(Err(_)) => {
-                    // The transport's message may quote the signed URL: name the redacted one instead.
-                    return Err(self.error(
-                        EngineErrorKind::Unavailable,
-                        format!("cannot connect to iflytek at {}", url.redacted()),
-                    ));
-                }
-            };
-            let status = response.status().as_u16();
-            let body = response
-                .body()
-                .as_deref()
-                .map(|b| String::from_utf8_lossy(&b[..b.len().min(200)]).into_owned())
-                .unwrap_or_default();
-            if matches!(status, 429 | 503) {
-                retry += 1;
-                if let Some(wait) = self.config.retry.delay(retry, None, rand::random()) {
-                    tokio::time::sleep(wait).await;
-                    continue;
-                }
-            }
-            let kind = match status {
-                401 | 403 => EngineErrorKind::Auth,
-                400 | 404 => EngineErrorKind::BadRequest,
-                429 | 502 | 503 => EngineErrorKind::Unavailable,
-                _ => EngineErrorKind::Internal,
-            };
-            return Err(self.error(
-                kind,
-                format!("iflytek refused the connection: HTTP {status} {body}"),
-            ));
-        }
+            .map(|url| url.expose().to_owned())
+            .map_err(|e| self.error(EngineErrorKind::BadRequest, e.to_string()))
+        };
+        let vendor_message = |response: &HandshakeRefusal| {
+            clean_message(&refusal_text(response), Some(&self.config.api_key))
+        };
+        connect_ws(&to, request, vendor_message).await
     }
 }
 
