@@ -143,6 +143,9 @@ impl Session {
                 Accepted::Event { complete, .. } => {
                     completed = complete;
                     if complete {
+                        if let Media::Receiver(receiver) = &mut self.media {
+                            receiver.receive_ready(&mut capture);
+                        }
                         capture.complete(now);
                     }
                     events.push(message);

@@ -321,6 +321,19 @@ impl TtsReceiver {
         TtsCapture::new(self.codec, self.payload_type, sent_at)
     }
 
+    /// Gives `capture` every datagram already waiting on either port, without waiting. Called as
+    /// SPEAK-COMPLETE is read: on a busy client, audio that arrived before the event may not have been read
+    /// yet, and must not be counted as coming after it.
+    pub fn receive_ready(&mut self, capture: &mut TtsCapture) {
+        while let Ok((n, _)) = self.rtp.try_recv_from(&mut self.buf) {
+            capture.on_packet(Instant::now(), self.buf.get(..n).unwrap_or(&[]));
+        }
+        let mut rtcp_buf = [0u8; MAX_DATAGRAM];
+        while let Ok((n, _)) = self.rtcp.try_recv_from(&mut rtcp_buf) {
+            capture.on_rtcp_port(rtcp_buf.get(..n).unwrap_or(&[]));
+        }
+    }
+
     /// Waits for the next datagram on either port and gives it to `capture`. Cancel-safe.
     pub async fn receive(&mut self, capture: &mut TtsCapture) {
         let (rtp, rtcp, buf) = (&self.rtp, &self.rtcp, &mut self.buf);

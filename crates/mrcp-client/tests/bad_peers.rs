@@ -418,7 +418,10 @@ async fn fake_synth(
         );
         let _ = tcp.write_all(&done).await;
         if matches!(target, RtpTarget::OutsideRequest) {
+            // The prompt goes on at its pace after the event, as a server that completes early would send it
+            // (packets already there when the event is read count before it).
             for i in 11..=13 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
                 let _ = rtp.send_to(&packet(i), to).await;
             }
         }
