@@ -5,7 +5,7 @@
 //! Each RECOGNIZE opens one WebSocket ([`EngineWsRecognizer::start`] returns at once; a task of its own
 //! connects within the connect timeout), sends `start` with the language, rate, n-best, the grammars as hints
 //! and as JSGF, and the Vendor-Specific-Parameters, streams the server's PCM as binary frames, sends `stop` when
-//! the server's endpointer ends the input, and reports the engine's `final` as [`RecognizerEvent::Final`]
+//! the server's endpointer ends the input, and reports the engine's `final` as [`RecognizerEvent::Final`](crate::RecognizerEvent::Final)
 //! (its `interim`, `speech_start`, `speech_end` as the other events). Dropping the stream sends `cancel` and
 //! closes. Refusals, the engine's `error`, a close without a result, a lost connection and a `final` later
 //! than the result timeout become an [`EngineError`] with the engine's message, which the server reports as

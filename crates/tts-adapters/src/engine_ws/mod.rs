@@ -4,8 +4,8 @@
 //!
 //! Each SPEAK opens one connection ([`Synthesizer::start`] returns at once; a task of its own connects within
 //! the connect timeout), sends the text or SSML with the voice, language, prosody and rate, and turns the
-//! engine's audio into 20 ms [`SynthesisEvent::Audio`] frames, its `mark`s into [`SynthesisEvent::Mark`] in
-//! their place and its `done` into [`SynthesisEvent::Done`]. Dropping the stream (STOP, barge-in) sends `stop`
+//! engine's audio into 20 ms [`SynthesisEvent::Audio`](crate::SynthesisEvent::Audio) frames, its `mark`s into [`SynthesisEvent::Mark`](crate::SynthesisEvent::Mark) in
+//! their place and its `done` into [`SynthesisEvent::Done`](crate::SynthesisEvent::Done). Dropping the stream (STOP, barge-in) sends `stop`
 //! and closes, or drops the HTTP response. Refusals, the engine's `error` (with its message), a close before
 //! `done`, a lost connection and silence longer than the result timeout become an [`EngineError`], which the
 //! server reports as Completion-Cause 004 (or 005/002/003 when the message carries the prefixes of
