@@ -149,26 +149,9 @@ pub fn parse(text: &str) -> Result<EngineMessage, MessageError> {
     })
 }
 
-/// The kind an `error` names (§1.5).
-pub fn kind_of(kind: Option<&str>) -> EngineErrorKind {
-    match kind {
-        Some("unavailable") => EngineErrorKind::Unavailable,
-        Some("auth") => EngineErrorKind::Auth,
-        Some("bad_request") => EngineErrorKind::BadRequest,
-        Some("timeout") => EngineErrorKind::Timeout,
-        _ => EngineErrorKind::Internal,
-    }
-}
-
-/// The kind a close without `done` or `error` stands for (§1.6).
-pub fn kind_of_close(code: u16) -> EngineErrorKind {
-    match code {
-        1007 | 1003 => EngineErrorKind::BadRequest,
-        1008 => EngineErrorKind::Auth,
-        1013 | 1001 | 1006 => EngineErrorKind::Unavailable,
-        _ => EngineErrorKind::Internal,
-    }
-}
+/// The kinds an `error` message (§1.5) and a close without `done` or `error` (§1.6) stand for: the same
+/// rules as for recognizers.
+pub use asr_adapters::engine_ws::message::{kind_of, kind_of_close};
 
 /// The kind an HTTP error status stands for when the body does not say (§4).
 pub fn kind_of_status(status: u16) -> EngineErrorKind {

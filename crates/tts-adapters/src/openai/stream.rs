@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use asr_adapters::net::kind_of_status;
 use futures_util::StreamExt;
 use mrcp_proto::engine::{EngineError, EngineErrorKind, RetryPolicy, Secret};
 use mrcp_proto::ssml::{Limits, Segment};
@@ -199,17 +200,6 @@ pub(crate) struct HttpSpeech {
     pub(crate) request: Box<dyn Fn(&str) -> reqwest::RequestBuilder + Send + Sync>,
     /// Reads the vendor's message out of an error body.
     pub(crate) error_message: fn(&str) -> String,
-}
-
-/// The kind of an HTTP status (RFC 9110 §15).
-fn kind_of_status(status: u16) -> EngineErrorKind {
-    match status {
-        401 | 403 => EngineErrorKind::Auth,
-        408 | 504 => EngineErrorKind::Timeout,
-        429 | 502 | 503 => EngineErrorKind::Unavailable,
-        400..=499 => EngineErrorKind::BadRequest,
-        _ => EngineErrorKind::Internal,
-    }
 }
 
 impl HttpSpeech {
