@@ -684,6 +684,20 @@ mod tests {
         assert_eq!(g, again);
     }
 
+    /// Found by the `srgs_xml` fuzz target: an empty `<item>` inside a sequence serialized as `<item>` around
+    /// NULL, which reads back as a bare NULL and serialized differently the second time.
+    #[test]
+    fn an_empty_item_in_a_sequence_serializes_stably() {
+        let text = r#"<grammar xmlns="http://www.w3.org/2001/06/grammar" version="1.0" root="r"><rule id="r"><item></item>yes</rule></grammar>"#;
+        let once = to_srgs_xml(&parse_srgs_xml(text, "x").expect("parses"));
+        let again = to_srgs_xml(&parse_srgs_xml(&once, "x").expect("reparses"));
+        assert_eq!(again, once);
+        assert!(
+            once.contains(r#"<rule id="r"><ruleref special="NULL"/><token>yes</token>"#),
+            "{once}"
+        );
+    }
+
     #[test]
     fn errors_name_line() {
         let bad =

@@ -46,8 +46,10 @@ fn write_expansion(s: &mut String, e: &Expansion) {
             }
             for item in items {
                 match item {
-                    // A nested sequence needs its own <item> to keep its structure.
-                    Expansion::Sequence(_) => {
+                    // A nested sequence needs its own <item> to keep its structure. An empty one is written as
+                    // the bare NULL reference, which is what it reads back as (an <item> around a single
+                    // element is that element): fuzzing found `<item></item>x` not serializing stably.
+                    Expansion::Sequence(inner) if !inner.is_empty() => {
                         s.push_str("<item>");
                         write_expansion(s, item);
                         s.push_str("</item>");
