@@ -120,8 +120,6 @@ pub(crate) struct SynthChannel {
     fetching: Fetching,
     /// What was fetched for that SPEAK.
     prompts: FetchedPrompts,
-    /// The IN-PROGRESS response sent in this [`Self::drain`], for the prompt it starts to wait on.
-    in_progress_written: Option<oneshot::Receiver<()>>,
 }
 
 /// What woke a synthesizer channel besides MRCP requests and timers.
@@ -156,7 +154,6 @@ impl SynthChannel {
             fetcher,
             fetching: Fetching::default(),
             prompts: FetchedPrompts::new(),
-            in_progress_written: None,
         }
     }
 
@@ -492,6 +489,8 @@ impl SynthChannel {
 
     /// Carries out the machine's outputs.
     fn drain(&mut self, now: Instant) {
+        // The IN-PROGRESS response sent in this step, for the prompt the same step starts to wait on.
+        let mut in_progress_written = None;
         while let Some(output) = self.machine.poll_output() {
             match output {
                 Output::Response {
@@ -510,7 +509,7 @@ impl SynthChannel {
                     }
                     let message = self.out.response(request_id, status, state, &headers);
                     if state == RequestState::InProgress {
-                        self.in_progress_written = self.out.send_then_notify(message);
+                        in_progress_written = self.out.send_then_notify(message);
                     } else {
                         self.out.send(message);
                     }
@@ -557,7 +556,9 @@ impl SynthChannel {
                         self.playing = None;
                     }
                 }
-                Output::StartPrompt { request_id } => self.start_prompt(now, request_id),
+                Output::StartPrompt { request_id } => {
+                    self.start_prompt(now, request_id, in_progress_written.take());
+                }
                 Output::StopPrompt { request_id } => {
                     if self
                         .playing
@@ -586,12 +587,10 @@ impl SynthChannel {
                 Output::RestartPrompt { request_id } => {
                     self.playing = None;
                     self.command(MediaCommand::Stop);
-                    self.start_prompt(now, request_id);
+                    self.start_prompt(now, request_id, None);
                 }
             }
         }
-        // Only a prompt started by the same machine step waits on its response.
-        self.in_progress_written = None;
     }
 
     /// The SPEAK's content cannot be spoken: SPEAK-COMPLETE carries the cause, and the reason and Failed-URI
@@ -608,7 +607,14 @@ impl SynthChannel {
         self.machine.handle_input(Input::PromptFailed { cause });
     }
 
-    fn start_prompt(&mut self, now: Instant, request_id: RequestId) {
+    /// Starts the engine for a SPEAK; its audio waits for `response_written` when the IN-PROGRESS response
+    /// was sent with it.
+    fn start_prompt(
+        &mut self,
+        now: Instant,
+        request_id: RequestId,
+        response_written: Option<oneshot::Receiver<()>>,
+    ) {
         let content = match self.prepared.get(&request_id).map(|p| p.request.clone()) {
             Some(Ok(content)) => content,
             Some(Err(failure)) => return self.content_failed(request_id, failure),
@@ -676,7 +682,7 @@ impl SynthChannel {
                     sent: Duration::ZERO,
                     paused_at: None,
                     complete_at: None,
-                    response_written: self.in_progress_written.take(),
+                    response_written,
                 });
             }
             Err(error) => {
