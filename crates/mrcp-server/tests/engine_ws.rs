@@ -8,12 +8,10 @@
 
 mod common;
 
-use common::{DEADLINE, LOCALHOST, ServerProcess, body, cause, connect, telephone_speech};
+use common::{ServerProcess, body, cause, connect, telephone_speech};
 use engine_check::reference::{Behaviour, Fault, ReferenceEngine};
-use mrcp_client::{Session, SessionConfig};
-use mrcp_proto::mrcp::{Method, ResourceType};
+use mrcp_proto::mrcp::Method;
 use mrcp_proto::sdp::ClientProfile;
-use mrcp_sip::Transport;
 
 const YES_NO: &str = "#JSGF V1.0;\ngrammar yesno;\npublic <answer> = yes | no;\n";
 const KEY: &str = "engine-ws-e2e-key";
@@ -78,18 +76,7 @@ async fn recognize(server: &ServerProcess, broken: bool, rtp: (u16, u16)) -> (u1
 
 /// One SPEAK, on the broken engine when `broken`; returns the cause of SPEAK-COMPLETE.
 async fn speak(server: &ServerProcess, broken: bool, rtp: (u16, u16)) -> u16 {
-    let mut client = Session::open(&SessionConfig {
-        server: server.sip,
-        transport: Transport::Udp,
-        profile: ClientProfile::FreeSwitch,
-        resource: ResourceType::Speechsynth,
-        local_ip: LOCALHOST,
-        rtp_ports: rtp,
-        timeout: DEADLINE,
-        tls: None,
-    })
-    .await
-    .expect("cannot open the synthesizer session");
+    let mut client = common::synth_session(server, rtp).await;
     let mut headers = vec![];
     if broken {
         headers.push(("Vendor-Specific-Parameters", "engine=broken"));

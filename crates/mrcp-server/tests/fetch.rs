@@ -229,21 +229,6 @@ async fn fetch_failures_end_with_uri_failure_and_name_the_uri() {
     let _ = std::fs::remove_file(config);
 }
 
-async fn synth_session(server: &ServerProcess, rtp_ports: (u16, u16)) -> mrcp_client::Session {
-    mrcp_client::Session::open(&mrcp_client::SessionConfig {
-        server: server.sip,
-        transport: mrcp_sip::Transport::Udp,
-        profile: ClientProfile::FreeSwitch,
-        resource: mrcp_proto::mrcp::ResourceType::Speechsynth,
-        local_ip: common::LOCALHOST,
-        rtp_ports,
-        timeout: common::DEADLINE,
-        tls: None,
-    })
-    .await
-    .expect("cannot open the synthesizer session")
-}
-
 /// Sends a SPEAK and returns its SPEAK-COMPLETE and how long after IN-PROGRESS it came.
 async fn speak(
     client: &mut mrcp_client::Session,
@@ -285,7 +270,7 @@ async fn speak_plays_fetched_recordings_and_reports_unreachable_ones() {
     .await;
     let config = config_allowing_loopback("speak");
     let server = ServerProcess::start("34200-34299", &["--config", config.to_str().unwrap()]);
-    let mut client = synth_session(&server, (34700, 34799)).await;
+    let mut client = common::synth_session(&server, (34700, 34799)).await;
 
     // An SSML <audio src>: the 1.5 s recording is played at real pace, so the completion cannot come sooner.
     let ssml = format!(

@@ -10,27 +10,10 @@ mod probe;
 
 use std::time::{Duration, Instant};
 
-use common::{DEADLINE, LOCALHOST, ServerProcess};
-use mrcp_client::{Session, SessionConfig};
+use common::{DEADLINE, LOCALHOST, ServerProcess, synth_session};
 use mrcp_proto::mrcp::{Message, Method, RequestState, ResourceType, StartLine};
 use mrcp_proto::sdp::ClientProfile;
-use mrcp_sip::Transport;
 use probe::{Packet, Probe, percentile, samples};
-
-async fn synth_session(server: &ServerProcess, rtp_ports: (u16, u16)) -> Session {
-    Session::open(&SessionConfig {
-        server: server.sip,
-        transport: Transport::Udp,
-        profile: ClientProfile::FreeSwitch,
-        resource: ResourceType::Speechsynth,
-        local_ip: LOCALHOST,
-        rtp_ports,
-        timeout: DEADLINE,
-        tls: None,
-    })
-    .await
-    .expect("cannot open the synthesizer session")
-}
 
 fn is_event(m: &Message, name: &str) -> bool {
     matches!(&m.start, StartLine::Event { event, .. } if event.as_str() == name)

@@ -215,6 +215,23 @@ pub async fn try_connect(
     .await
 }
 
+/// Opens a speechsynth session with the client library, as FreeSWITCH would.
+#[allow(dead_code)]
+pub async fn synth_session(server: &ServerProcess, rtp_ports: (u16, u16)) -> Session {
+    Session::open(&SessionConfig {
+        server: server.sip,
+        transport: Transport::Udp,
+        profile: ClientProfile::FreeSwitch,
+        resource: ResourceType::Speechsynth,
+        local_ip: LOCALHOST,
+        rtp_ports,
+        timeout: DEADLINE,
+        tls: None,
+    })
+    .await
+    .expect("cannot open the synthesizer session")
+}
+
 /// DTMF as in-band tones (ITU-T Q.23 pairs), 100 ms on and 100 ms off per digit at 8 kHz, as FreeSWITCH's
 /// vanilla profiles send them.
 pub fn inband_dtmf(digits: &str) -> Vec<i16> {
@@ -301,18 +318,7 @@ pub async fn speak_routed(
     text: &str,
     rtp_ports: (u16, u16),
 ) -> (u16, Vec<i16>) {
-    let mut client = Session::open(&SessionConfig {
-        server: server.sip,
-        transport: Transport::Udp,
-        profile: ClientProfile::FreeSwitch,
-        resource: ResourceType::Speechsynth,
-        local_ip: LOCALHOST,
-        rtp_ports,
-        timeout: DEADLINE,
-        tls: None,
-    })
-    .await
-    .expect("cannot open the synthesizer session");
+    let mut client = synth_session(server, rtp_ports).await;
     client.set_mode(mrcp_client::Mode::Lenient);
     let mut request = mrcp_client::SpeakRequest::text(text);
     request.headers.push((
