@@ -14,6 +14,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderMap;
 use tokio_tungstenite::tungstenite::http::header::RETRY_AFTER;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, http::HeaderValue};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use tracing::debug;
@@ -146,6 +147,9 @@ pub struct WsConnect<'a> {
     pub connect_timeout: Duration,
     /// Retries of a handshake refused with 429 or 503.
     pub retry: &'a RetryPolicy,
+    /// The largest message (and frame) accepted from the peer; `None` keeps tungstenite's limits (64 MiB
+    /// messages, 16 MiB frames).
+    pub max_message: Option<usize>,
 }
 
 /// The body of a refused handshake as text (lossy UTF-8), the vendor's message when it gives no structure.
@@ -196,7 +200,13 @@ where
         vendor,
         connect_timeout,
         retry: policy,
+        max_message,
     } = *to;
+    let config = max_message.map(|max| {
+        WebSocketConfig::default()
+            .max_message_size(Some(max))
+            .max_frame_size(Some(max))
+    });
     let fail = |kind, message: String| EngineError::new(engine, kind, message);
     let mut retry = 0;
     loop {
@@ -215,7 +225,7 @@ where
         };
         debug!(engine, url = %shown, "opening the {vendor} WebSocket");
         let handshake =
-            tokio_tungstenite::connect_async_tls_with_config(request, None, true, connector);
+            tokio_tungstenite::connect_async_tls_with_config(request, config, true, connector);
         let response = match tokio::time::timeout(connect_timeout, handshake).await {
             Err(_) => {
                 return Err(fail(

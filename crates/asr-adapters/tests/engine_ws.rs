@@ -1,6 +1,7 @@
 //! The engine-ws recognizer against the reference engine (`engine_check::reference`) on loopback: the happy
-//! path, jambonz's dialect, and each failure (refused credential, connect and result timeouts, a disconnect
-//! mid-stream, the engine's error), plus `cancel` on drop seen by a raw WebSocket server.
+//! path, jambonz's dialect, and each failure (refused credential, an overloaded engine asked again, connect
+//! and result timeouts, a disconnect mid-stream, the engine's error), plus `cancel` on drop seen by a raw
+//! WebSocket server.
 #![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
@@ -188,6 +189,43 @@ async fn an_upgrade_that_never_comes_is_a_connect_timeout() {
     let error = result.unwrap_err();
     assert_eq!(error.kind, EngineErrorKind::Timeout, "{error}");
     assert!(!error.message.contains("hidden"), "{error}");
+}
+
+/// An engine that answers every upgrade with 503 and `Retry-After: 0` (§1.5: it is overloaded) is asked again,
+/// twice ([`mrcp_proto::engine::RetryPolicy`]'s default), and then reported unavailable with its status and
+/// message, never the credential.
+#[tokio::test]
+async fn an_overloaded_engine_is_asked_again_then_unavailable() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let url = format!("ws://{}/asr", listener.local_addr().unwrap());
+    let attempts = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = std::sync::Arc::clone(&attempts);
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut head = [0u8; 4096];
+            let _ = socket.read(&mut head).await;
+            let body = "busy: 40 streams open";
+            let answer = format!(
+                "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 0\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(answer.as_bytes()).await;
+        }
+    });
+    let mut cfg = config(url);
+    cfg.credential = Some(Secret::new("key-never-shown"));
+    let recognizer = EngineWsRecognizer::new("busy", cfg).unwrap();
+    let (_, result) = recognize(&recognizer, frames(100, false)).await;
+    let error = result.unwrap_err();
+    assert_eq!(error.kind, EngineErrorKind::Unavailable, "{error}");
+    assert!(error.message.contains("HTTP 503"), "{error}");
+    assert!(error.message.contains("busy: 40 streams open"), "{error}");
+    assert!(!error.to_string().contains("key-never-shown"), "{error}");
+    assert_eq!(attempts.load(std::sync::atomic::Ordering::SeqCst), 3);
 }
 
 #[tokio::test]

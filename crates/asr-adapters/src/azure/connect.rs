@@ -19,6 +19,7 @@ impl Session {
             vendor: "azure",
             connect_timeout: self.config.connect_timeout,
             retry: &self.config.retry,
+            max_message: None,
         };
         let (header, secret, value) = match &self.config.auth {
             AzureAuth::SubscriptionKey(key) => {

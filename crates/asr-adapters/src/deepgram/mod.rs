@@ -441,6 +441,7 @@ async fn connect(inner: &Inner, url: &str) -> Result<Socket, EngineError> {
         vendor: "Deepgram",
         connect_timeout: Duration::from_millis(inner.config.connect_timeout_ms),
         retry: &inner.retry,
+        max_message: None,
     };
     let authorization = format!("Token {}", inner.api_key.expose());
     let request = || {

@@ -27,7 +27,6 @@ const CLOSE_GRACE: Duration = Duration::from_secs(1);
 pub(super) struct Job {
     pub(super) engine: String,
     pub(super) config: Arc<EngineWsConfig>,
-    pub(super) tls: Arc<rustls::ClientConfig>,
     pub(super) request: RecognitionRequest,
 }
 
@@ -58,7 +57,6 @@ impl Job {
             &self.engine,
             &self.config.url,
             self.config.credential.as_ref(),
-            &self.tls,
             self.config.connect_timeout,
         );
         let socket = tokio::select! {

@@ -94,7 +94,6 @@ impl EngineWsConfig {
 pub struct EngineWsRecognizer {
     name: String,
     config: Arc<EngineWsConfig>,
-    tls: Arc<rustls::ClientConfig>,
     capabilities: RecognizerCapabilities,
 }
 
@@ -123,7 +122,6 @@ impl EngineWsRecognizer {
                 ),
             ));
         }
-        let tls = connect::tls_config(&name)?;
         Ok(Self {
             capabilities: RecognizerCapabilities {
                 sample_rate: config.sample_rate,
@@ -132,7 +130,6 @@ impl EngineWsRecognizer {
             },
             name,
             config: Arc::new(config),
-            tls,
         })
     }
 }
@@ -151,7 +148,6 @@ impl Recognizer for EngineWsRecognizer {
         let job = driver::Job {
             engine: self.name.clone(),
             config: Arc::clone(&self.config),
-            tls: Arc::clone(&self.tls),
             request,
         };
         tokio::spawn(job.run(side));

@@ -427,6 +427,7 @@ impl Session {
             vendor: "iflytek",
             connect_timeout: self.config.connect_timeout,
             retry: &self.config.retry,
+            max_message: None,
         };
         let request = || {
             auth::sign_url(

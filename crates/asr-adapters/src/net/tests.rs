@@ -84,6 +84,7 @@ async fn connect(url: &str, retry: &RetryPolicy) -> Result<WsStream, EngineError
         vendor: "vendor",
         connect_timeout: Duration::from_millis(500),
         retry,
+        max_message: None,
     };
     let secret = Secret::new("s3cret");
     connect_ws(
@@ -103,6 +104,7 @@ async fn a_429_is_retried_with_a_fresh_request_then_connects() {
         vendor: "vendor",
         connect_timeout: Duration::from_millis(500),
         retry: &quick(2),
+        max_message: None,
     };
     let request = || {
         built += 1;
@@ -194,6 +196,7 @@ async fn a_silent_server_is_a_timeout() {
         vendor: "vendor",
         connect_timeout: Duration::from_millis(100),
         retry: &quick(2),
+        max_message: None,
     };
     let error = connect_ws(&to, || Ok(url.clone()), refusal_text)
         .await
@@ -231,6 +234,7 @@ async fn a_bad_request_fails_before_connecting() {
         vendor: "vendor",
         connect_timeout: Duration::from_millis(100),
         retry: &quick(2),
+        max_message: None,
     };
     let error = connect_ws(&to, || Ok("not a url"), refusal_text)
         .await

@@ -322,6 +322,7 @@ async fn connect(inner: &Inner) -> Result<Socket, EngineError> {
         vendor: "OpenAI Realtime",
         connect_timeout: Duration::from_millis(inner.config.connect_timeout_ms),
         retry: &inner.retry,
+        max_message: None,
     };
     let authorization = inner
         .api_key

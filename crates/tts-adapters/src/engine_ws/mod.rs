@@ -117,7 +117,6 @@ impl EngineWsTtsConfig {
 pub struct EngineWsSynthesizer {
     name: String,
     config: Arc<EngineWsTtsConfig>,
-    tls: Arc<rustls::ClientConfig>,
     capabilities: SynthesizerCapabilities,
 }
 
@@ -126,12 +125,10 @@ impl EngineWsSynthesizer {
     pub fn new(name: impl Into<String>, config: EngineWsTtsConfig) -> Result<Self, EngineError> {
         let name = name.into();
         config.validate(&name, ["ws", "wss"])?;
-        let tls = connect::tls_config(&name)?;
         Ok(Self {
             capabilities: config.capabilities(true),
             name,
             config: Arc::new(config),
-            tls,
         })
     }
 }
@@ -150,7 +147,6 @@ impl Synthesizer for EngineWsSynthesizer {
         let job = ws::Job {
             engine: self.name.clone(),
             config: Arc::clone(&self.config),
-            tls: Arc::clone(&self.tls),
             request,
         };
         tokio::spawn(job.run(sink));

@@ -418,6 +418,7 @@ impl Job {
             vendor: "iflytek",
             connect_timeout: self.config.read_timeout,
             retry: &self.config.retry,
+            max_message: None,
         };
         let request = || {
             auth::sign_url(
