@@ -171,6 +171,17 @@ fn ws_tls(engine: &str) -> Result<Arc<rustls::ClientConfig>, EngineError> {
     Ok(Arc::clone(TLS.get_or_init(|| tls)))
 }
 
+/// Whether a connection failed because the peer's certificate was refused (rustls reports it inside the
+/// I/O error of the TLS handshake).
+fn is_certificate_refusal(error: &tungstenite::Error) -> bool {
+    let tungstenite::Error::Io(io) = error else {
+        return false;
+    };
+    io.get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .is_some_and(|e| matches!(e, rustls::Error::InvalidCertificate(_)))
+}
+
 /// Opens a WebSocket (RFC 6455 §4) to a vendor.
 ///
 /// `request` builds the handshake request for each attempt (a signed URL carries the time of signing; a
@@ -242,6 +253,12 @@ where
                 let mut cause = e.to_string();
                 if let Some(query) = &query {
                     cause = cause.replace(query.as_str(), "<redacted>");
+                }
+                if is_certificate_refusal(&e) {
+                    cause.push_str(
+                        " (if a private CA signed it, add the CA to the system's trust store or point \
+                         SSL_CERT_FILE at a PEM file holding it)",
+                    );
                 }
                 return Err(fail(
                     EngineErrorKind::Unavailable,
