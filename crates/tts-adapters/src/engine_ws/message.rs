@@ -112,13 +112,8 @@ pub enum EngineMessage {
     Unknown,
 }
 
-/// Why a message could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("engine sent a message that is not engine-ws: {reason}")]
-pub struct MessageError {
-    /// What was wrong.
-    pub reason: String,
-}
+/// Why a message could not be read: the recognizer side's error, the protocol being one.
+pub use asr_adapters::engine_ws::message::MessageError;
 
 /// Reads one text message from the engine.
 pub fn parse(text: &str) -> Result<EngineMessage, MessageError> {
