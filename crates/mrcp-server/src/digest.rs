@@ -24,6 +24,9 @@ use sha2::{Digest, Sha256};
 
 use crate::config::ConfigError;
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 /// Nonces remembered at once; past it the oldest are forgotten (a client holding one gets `stale=true`).
 pub const MAX_NONCES: usize = 65_536;
 
