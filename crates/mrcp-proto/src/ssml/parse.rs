@@ -173,6 +173,10 @@ impl<'a> Parser<'a> {
     }
 
     fn text(&mut self, text: &str, at: usize) -> Result<(), SsmlError> {
+        // An empty run (`<![CDATA[]]>`) says nothing; as a node it would not survive writing and reading back.
+        if text.is_empty() {
+            return Ok(());
+        }
         let Some(frame) = self.stack.last_mut() else {
             if text.trim().is_empty() {
                 return Ok(());

@@ -79,6 +79,15 @@ fn entities_and_char_refs_resolve() {
     );
 }
 
+/// Found by the `ssml` fuzz target: an empty CDATA section made an empty text node, which the writer drops,
+/// so the document did not read back the same.
+#[test]
+fn an_empty_cdata_section_adds_no_text() {
+    let doc = parse("<speak><![CDATA[]]></speak>").unwrap();
+    assert_eq!(doc.children, vec![]);
+    assert_eq!(parse(&doc.to_xml()).unwrap(), doc);
+}
+
 #[test]
 fn dtd_entities_are_refused_not_expanded() {
     let input = "<!DOCTYPE speak [<!ENTITY lol \"lol\">]>\n<speak>&lol;</speak>";
