@@ -93,14 +93,11 @@ fn with_response(value: &str) -> String {
     let params = parse_credentials(value).unwrap_or_default();
     let get = |name: &str| params.get(name).map_or("", String::as_str);
     let algorithm = super::Algorithm::parse(get("algorithm")).unwrap_or(super::Algorithm::Md5);
-    let ha1 = algorithm.hash(&format!("{}:{}:{PASSWORD}", get("username"), get("realm")));
-    let ha2 = algorithm.hash(&format!("{METHOD}:{}", get("uri")));
-    let response = algorithm.hash(&format!(
-        "{ha1}:{}:{}:{}:{}:{ha2}",
-        get("nonce"),
-        get("nc"),
-        get("cnonce"),
-        get("qop")
-    ));
+    let response = super::expected_response(
+        algorithm,
+        (get("username"), get("realm"), PASSWORD),
+        (METHOD, get("uri")),
+        (get("nonce"), get("nc"), get("cnonce")),
+    );
     value.replace("{response}", &response)
 }
