@@ -285,3 +285,12 @@ fn credentials_are_sensitive_header_values() {
     assert_eq!(error.kind, EngineErrorKind::Auth);
     assert!(!error.message.contains("bad"), "{error}");
 }
+
+#[test]
+fn redaction_keeps_only_scheme_and_host() {
+    assert_eq!(
+        redacted("wss://user:pw@asr.example.com:443/v1?key=secret"),
+        "wss://asr.example.com:443"
+    );
+    assert_eq!(redacted("ws://127.0.0.1:2700/asr"), "ws://127.0.0.1:2700");
+}
