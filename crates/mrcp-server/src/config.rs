@@ -80,6 +80,8 @@ pub struct Config {
     pub routes: Vec<RouteRule>,
     /// `[default_engines]`: the engine per resource when no route matches.
     pub default_engines: DefaultEngines,
+    /// `[tts_cache]`: the prompt cache in front of the synthesizers.
+    pub tts_cache: TtsCacheConfig,
     /// `[fetch]`: which URIs clients may make the server fetch (grammars, prompts).
     pub fetch: crate::fetch::FetchConfig,
     /// `[limits]`: what one peer may take ([`crate::limits`]).
@@ -295,6 +297,83 @@ impl Default for RecorderConfig {
             directory: PathBuf::from("/var/lib/mrcp-server/recordings"),
             max_time_ms: 60_000,
         }
+    }
+}
+
+/// `[tts_cache]`: the prompt cache in front of the synthesizers ([`tts_adapters::cache`]).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TtsCacheConfig {
+    /// `max_mb`: audio kept for all engines together, in MiB; the least recently played prompts go first.
+    /// 0 turns the cache off. Default 64 (about 25 minutes of 22 kHz audio).
+    pub max_mb: u64,
+    /// `max_prompt_s`: the longest prompt kept, in seconds of audio. Default 120.
+    pub max_prompt_s: u64,
+    /// `max_age_s`: how long a recording is played before the engine speaks the prompt again. Default 86400.
+    pub max_age_s: u64,
+    /// `engines`: the synthesizers the cache is in front of. Default: every one but `prompt-files` engines,
+    /// whose prompts are recordings already.
+    pub engines: Option<Vec<String>>,
+}
+
+impl Default for TtsCacheConfig {
+    fn default() -> Self {
+        Self {
+            max_mb: 64,
+            max_prompt_s: 120,
+            max_age_s: 86_400,
+            engines: None,
+        }
+    }
+}
+
+impl TtsCacheConfig {
+    /// The cache's limits, or `None` when it is off.
+    pub fn limits(&self) -> Option<tts_adapters::cache::CacheLimits> {
+        let max_bytes = usize::try_from(self.max_mb.checked_mul(1 << 20)?).ok()?;
+        (max_bytes > 0).then(|| tts_adapters::cache::CacheLimits {
+            max_bytes,
+            max_prompt: Duration::from_secs(self.max_prompt_s),
+            max_age: Duration::from_secs(self.max_age_s),
+        })
+    }
+
+    /// Whether the engine `name`, configured as `engine`, is cached.
+    pub fn covers(&self, name: &str, engine: &EngineConfig) -> bool {
+        match &self.engines {
+            Some(names) => names.iter().any(|n| n == name),
+            None => !matches!(engine, EngineConfig::PromptFiles { .. }),
+        }
+    }
+
+    fn validate(&self, engines: &BTreeMap<String, EngineConfig>) -> Result<(), ConfigError> {
+        if self.max_mb > 65_536 {
+            return Err(invalid(
+                "tts_cache.max_mb",
+                "must be at most 65536 (64 GiB)",
+            ));
+        }
+        if self.max_prompt_s == 0 {
+            return Err(invalid(
+                "tts_cache.max_prompt_s",
+                "must be at least 1 (set max_mb = 0 to turn the cache off)",
+            ));
+        }
+        if self.max_age_s == 0 {
+            return Err(invalid(
+                "tts_cache.max_age_s",
+                "must be at least 1 (set max_mb = 0 to turn the cache off)",
+            ));
+        }
+        for name in self.engines.iter().flatten() {
+            if !engines.contains_key(name) {
+                return Err(invalid(
+                    "tts_cache.engines",
+                    format!("no engine named {name:?} in [engines]"),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -909,6 +988,7 @@ impl Default for Config {
             engines,
             routes: Vec::new(),
             default_engines: DefaultEngines::default(),
+            tts_cache: TtsCacheConfig::default(),
             fetch: crate::fetch::FetchConfig::default(),
             limits: LimitsConfig::default(),
             access: AccessConfig::default(),
@@ -1082,6 +1162,7 @@ impl Config {
         }
         self.limits.validate()?;
         self.access.validate()?;
+        self.tts_cache.validate(&self.engines)?;
         let known = |name: &str| self.engines.contains_key(name);
         if !known(&self.default_engines.speechsynth) {
             return Err(invalid(
@@ -1177,6 +1258,36 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("recognizer.confidence_threshold"), "{e}");
+    }
+
+    #[test]
+    fn the_tts_cache_covers_synthesizers_but_recordings_by_default() {
+        let c = parse(
+            "[engines.prompts]\nkind = \"prompt-files\"\ndir = \"/tmp\"\n[engines.espeak]\nkind = \"espeak\"\n\
+             [engines.pocketsphinx]\nkind = \"pocketsphinx\"\n",
+        )
+        .unwrap();
+        let covers = |name: &str| c.tts_cache.covers(name, &c.engines[name]);
+        assert!(covers("espeak"));
+        assert!(!covers("prompts"));
+        let limits = c.tts_cache.limits().unwrap();
+        assert_eq!(limits.max_bytes, 64 << 20);
+        assert_eq!(limits.max_prompt, Duration::from_secs(120));
+
+        let c = parse("[tts_cache]\nengines = [\"pocketsphinx\"]\nmax_mb = 0\n").unwrap();
+        assert!(c.tts_cache.limits().is_none(), "max_mb = 0 turns it off");
+        assert!(!c.tts_cache.covers("espeak", &c.engines["espeak"]));
+        let e = parse("[tts_cache]\nengines = [\"polly\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("tts_cache.engines") && e.contains("polly"),
+            "{e}"
+        );
+        let e = parse("[tts_cache]\nmax_age_s = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("tts_cache.max_age_s"), "{e}");
     }
 
     /// The commented cloud-engine sections of the example file parse once uncommented.

@@ -12,6 +12,7 @@ use asr_adapters::fault::{FaultMode, FaultRecognizer};
 use asr_adapters::pocketsphinx::{PocketSphinx, PocketSphinxConfig};
 use tracing::warn;
 use tts_adapters::Synthesizer;
+use tts_adapters::cache::PromptCache;
 use tts_adapters::engine_ws::{EngineWsSynthesizer, EngineWsTtsConfig, HttpSynthesizer};
 use tts_adapters::espeak::{EspeakConfig, EspeakNg};
 use tts_adapters::prompt_files::{PromptFiles, PromptFilesConfig};
@@ -28,6 +29,7 @@ pub struct Engines {
     routes: Vec<RouteRule>,
     default_recognizer: String,
     default_synthesizer: String,
+    tts_cache: Option<Arc<PromptCache>>,
 }
 
 /// Builds the recognizer and the synthesizer of a `kind = "engine-ws"` engine (`docs/engine-ws.md` §5). A
@@ -188,9 +190,22 @@ impl Engines {
                 }
             }
         }
+        let tts_cache = config.tts_cache.limits().map(PromptCache::new);
+        if let Some(cache) = &tts_cache {
+            for (name, engine) in &mut synthesizers {
+                let covered = config
+                    .engines
+                    .get(name)
+                    .is_some_and(|e| config.tts_cache.covers(name, e));
+                if covered {
+                    *engine = Arc::new(cache.wrap(Arc::clone(engine)));
+                }
+            }
+        }
         Self {
             recognizers,
             synthesizers,
+            tts_cache,
             routes: config.routes.clone(),
             default_recognizer: config.default_engines.speechrecog.clone(),
             default_synthesizer: config.default_engines.speechsynth.clone(),
@@ -212,6 +227,11 @@ impl Engines {
     /// Every synthesizer, by configured name.
     pub fn synthesizers(&self) -> impl Iterator<Item = (&str, &Arc<dyn Synthesizer>)> {
         self.synthesizers.iter().map(|(name, s)| (name.as_str(), s))
+    }
+
+    /// The prompt cache in front of the synthesizers, unless `[tts_cache] max_mb = 0`.
+    pub fn tts_cache(&self) -> Option<&Arc<PromptCache>> {
+        self.tts_cache.as_ref()
     }
 
     /// The sample rate of the default recognizer, which a session's listener starts with.

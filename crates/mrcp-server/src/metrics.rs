@@ -11,11 +11,12 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{LazyLock, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
 use mrcp_proto::engine::EngineError;
 use mrcp_proto::mrcp::{Method, ResourceType, StatusCode};
+use tts_adapters::cache::PromptCache;
 
 /// The most label sets one family keeps; beyond it, new sets are counted under `overflow` label values so a
 /// misbehaving peer or engine cannot grow memory.
@@ -167,6 +168,8 @@ pub struct Registry {
     /// The RTP port range (`min << 16 | max`) for `mrcp_rtp_ports_in_use`.
     rtp_range: AtomicU64,
     refused_total: Family,
+    /// The prompt cache whose counters `mrcp_tts_cache_*` show, read at each scrape.
+    tts_cache: Mutex<Option<Arc<PromptCache>>>,
 }
 
 impl Default for Registry {
@@ -195,6 +198,7 @@ impl Registry {
             draining: AtomicI64::new(0),
             rtp_range: AtomicU64::new(0),
             refused_total: Family::default(),
+            tts_cache: Mutex::new(None),
         }
     }
 
@@ -223,6 +227,14 @@ impl Registry {
     pub fn set_rtp_range(&self, min: u16, max: u16) {
         self.rtp_range
             .store(u64::from(min) << 16 | u64::from(max), Ordering::Relaxed);
+    }
+
+    /// The prompt cache the `mrcp_tts_cache_*` families report (none: they stay at 0).
+    pub fn set_tts_cache(&self, cache: Option<Arc<PromptCache>>) {
+        *self
+            .tts_cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = cache;
     }
 
     /// A peer refused by an access or limit rule, for `mrcp_refused_total{listener,reason}`.
@@ -390,6 +402,7 @@ impl Registry {
             "Peers refused by an access or limit rule, by listener and reason.",
             &["listener", "reason"],
         );
+        self.render_tts_cache(&mut out);
         let range = self.rtp_range.load(Ordering::Relaxed);
         let range = (
             u16::try_from((range >> 16) & 0xffff).unwrap_or(0),
@@ -397,6 +410,53 @@ impl Registry {
         );
         crate::resources::render(&mut out, &crate::resources::snapshot(range));
         out
+    }
+}
+
+impl Registry {
+    fn render_tts_cache(&self, out: &mut String) {
+        let stats = self
+            .tts_cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|cache| cache.stats())
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "# HELP mrcp_tts_cache_requests_total SPEAKs seen by the prompt cache: played from a recording \
+             (hit), following one being made (joined), synthesized (miss), or not cacheable (bypassed).\n\
+             # TYPE mrcp_tts_cache_requests_total counter"
+        );
+        for (outcome, n) in [
+            ("hit", stats.hits),
+            ("joined", stats.joined),
+            ("miss", stats.misses),
+            ("bypassed", stats.bypassed),
+        ] {
+            let _ = writeln!(
+                out,
+                "mrcp_tts_cache_requests_total{{outcome=\"{outcome}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP mrcp_tts_cache_evictions_total Recordings dropped for space or age.\n\
+             # TYPE mrcp_tts_cache_evictions_total counter\nmrcp_tts_cache_evictions_total {}",
+            stats.evicted
+        );
+        gauge(
+            out,
+            "mrcp_tts_cache_entries",
+            "Prompts the cache holds.",
+            stats.entries,
+        );
+        gauge(
+            out,
+            "mrcp_tts_cache_bytes",
+            "Bytes of audio (and keys) the cache holds.",
+            stats.bytes,
+        );
     }
 }
 
@@ -516,6 +576,10 @@ mod tests {
             "mrcp_engine_results_total",
             "mrcp_engine_result_microseconds_total",
             "mrcp_invites_rejected_total",
+            "mrcp_tts_cache_requests_total",
+            "mrcp_tts_cache_evictions_total",
+            "mrcp_tts_cache_entries",
+            "mrcp_tts_cache_bytes",
         ] {
             assert!(text.contains(&format!("# TYPE {name} ")), "{name} missing");
         }

@@ -252,6 +252,7 @@ impl Server {
             warn!(%advertise, "listening on all addresses without --advertise: SDP answers name {advertise}; set --advertise to the address clients reach");
         }
         let engines = Arc::new(Engines::from_config(&config).await);
+        metrics::global().set_tts_cache(engines.tts_cache().cloned());
         let fetcher = crate::fetch::Fetcher::new(&config.fetch)?;
         let registry = Arc::new(SessionRegistry::new());
         let range = PortRange::new(config.rtp.ports.min, config.rtp.ports.max);

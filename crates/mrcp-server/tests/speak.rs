@@ -296,6 +296,47 @@ async fn spoken_audio_has_its_length_no_gaps_and_is_recognized_back() {
     recog.close().await;
 }
 
+/// The prompt cache (`[tts_cache]`, on by default): the same prompt in a second session plays the recording,
+/// sample for sample, with no second synthesis; another voice is another prompt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_prompt_is_played_from_the_cache() {
+    let server = ServerProcess::start("54000-54099", &[]);
+    let text = "Please hold while we connect you.";
+    let mut played = Vec::new();
+    for voice in ["male", "male", "female"] {
+        let mut probe = Probe::open(server.sip, &[ResourceType::Speechsynth]).await;
+        probe
+            .send(
+                0,
+                Method::Speak,
+                &[("Voice-Gender", voice)],
+                Some(("text/plain", text.as_bytes())),
+            )
+            .await;
+        let (response, _) = probe.receive().await;
+        assert_eq!(status(&response), (200, RequestState::InProgress));
+        let (complete, _) = probe.receive().await;
+        assert_eq!(speak_complete_cause(&complete), 0);
+        let packets = probe.packets();
+        assert_contiguous(&packets);
+        played.push(samples(&packets));
+        probe.close().await;
+    }
+    assert!(played[0].len() > 8000, "{} samples", played[0].len());
+    assert!(
+        played[0] == played[1],
+        "the replay differs from the first playing"
+    );
+    let (_, metrics) = common::http_get(&server, "/metrics").await;
+    for line in [
+        "mrcp_tts_cache_requests_total{outcome=\"miss\"} 2\n",
+        "mrcp_tts_cache_requests_total{outcome=\"hit\"} 1\n",
+        "mrcp_tts_cache_entries 2\n",
+    ] {
+        assert!(metrics.contains(line), "no {line:?} in\n{metrics}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_and_barge_in_occurred_end_the_audio_within_two_packets() {
     let server = ServerProcess::start("48100-48199", &[]);

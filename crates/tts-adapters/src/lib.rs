@@ -16,6 +16,9 @@
 //! | OpenAI-compatible speech (OpenAI, speaches, LocalAI, Kokoro-FastAPI) | [`openai`] | an API key, or a self-hosted server |
 //! | Deepgram Aura | [`deepgram`] | an API key |
 //!
+//! [`cache::PromptCache`] goes in front of any of them: a prompt spoken again with the same body and headers
+//! plays the audio recorded the first time instead of being synthesized again.
+//!
 //! SSML is parsed by the server with [`mrcp_proto::ssml`]; engines that speak plain text use
 //! [`SynthesisRequest::segments`]. [`failure_of`] tells which Completion-Cause an engine error stands for.
 //!
@@ -48,6 +51,7 @@
 #![forbid(unsafe_code)]
 
 pub mod azure;
+pub mod cache;
 pub mod deepgram;
 pub mod engine_ws;
 pub mod espeak;
