@@ -354,11 +354,11 @@ impl Registry {
             "mrcp_recognition_latency_seconds",
             "Time from the end of speech to RECOGNITION-COMPLETE.",
         );
-        let lost = self.rtp_packets_lost_total.load(Ordering::Relaxed);
-        let _ = writeln!(
-            out,
-            "# HELP mrcp_rtp_packets_lost_total RTP packets lost on received streams.\n\
-             # TYPE mrcp_rtp_packets_lost_total counter\nmrcp_rtp_packets_lost_total {lost}"
+        counter(
+            &mut out,
+            "mrcp_rtp_packets_lost_total",
+            "RTP packets lost on received streams.",
+            self.rtp_packets_lost_total.load(Ordering::Relaxed),
         );
         self.rtp_jitter.render(
             &mut out,
@@ -411,9 +411,7 @@ impl Registry {
         crate::resources::render(&mut out, &crate::resources::snapshot(range));
         out
     }
-}
 
-impl Registry {
     fn render_tts_cache(&self, out: &mut String) {
         let stats = self
             .tts_cache
@@ -439,11 +437,11 @@ impl Registry {
                 "mrcp_tts_cache_requests_total{{outcome=\"{outcome}\"}} {n}"
             );
         }
-        let _ = writeln!(
+        counter(
             out,
-            "# HELP mrcp_tts_cache_evictions_total Recordings dropped for space or age.\n\
-             # TYPE mrcp_tts_cache_evictions_total counter\nmrcp_tts_cache_evictions_total {}",
-            stats.evicted
+            "mrcp_tts_cache_evictions_total",
+            "Recordings dropped for space or age.",
+            stats.evicted,
         );
         gauge(
             out,
@@ -461,9 +459,18 @@ impl Registry {
 }
 
 fn gauge(out: &mut String, name: &str, help: &str, value: impl std::fmt::Display) {
+    unlabelled(out, "gauge", name, help, value);
+}
+
+fn counter(out: &mut String, name: &str, help: &str, value: u64) {
+    unlabelled(out, "counter", name, help, value);
+}
+
+/// A family of one unlabelled sample: its HELP and TYPE lines, then the value.
+fn unlabelled(out: &mut String, kind: &str, name: &str, help: &str, value: impl std::fmt::Display) {
     let _ = writeln!(
         out,
-        "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
     );
 }
 

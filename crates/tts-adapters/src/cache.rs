@@ -163,9 +163,7 @@ impl PromptCache {
             self.joined.fetch_add(1, Ordering::Relaxed);
         }
         drop(table);
-        let (stream, sink) = synthesis_channel();
-        tokio::spawn(seat.play(sink));
-        Some(stream)
+        Some(seat.listen())
     }
 
     /// Records `stream` under `key` and returns a stream playing the recording.
@@ -200,9 +198,7 @@ impl PromptCache {
             max_prompt_bytes,
         };
         tokio::spawn(recorder.run(engine));
-        let (stream, sink) = synthesis_channel();
-        tokio::spawn(seat.play(sink));
-        stream
+        seat.listen()
     }
 
     /// The engine finished `tape` within the limits: keep it, then drop the least recently played
@@ -505,6 +501,13 @@ impl Seat {
             tape: Arc::clone(tape),
             index,
         })
+    }
+
+    /// A stream playing the tape from its start, fed by a task of its own.
+    fn listen(self) -> SynthesisStream {
+        let (stream, sink) = synthesis_channel();
+        tokio::spawn(self.play(sink));
+        stream
     }
 
     /// Sends the tape to `sink` as it grows, until its end or until the server drops the stream.
